@@ -1,0 +1,3 @@
+/// <reference types="node" />
+// Node-only helpers of @flowturbo/tensor (file access). Imported as "@flowturbo/tensor/node".
+export {};
