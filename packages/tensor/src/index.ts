@@ -5,3 +5,5 @@ export * from "./tensor";
 export * from "./io/index";
 export * from "./rng/index";
 export * from "./onnx/index";
+export * from "./graph/index";
+export * from "./interpret/index";

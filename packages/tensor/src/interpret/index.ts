@@ -1,0 +1,1 @@
+export { interpret, type InterpretOptions } from "./interpret";
