@@ -1,0 +1,52 @@
+import { interpret, Tensor } from "@flowturbo/tensor";
+import { describe, expect, test } from "vitest";
+import type { Backend, Session } from "../src";
+import { conformanceCases, runConformance } from "../src";
+
+/** A backend that runs the interpreter itself, optionally corrupting one output: the suite must catch it. */
+function interpreterBackend(corrupt?: string): Backend {
+  return {
+    name: "interpreter",
+    providers: async () => ["cpu"],
+    load: async (source) => {
+      if (typeof source === "string" || source instanceof Uint8Array) throw new Error("graph sources only");
+      const session: Session = {
+        provider: "cpu",
+        inputNames: source.graph.inputs.map((i) => i.value.name!),
+        outputNames: source.graph.outputs.map((o) => o.name),
+        run: async (feeds) => {
+          const out = interpret(source.graph, feeds as Record<string, Tensor>, { weights: source.weights });
+          if (corrupt && out[corrupt]) {
+            const d = out[corrupt].toFloat64();
+            d[0] += 1e-2 * Math.max(1, Math.abs(d[0]));
+            out[corrupt] = new Tensor("float64", out[corrupt].shape, d);
+          }
+          return out;
+        },
+        release: async () => {},
+      };
+      return session;
+    },
+  };
+}
+
+describe("conformance suite", () => {
+  test("covers every op family and all cases build and interpret", () => {
+    const cases = conformanceCases();
+    const ops = new Set(cases.flatMap((c) => c.graph.nodes.map((n) => n.op)));
+    for (const op of ["MatMul", "Gemm", "Conv", "LayerNormalization", "Softmax", "Resize", "MaxPool", "AveragePool", "GlobalAveragePool", "Gather", "Slice", "Split", "Concat", "Transpose", "Reshape", "Pad", "Expand", "ReduceMean", "ReduceSum", "ReduceMax", "Where", "Cast", "Sin", "Cos", "Exp", "Erf", "Tanh"]) {
+      expect(ops, op).toContain(op);
+    }
+    for (const c of cases) {
+      const out = interpret(c.graph, c.feeds, { weights: c.weights });
+      for (const t of Object.values(out)) expect([...t.toFloat64()].every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  test("passes an exact backend and flags a wrong output", async () => {
+    const ok = await runConformance(interpreterBackend());
+    expect(ok.every((r) => r.passed)).toBe(true);
+    const bad = await runConformance(interpreterBackend("gelu_tanh"));
+    expect(bad.filter((r) => !r.passed).map((r) => r.output)).toEqual(["gelu_tanh"]);
+  });
+});
