@@ -3,3 +3,4 @@ export { type AttrValue, type Attrs, Graph, type GraphInput, type GraphOutput, t
 export * as nn from "./nn";
 export { Scope } from "./nn";
 export * as op from "./ops";
+export { DEFAULT_OPSET, type ToOnnxOptions, toModelProto, toOnnx, toOnnxWithExternalData } from "./toOnnx";
