@@ -4,3 +4,4 @@ export * as nn from "./nn";
 export { Scope } from "./nn";
 export * as op from "./ops";
 export { DEFAULT_OPSET, type ToOnnxOptions, toModelProto, toOnnx, toOnnxWithExternalData } from "./toOnnx";
+export { FLOAT32_OPS, type HalfPrecisionOptions, halfWeights, toHalfPrecision } from "./precision";
