@@ -60,7 +60,9 @@ export function tensorFromProto(p: TensorProto): Tensor {
     if (p.rawData.length !== n * DTYPE_SIZE[dtype]) {
       throw new Error(`${label}: raw_data has ${p.rawData.length} bytes, expected ${n * DTYPE_SIZE[dtype]}`);
     }
-    return new Tensor(dtype, p.dims, viewBytes(dtype, p.rawData));
+    // Copy misaligned data here: viewBytes' own copy uses .slice(), which does not copy a Node Buffer.
+    const raw = p.rawData.byteOffset % DTYPE_SIZE[dtype] === 0 ? p.rawData : new Uint8Array(p.rawData);
+    return new Tensor(dtype, p.dims, viewBytes(dtype, raw));
   }
   const values = typedValues(p, dtype);
   if (values === undefined) {

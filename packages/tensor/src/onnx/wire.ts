@@ -195,13 +195,13 @@ export class ProtoReader {
   /** Field number and wire type of the last tag read by `next()`. */
   field = 0;
   wire = 0;
-  private view: DataView;
+  private view?: DataView;
 
   constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
-    this.bytes = bytes;
+    // A plain Uint8Array view (a Node Buffer's subarray/slice semantics differ).
+    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = start;
     this.end = end;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   private fail(message: string, at = this.pos): never {
@@ -285,6 +285,7 @@ export class ProtoReader {
 
   private fixed(size: 4 | 8): number {
     if (this.end - this.pos < size) this.fail(`truncated ${size === 4 ? "float" : "double"}`);
+    this.view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
     const v = size === 4 ? this.view.getFloat32(this.pos, true) : this.view.getFloat64(this.pos, true);
     this.pos += size;
     return v;

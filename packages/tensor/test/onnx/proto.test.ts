@@ -278,6 +278,17 @@ describe("TensorProto conversion", () => {
     expect(back.data).toEqual(t.data);
   });
 
+  it("reads raw_data from a misaligned Node Buffer", () => {
+    const t = Tensor.from("float64", [3], [1, -2, 3.5]);
+    const bytes = encodeModel(modelWith(tensorToProto("t", t)));
+    for (const shift of [0, 1, 3]) {
+      const buf = Buffer.alloc(bytes.length + shift).subarray(shift);
+      buf.set(bytes);
+      const p = decodeModel(buf).graph.initializer?.[0];
+      expect(p && tensorFromProto(p).data).toEqual(t.data);
+    }
+  });
+
   it("uses the ONNX data type codes", () => {
     expect([DT.FLOAT, DT.UINT8, DT.INT32, DT.INT64, DT.BOOL, DT.FLOAT16, DT.DOUBLE]).toEqual([
       1, 2, 6, 7, 9, 10, 11,

@@ -28,7 +28,7 @@ describe("protobuf wire", () => {
       -(2n ** 63n),
     ];
     const w = new ProtoWriter();
-    values.forEach((v, i) => w.varint(i + 1, v));
+    for (const [i, v] of values.entries()) w.varint(i + 1, v);
     expect(readAll(w.finish(), (r) => r.int64()).map(([, v]) => v)).toEqual(values);
   });
 
