@@ -10,6 +10,7 @@ export type Int64 = number | bigint;
 /** Byte fields at least this long are kept by reference instead of being copied into the buffer. */
 const BIG_BYTES = 1 << 14;
 const encoder = new TextEncoder();
+const scratch = new DataView(new ArrayBuffer(8));
 const decoder = new TextDecoder();
 
 /**
@@ -18,11 +19,10 @@ const decoder = new TextDecoder();
  * So encoding a model with GBs of raw_data costs one copy (in `finish`), and `length` is known before it.
  */
 export class ProtoWriter {
-  private buf = new Uint8Array(256);
+  private buf = new Uint8Array(64);
   private pos = 0;
   private parts: Uint8Array[] = [];
   private partsLength = 0;
-  private scratch = new DataView(new ArrayBuffer(8));
 
   /** Bytes written so far. */
   get length(): number {
@@ -42,7 +42,7 @@ export class ProtoWriter {
     if (this.pos === 0) return;
     this.parts.push(this.buf.subarray(0, this.pos));
     this.partsLength += this.pos;
-    this.buf = new Uint8Array(256);
+    this.buf = new Uint8Array(64);
     this.pos = 0;
   }
 
@@ -100,8 +100,8 @@ export class ProtoWriter {
   float(field: number, value: number): this {
     this.tag(field, WireType.I32);
     this.reserve(4);
-    this.scratch.setFloat32(0, value, true);
-    for (let i = 0; i < 4; i++) this.buf[this.pos++] = this.scratch.getUint8(i);
+    scratch.setFloat32(0, value, true);
+    for (let i = 0; i < 4; i++) this.buf[this.pos++] = scratch.getUint8(i);
     return this;
   }
 
@@ -109,8 +109,8 @@ export class ProtoWriter {
   double(field: number, value: number): this {
     this.tag(field, WireType.I64);
     this.reserve(8);
-    this.scratch.setFloat64(0, value, true);
-    for (let i = 0; i < 8; i++) this.buf[this.pos++] = this.scratch.getUint8(i);
+    scratch.setFloat64(0, value, true);
+    for (let i = 0; i < 8; i++) this.buf[this.pos++] = scratch.getUint8(i);
     return this;
   }
 
@@ -124,6 +124,19 @@ export class ProtoWriter {
 
   /** `string` field (UTF-8). */
   string(field: number, value: string): this {
+    const n = value.length;
+    if (n < 128) {
+      // Fast path for short ASCII strings (names, op types): write the chars directly.
+      let ascii = true;
+      for (let i = 0; i < n && ascii; i++) ascii = value.charCodeAt(i) < 0x80;
+      if (ascii) {
+        this.tag(field, WireType.LEN);
+        this.reserve(n + 1);
+        this.buf[this.pos++] = n;
+        for (let i = 0; i < n; i++) this.buf[this.pos++] = value.charCodeAt(i);
+        return this;
+      }
+    }
     return this.bytes(field, encoder.encode(value));
   }
 
@@ -312,7 +325,18 @@ export class ProtoReader {
 
   /** `string` field (UTF-8). */
   string(): string {
-    return decoder.decode(this.bytesField());
+    const [start, end] = this.span();
+    if (end - start < 64) {
+      // Fast path for short ASCII strings.
+      let out = "";
+      for (let i = start; i < end; i++) {
+        const c = this.bytes[i];
+        if (c >= 0x80) return decoder.decode(this.bytes.subarray(start, end));
+        out += String.fromCharCode(c);
+      }
+      return out;
+    }
+    return decoder.decode(this.bytes.subarray(start, end));
   }
 
   /** Reader over an embedded message field. */

@@ -57,6 +57,22 @@ describe("protobuf wire", () => {
     expect(r.next()).toBe(false);
   });
 
+  it("round-trips ASCII and non-ASCII strings of every length class", () => {
+    const values = [
+      "",
+      "a",
+      "x".repeat(63),
+      "y".repeat(64),
+      "z".repeat(127),
+      "w".repeat(128),
+      "ü".repeat(100),
+      "名前",
+    ];
+    const w = new ProtoWriter();
+    for (const v of values) w.string(1, v);
+    expect(readAll(w.finish(), (r) => r.string()).map(([, v]) => v)).toEqual(values);
+  });
+
   it("reads repeated scalars both packed and unpacked", () => {
     const w = new ProtoWriter();
     w.packedVarints(1, [1, -2, 3n ** 39n]).varint(1, 4);
