@@ -65,7 +65,8 @@ export function viewBytes<D extends DType>(dtype: D, bytes: Uint8Array): TypedAr
   if (bytes.byteLength % size !== 0) {
     throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`);
   }
-  const src = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  // new Uint8Array(view) copies (Buffer.prototype.slice would return another view)
+  const src = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   const n = src.byteLength / size;
   switch (dtype) {
     case "float32":
