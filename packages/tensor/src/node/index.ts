@@ -1,3 +1,4 @@
 /// <reference types="node" />
 // Node-only helpers of @flowturbo/tensor (file access). Imported as "@flowturbo/tensor/node".
-export {};
+export * from "./files";
+export * from "./formats";
