@@ -26,7 +26,15 @@ export function detValues(n: number, seed: number, scale = 1): Float32Array {
 }
 
 function det(shape: number[], seed: number, scale = 1): Tensor {
-  return new Tensor("float32", shape, detValues(shape.reduce((a, b) => a * b, 1), seed, scale));
+  return new Tensor(
+    "float32",
+    shape,
+    detValues(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  );
 }
 
 /** Builds a case: `build` declares inputs/params and outputs; weights are filled deterministically. */
@@ -57,7 +65,14 @@ export function conformanceCases(): ConformanceCase[] {
       g.output("unary", op.add(op.add(op.exp(a), op.log(pos)), op.add(op.sqrt(pos), op.reciprocal(pos))));
       g.output("trig", op.add(op.sin(op.mul(a, 3)), op.cos(op.mul(b, 2))));
       g.output("minmax", op.sub(op.maximum(a, b), op.minimum(a, op.neg(b))));
-      g.output("select", op.where(op.greater(a, b), op.floor(op.mul(a, 4)), op.cast(op.cast(op.mul(b, 5), "int64"), "float32")));
+      g.output(
+        "select",
+        op.where(
+          op.greater(a, b),
+          op.floor(op.mul(a, 4)),
+          op.cast(op.cast(op.mul(b, 5), "int64"), "float32"),
+        ),
+      );
     }),
     makeCase("activations", (g) => {
       const x = g.input("x", "float32", [4, 16]);
@@ -89,26 +104,38 @@ export function conformanceCases(): ConformanceCase[] {
       g.output("conv_stride", nn.conv2d(new Scope(g, "c2"), x, 5, { kernel: 3, stride: 2 }));
       g.output("conv_patch", nn.conv2d(new Scope(g, "c3"), x, 8, { kernel: 3, stride: 3 }));
       g.output("conv_grouped", nn.conv2d(new Scope(g, "c4"), x, 4, { kernel: 1, groups: 2, bias: false }));
-      g.output("conv_asym_pad", op.conv(x, g.param("c5.weight", [3, 4, 3, 3]), undefined, { strides: [2, 2], pads: [0, 0, 1, 1] }));
+      g.output(
+        "conv_asym_pad",
+        op.conv(x, g.param("c5.weight", [3, 4, 3, 3]), undefined, { strides: [2, 2], pads: [0, 0, 1, 1] }),
+      );
     }),
     makeCase("pooling", (g) => {
       const x = g.input("x", "float32", [1, 3, 8, 8]);
       g.output("max", op.maxPool(x, { kernel: [3, 3], strides: [2, 2] }));
       g.output("avg_pad", op.averagePool(x, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }));
-      g.output("avg_pad_incl", op.averagePool(x, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], countIncludePad: true }));
+      g.output(
+        "avg_pad_incl",
+        op.averagePool(x, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], countIncludePad: true }),
+      );
       g.output("global", op.globalAveragePool(x));
     }),
     makeCase("resize", (g) => {
       const x = g.input("x", "float32", [1, 2, 5, 7]);
       g.output("bilinear_up", op.resize(x, [1, 2, 12, 9], { mode: "linear" }));
       g.output("bilinear_down", op.resize(x, [1, 2, 3, 4], { mode: "linear" }));
-      g.output("nearest2x", op.resize(x, [1, 2, 10, 14], { mode: "nearest", coordinateTransformation: "asymmetric" }));
+      g.output(
+        "nearest2x",
+        op.resize(x, [1, 2, 10, 14], { mode: "nearest", coordinateTransformation: "asymmetric" }),
+      );
     }),
     makeCase("shape", (g) => {
       const x = g.input("x", "float32", [2, 3, 4, 5]);
       const r = op.reshape(x, [0, 3, -1]);
       g.output("transpose", op.transpose(r, [2, 0, 1]));
-      g.output("slice", op.slice(x, { starts: [1, 0, -3], ends: [3, 3, 5], axes: [1, 2, 3], steps: [1, 2, 1] }));
+      g.output(
+        "slice",
+        op.slice(x, { starts: [1, 0, -3], ends: [3, 3, 5], axes: [1, 2, 3], steps: [1, 2, 1] }),
+      );
       const [a, b, c] = op.split(x, [1, 2, 2], 3);
       g.output("concat", op.concat([c, a, b], 3));
       g.output("squeeze", op.squeeze(op.unsqueeze(a, [0]), [0, 4]));
@@ -126,7 +153,14 @@ export function conformanceCases(): ConformanceCase[] {
     makeCase("embedding", (g) => {
       const y = g.input("y", "int64", [4]);
       const t = g.input("t", "float32", [4]);
-      const freqs = op.constant(g, Tensor.from("float32", [1, 8], Array.from({ length: 8 }, (_, k) => Math.exp((-Math.log(10000) * k) / 8))));
+      const freqs = op.constant(
+        g,
+        Tensor.from(
+          "float32",
+          [1, 8],
+          Array.from({ length: 8 }, (_, k) => Math.exp((-Math.log(10000) * k) / 8)),
+        ),
+      );
       const args = op.mul(op.unsqueeze(t, [1]), freqs);
       const temb = op.concat([op.cos(args), op.sin(args)], 1);
       g.output("emb", op.add(nn.embedding(new Scope(g, "table"), y, 11, 16), temb));
@@ -135,7 +169,11 @@ export function conformanceCases(): ConformanceCase[] {
       const x = g.input("x", "float32", [2, 16, 64]);
       const s = new Scope(g, "block");
       const h = op.add(x, nn.attention(s.child("attn"), F.layerNorm(x, 1e-6), 4));
-      const m = nn.linear(s.child("fc2"), F.gelu(nn.linear(s.child("fc1"), F.layerNorm(h, 1e-6), 256), "tanh"), 64);
+      const m = nn.linear(
+        s.child("fc2"),
+        F.gelu(nn.linear(s.child("fc1"), F.layerNorm(h, 1e-6), 256), "tanh"),
+        64,
+      );
       g.output("y", op.add(h, m));
     }),
   ];
@@ -148,6 +186,8 @@ export function conformanceCases(): ConformanceCase[] {
 
 export interface ConformanceResult {
   name: string;
+  /** The provider that actually ran the case. */
+  provider: string;
   output: string;
   /** max |backend - reference| / max(max |reference|, 1e-3) */
   relError: number;
@@ -180,7 +220,13 @@ export async function runConformance(
           maxDiff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : Math.max(maxDiff, d);
         }
         const relError = maxDiff / maxRef;
-        results.push({ name: c.name, output: name, relError, passed: relError <= c.tolerance });
+        results.push({
+          name: c.name,
+          provider: session.provider,
+          output: name,
+          relError,
+          passed: relError <= c.tolerance,
+        });
       }
     } finally {
       await session.release();

@@ -34,7 +34,35 @@ describe("conformance suite", () => {
   test("covers every op family and all cases build and interpret", () => {
     const cases = conformanceCases();
     const ops = new Set(cases.flatMap((c) => c.graph.nodes.map((n) => n.op)));
-    for (const op of ["MatMul", "Gemm", "Conv", "LayerNormalization", "Softmax", "Resize", "MaxPool", "AveragePool", "GlobalAveragePool", "Gather", "Slice", "Split", "Concat", "Transpose", "Reshape", "Pad", "Expand", "ReduceMean", "ReduceSum", "ReduceMax", "Where", "Cast", "Sin", "Cos", "Exp", "Erf", "Tanh"]) {
+    for (const op of [
+      "MatMul",
+      "Gemm",
+      "Conv",
+      "LayerNormalization",
+      "Softmax",
+      "Resize",
+      "MaxPool",
+      "AveragePool",
+      "GlobalAveragePool",
+      "Gather",
+      "Slice",
+      "Split",
+      "Concat",
+      "Transpose",
+      "Reshape",
+      "Pad",
+      "Expand",
+      "ReduceMean",
+      "ReduceSum",
+      "ReduceMax",
+      "Where",
+      "Cast",
+      "Sin",
+      "Cos",
+      "Exp",
+      "Erf",
+      "Tanh",
+    ]) {
       expect(ops, op).toContain(op);
     }
     for (const c of cases) {

@@ -63,7 +63,9 @@ export function allocate<D extends DType>(dtype: D, n: number): TypedArrayOf[D] 
 export function viewBytes<D extends DType>(dtype: D, bytes: Uint8Array): TypedArrayOf[D] {
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength % size !== 0) {
-    throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`);
+    throw new Error(
+      `${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`,
+    );
   }
   // new Uint8Array(view) copies (Buffer.prototype.slice would return another view)
   const src = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);

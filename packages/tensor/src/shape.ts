@@ -44,12 +44,14 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
 /** Normalizes a possibly negative axis for a tensor of `rank` dimensions. */
 export function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank || !Number.isInteger(a)) throw new Error(`axis ${axis} out of range for rank ${rank}`);
+  if (a < 0 || a >= rank || !Number.isInteger(a))
+    throw new Error(`axis ${axis} out of range for rank ${rank}`);
   return a;
 }
 
 export function assertShape(shape: Shape, what = "shape"): void {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`${what} ${formatShape(shape)} has an invalid dimension ${d}`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`${what} ${formatShape(shape)} has an invalid dimension ${d}`);
   }
 }

@@ -35,10 +35,16 @@ export class Tensor<D extends DType = DType> {
   }
 
   /** Builds a tensor from numbers (or bigints for int64), converting to the dtype's storage. */
-  static from<D extends DType>(dtype: D, shape: Shape, values: ArrayLike<number> | ArrayLike<bigint>): Tensor<D> {
+  static from<D extends DType>(
+    dtype: D,
+    shape: Shape,
+    values: ArrayLike<number> | ArrayLike<bigint>,
+  ): Tensor<D> {
     const out = Tensor.zeros(dtype, shape);
     if (values.length !== out.size) {
-      throw new Error(`tensor of shape ${formatShape(shape)} needs ${out.size} elements, got ${values.length}`);
+      throw new Error(
+        `tensor of shape ${formatShape(shape)} needs ${out.size} elements, got ${values.length}`,
+      );
     }
     const data = out.data as TypedArrayOf[DType];
     for (let i = 0; i < values.length; i++) {
@@ -70,11 +76,13 @@ export class Tensor<D extends DType = DType> {
 
   /** Converts to another dtype (floats round to nearest; float -> int truncates toward zero like numpy). */
   astype<E extends DType>(dtype: E): Tensor<E> {
-    if ((dtype as DType) === this.dtype) return new Tensor(dtype, this.shape, this.data.slice() as TypedArrayOf[E]);
+    if ((dtype as DType) === this.dtype)
+      return new Tensor(dtype, this.shape, this.data.slice() as TypedArrayOf[E]);
     const src = this.toFloat64();
     if (dtype === "float16") return new Tensor(dtype, this.shape, halfBitsFromFloats(src) as TypedArrayOf[E]);
     if (!isFloat(dtype)) {
-      for (let i = 0; i < src.length; i++) src[i] = dtype === "bool" ? (src[i] !== 0 ? 1 : 0) : Math.trunc(src[i]);
+      for (let i = 0; i < src.length; i++)
+        src[i] = dtype === "bool" ? (src[i] !== 0 ? 1 : 0) : Math.trunc(src[i]);
     }
     return Tensor.from(dtype, this.shape, src);
   }
@@ -93,7 +101,9 @@ export class Tensor<D extends DType = DType> {
       dims[infer] = known === 0 ? 0 : this.size / known;
     }
     if (numel(dims) !== this.size) {
-      throw new Error(`cannot reshape ${formatShape(this.shape)} (${this.size} elements) to ${formatShape(shape)}`);
+      throw new Error(
+        `cannot reshape ${formatShape(this.shape)} (${this.size} elements) to ${formatShape(shape)}`,
+      );
     }
     return new Tensor(this.dtype, dims, this.data);
   }
@@ -113,7 +123,9 @@ export class Tensor<D extends DType = DType> {
     let rows = 0;
     for (const p of parts) {
       if (p.dtype !== first.dtype || formatShape(p.shape.slice(1)) !== formatShape(tail)) {
-        throw new Error(`concatRows: ${p.dtype}${formatShape(p.shape)} does not match ${first.dtype}${formatShape(first.shape)}`);
+        throw new Error(
+          `concatRows: ${p.dtype}${formatShape(p.shape)} does not match ${first.dtype}${formatShape(first.shape)}`,
+        );
       }
       rows += p.shape[0];
     }

@@ -1,5 +1,14 @@
 export * as F from "./functional";
-export { type AttrValue, type Attrs, Graph, type GraphInput, type GraphOutput, type Node, type Parameter, Value } from "./ir";
+export {
+  type AttrValue,
+  type Attrs,
+  Graph,
+  type GraphInput,
+  type GraphOutput,
+  type Node,
+  type Parameter,
+  Value,
+} from "./ir";
 export * as nn from "./nn";
 export { Scope } from "./nn";
 export * as op from "./ops";

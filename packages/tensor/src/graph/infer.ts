@@ -29,7 +29,15 @@ export const UNARY_OPS = [
   "Not",
 ] as const;
 export const BINARY_OPS = ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"] as const;
-export const COMPARE_OPS = ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or"] as const;
+export const COMPARE_OPS = [
+  "Equal",
+  "Less",
+  "Greater",
+  "LessOrEqual",
+  "GreaterOrEqual",
+  "And",
+  "Or",
+] as const;
 export const REDUCE_OPS = ["ReduceSum", "ReduceMean", "ReduceMax"] as const;
 
 const unary = new Set<string>(UNARY_OPS);
@@ -77,7 +85,8 @@ function arity(op: string, inputs: readonly Value[], min: number, max = min): vo
 export function reshapeTarget(op: string, input: readonly number[], target: readonly number[]): number[] {
   const out = target.map((d, i) => {
     if (d === 0) {
-      if (i >= input.length) fail(op, `0 at axis ${i} but input ${formatShape(input)} has rank ${input.length}`);
+      if (i >= input.length)
+        fail(op, `0 at axis ${i} but input ${formatShape(input)} has rank ${input.length}`);
       return input[i];
     }
     return d;
@@ -87,10 +96,12 @@ export function reshapeTarget(op: string, input: readonly number[], target: read
   if (inferAt >= 0) {
     if (out.lastIndexOf(-1) !== inferAt) fail(op, `more than one -1 in ${formatShape(target)}`);
     const known = numel(out.filter((_, i) => i !== inferAt));
-    if (known === 0 || n % known !== 0) fail(op, `cannot reshape ${formatShape(input)} to ${formatShape(target)}`);
+    if (known === 0 || n % known !== 0)
+      fail(op, `cannot reshape ${formatShape(input)} to ${formatShape(target)}`);
     out[inferAt] = n / known;
   }
-  if (numel(out) !== n) fail(op, `cannot reshape ${formatShape(input)} (${n} elements) to ${formatShape(target)}`);
+  if (numel(out) !== n)
+    fail(op, `cannot reshape ${formatShape(input)} (${n} elements) to ${formatShape(target)}`);
   return out;
 }
 
@@ -109,15 +120,32 @@ export function matmulShape(op: string, a: readonly number[], b: readonly number
 }
 
 /** Output spatial size of a conv/pool window along one axis. */
-export function windowOut(size: number, k: number, stride: number, padBegin: number, padEnd: number, dil = 1): number {
+export function windowOut(
+  size: number,
+  k: number,
+  stride: number,
+  padBegin: number,
+  padEnd: number,
+  dil = 1,
+): number {
   return Math.floor((size + padBegin + padEnd - dil * (k - 1) - 1) / stride) + 1;
 }
 
 function sliceShape(op: string, shape: readonly number[], attrs: Attrs): number[] {
   const starts = ints(attrs, "starts", op);
   const ends = ints(attrs, "ends", op);
-  const axes = ints(attrs, "axes", op, starts.map((_, i) => i));
-  const steps = ints(attrs, "steps", op, starts.map(() => 1));
+  const axes = ints(
+    attrs,
+    "axes",
+    op,
+    starts.map((_, i) => i),
+  );
+  const steps = ints(
+    attrs,
+    "steps",
+    op,
+    starts.map(() => 1),
+  );
   const out = [...shape];
   axes.forEach((ax, i) => {
     const a = normAxis(ax, shape.length);
@@ -139,7 +167,11 @@ export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs)
   const one = (dtype: DType, shape: readonly number[]): ValueType[] => [{ dtype, shape: [...shape] }];
   if (unary.has(op)) {
     arity(op, inputs, 1);
-    if (op === "Not" ? x.dtype !== "bool" : op !== "Identity" && op !== "Neg" && op !== "Abs" && op !== "Sign" && !isFloat(x.dtype)) {
+    if (
+      op === "Not"
+        ? x.dtype !== "bool"
+        : op !== "Identity" && op !== "Neg" && op !== "Abs" && op !== "Sign" && !isFloat(x.dtype)
+    ) {
       fail(op, `unsupported dtype ${x.dtype}`);
     }
     return one(x.dtype, x.shape);
@@ -179,7 +211,10 @@ export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs)
       arity(op, inputs, 3);
       if (x.dtype !== "bool") fail(op, `condition must be bool, got ${x.dtype}`);
       sameDType(op, inputs.slice(1));
-      return one(inputs[1].dtype, broadcastShapes(broadcastShapes(x.shape, inputs[1].shape), inputs[2].shape));
+      return one(
+        inputs[1].dtype,
+        broadcastShapes(broadcastShapes(x.shape, inputs[1].shape), inputs[2].shape),
+      );
     }
     case "MatMul": {
       arity(op, inputs, 2);
@@ -215,12 +250,16 @@ export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs)
       const sp = x.rank - 2;
       if (sp < 1 || w.rank !== x.rank) fail(op, `bad ranks: x ${x}, w ${w}`);
       const group = int(attrs, "group", op, 1);
-      if (x.shape[1] !== w.shape[1] * group) fail(op, `input channels ${x.shape[1]} != ${w.shape[1]} x group ${group}`);
+      if (x.shape[1] !== w.shape[1] * group)
+        fail(op, `input channels ${x.shape[1]} != ${w.shape[1]} x group ${group}`);
       const strides = ints(attrs, "strides", op, Array(sp).fill(1));
       const pads = ints(attrs, "pads", op, Array(2 * sp).fill(0));
       const dil = ints(attrs, "dilations", op, Array(sp).fill(1));
-      const spatial = x.shape.slice(2).map((s, i) => windowOut(s, w.shape[2 + i], strides[i], pads[i], pads[i + sp], dil[i]));
-      if (inputs[2] && (inputs[2].rank !== 1 || inputs[2].shape[0] !== w.shape[0])) fail(op, `bias ${inputs[2]} must be [${w.shape[0]}]`);
+      const spatial = x.shape
+        .slice(2)
+        .map((s, i) => windowOut(s, w.shape[2 + i], strides[i], pads[i], pads[i + sp], dil[i]));
+      if (inputs[2] && (inputs[2].rank !== 1 || inputs[2].shape[0] !== w.shape[0]))
+        fail(op, `bias ${inputs[2]} must be [${w.shape[0]}]`);
       return one(sameDType(op, inputs), [x.shape[0], w.shape[0], ...spatial]);
     }
     case "MaxPool":
@@ -247,7 +286,10 @@ export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs)
       arity(op, inputs, 1);
       const pads = ints(attrs, "pads", op);
       if (pads.length !== 2 * x.rank) fail(op, `pads must have ${2 * x.rank} entries`);
-      return one(x.dtype, x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]));
+      return one(
+        x.dtype,
+        x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]),
+      );
     }
     case "Reshape":
       arity(op, inputs, 1);
@@ -255,8 +297,12 @@ export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs)
     case "Transpose": {
       arity(op, inputs, 1);
       const perm = ints(attrs, "perm", op);
-      if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) fail(op, `bad perm [${perm}] for ${x}`);
-      return one(x.dtype, perm.map((p) => x.shape[p]));
+      if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i))
+        fail(op, `bad perm [${perm}] for ${x}`);
+      return one(
+        x.dtype,
+        perm.map((p) => x.shape[p]),
+      );
     }
     case "Concat": {
       if (inputs.length < 1) fail(op, "needs at least one input");
@@ -279,13 +325,15 @@ export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs)
       arity(op, inputs, 1);
       const axis = normAxis(int(attrs, "axis", op, 0), x.rank);
       const split = ints(attrs, "split", op);
-      if (split.reduce((a, b) => a + b, 0) !== x.shape[axis]) fail(op, `split [${split}] does not sum to ${x.shape[axis]}`);
+      if (split.reduce((a, b) => a + b, 0) !== x.shape[axis])
+        fail(op, `split [${split}] does not sum to ${x.shape[axis]}`);
       return split.map((s) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? s : d)) }));
     }
     case "Gather": {
       arity(op, inputs, 2);
       const idx = inputs[1];
-      if (idx.dtype !== "int64" && idx.dtype !== "int32") fail(op, `indices must be int64/int32, got ${idx.dtype}`);
+      if (idx.dtype !== "int64" && idx.dtype !== "int32")
+        fail(op, `indices must be int64/int32, got ${idx.dtype}`);
       const axis = normAxis(int(attrs, "axis", op, 0), x.rank);
       return one(x.dtype, [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)]);
     }
@@ -302,7 +350,10 @@ export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs)
       arity(op, inputs, 1);
       const axes = ints(attrs, "axes", op).map((a) => normAxis(a, x.rank));
       for (const a of axes) if (x.shape[a] !== 1) fail(op, `axis ${a} of ${x} is not 1`);
-      return one(x.dtype, x.shape.filter((_, i) => !axes.includes(i)));
+      return one(
+        x.dtype,
+        x.shape.filter((_, i) => !axes.includes(i)),
+      );
     }
     case "Expand":
       arity(op, inputs, 1);

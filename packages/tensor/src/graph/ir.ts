@@ -70,7 +70,8 @@ export class Graph {
   constructor(readonly name = "graph") {}
 
   input(name: string, dtype: DType, shape: Shape, dynamicAxes: Record<number, string> = {}): Value {
-    if (this.inputs.some((i) => i.value.name === name)) throw new Error(`graph input '${name}' declared twice`);
+    if (this.inputs.some((i) => i.value.name === name))
+      throw new Error(`graph input '${name}' declared twice`);
     const v = new Value(this, this.nextId++, dtype, [...shape], undefined, name);
     this.inputs.push({ value: v, dynamicAxes });
     return v;

@@ -70,7 +70,12 @@ export function embedding(s: Scope, indices: Value, num: number, dim: number): V
 }
 
 /** torch.nn.GroupNorm with affine weight/bias [C]. */
-export function groupNorm(s: Scope, x: Value, groups: number, opts: { eps?: number; affine?: boolean } = {}): Value {
+export function groupNorm(
+  s: Scope,
+  x: Value,
+  groups: number,
+  opts: { eps?: number; affine?: boolean } = {},
+): Value {
   const c = x.shape[1];
   if (opts.affine === false) return F.groupNorm(x, groups, opts.eps ?? 1e-5);
   return F.groupNorm(x, groups, opts.eps ?? 1e-5, s.param("weight", [c]), s.param("bias", [c]));

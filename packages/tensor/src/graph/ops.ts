@@ -71,7 +71,12 @@ export function matmul(a: Value, b: Value): Value {
   return a.graph.apply("MatMul", [a, b])[0];
 }
 
-export function gemm(a: Value, b: Value, c?: Value, opts: { transA?: boolean; transB?: boolean } = {}): Value {
+export function gemm(
+  a: Value,
+  b: Value,
+  c?: Value,
+  opts: { transA?: boolean; transB?: boolean } = {},
+): Value {
   const attrs = { transA: opts.transA ? 1 : 0, transB: opts.transB ? 1 : 0 };
   return a.graph.apply("Gemm", c ? [a, b, c] : [a, b], attrs)[0];
 }

@@ -1,7 +1,7 @@
 // Float16 conversion pass: a new graph computing in float16, with numerically sensitive ops kept in
 // float32 (their inputs cast up, their outputs cast back down).
 import { isFloat } from "../dtype";
-import { Tensor } from "../tensor";
+import type { Tensor } from "../tensor";
 import { Graph, type Value } from "./ir";
 import { cast } from "./ops";
 
@@ -43,7 +43,8 @@ export function toHalfPrecision(graph: Graph, opts: HalfPrecisionOptions = {}): 
     const x = g.input(value.name!, boundary ? value.dtype : half(value), value.shape, { ...dynamicAxes });
     map.set(value, value.dtype === "float32" && boundary ? cast(x, "float16") : x);
   }
-  for (const [name, p] of graph.params) map.set(p.value, g.param(name, p.value.shape, half(p.value), p.trainable));
+  for (const [name, p] of graph.params)
+    map.set(p.value, g.param(name, p.value.shape, half(p.value), p.trainable));
   for (const node of graph.nodes) {
     const f32 = keep.has(node.op);
     const inputs = node.inputs.map((x) => {
@@ -66,7 +67,9 @@ export function toHalfPrecision(graph: Graph, opts: HalfPrecisionOptions = {}): 
   }
   for (const o of graph.outputs) {
     const y = map.get(o.value)!;
-    g.output(o.name, boundary && o.value.dtype === "float32" && isFloat(y.dtype) ? cast(y, "float32") : y, { ...o.dynamicAxes });
+    g.output(o.name, boundary && o.value.dtype === "float32" && isFloat(y.dtype) ? cast(y, "float32") : y, {
+      ...o.dynamicAxes,
+    });
   }
   return g;
 }

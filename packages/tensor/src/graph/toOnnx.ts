@@ -27,13 +27,19 @@ function lookup(weights: ToOnnxOptions["weights"], name: string): Tensor | undef
   return weights instanceof Map ? weights.get(name) : (weights as Record<string, Tensor>)[name];
 }
 
-function valueInfo(name: string, v: Value, dynamicAxes: Readonly<Record<number, string>> = {}): ValueInfoProto {
+function valueInfo(
+  name: string,
+  v: Value,
+  dynamicAxes: Readonly<Record<number, string>> = {},
+): ValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
         elemType: dtypeToOnnx(v.dtype),
-        shape: { dim: v.shape.map((d, i) => (dynamicAxes[i] ? { dimParam: dynamicAxes[i] } : { dimValue: d })) },
+        shape: {
+          dim: v.shape.map((d, i) => (dynamicAxes[i] ? { dimParam: dynamicAxes[i] } : { dimValue: d })),
+        },
       },
     },
   };
@@ -44,7 +50,9 @@ const FLOAT_ATTRS = new Set(["epsilon", "alpha", "beta"]);
 /** Numbers become INT attributes except the float-typed ones (epsilon, alpha, beta). */
 function attr(name: string, v: AttrValue): AttributeProto {
   if (typeof v === "number") {
-    return FLOAT_ATTRS.has(name) ? { name, type: AttributeType.FLOAT, f: v } : { name, type: AttributeType.INT, i: v };
+    return FLOAT_ATTRS.has(name)
+      ? { name, type: AttributeType.FLOAT, f: v }
+      : { name, type: AttributeType.INT, i: v };
   }
   if (typeof v === "string") return { name, type: AttributeType.STRING, s: v };
   if (v instanceof Tensor) return { name, type: AttributeType.TENSOR, t: tensorToProto("", v) };
@@ -67,18 +75,24 @@ class Emitter {
   }
 
   /** An int64 (or typed) initializer holding a constant operand. */
-  constInput(values: readonly number[], dtype: DType = "int64", shape: readonly number[] = [values.length]): string {
+  constInput(
+    values: readonly number[],
+    dtype: DType = "int64",
+    shape: readonly number[] = [values.length],
+  ): string {
     const name = `const_${this.constCount++}`;
     this.initializers.push(tensorToProto(name, Tensor.from(dtype, shape, values)));
     return name;
   }
 
-  node(opType: string, input: string[], output: string[], attrs: Record<string, AttrValue> = {}): void {
+  node(opType: string, input: string[], output: string[], attrs: Record<string, AttrValue> = {}): NodeProto {
     const attribute = Object.entries(attrs).map(([k, v]) => attr(k, v));
-    this.nodes.push({ opType, input, output, name: `${opType}_${this.nodes.length}`, attribute });
+    const node: NodeProto = { opType, input, output, name: `${opType}_${this.nodes.length}`, attribute };
+    this.nodes.push(node);
+    return node;
   }
 
-  emit(n: Node): void {
+  emit(n: Node): NodeProto {
     const inputs = n.inputs.map((x) => this.name(x));
     const outputs = n.outputs.map((x) => this.name(x));
     const a = n.attrs;
@@ -89,7 +103,9 @@ class Emitter {
       case "ReduceSum":
       case "ReduceMean":
       case "ReduceMax":
-        return this.node(n.op, [...inputs, this.constInput(ints("axes"))], outputs, { keepdims: a.keepdims as number });
+        return this.node(n.op, [...inputs, this.constInput(ints("axes"))], outputs, {
+          keepdims: a.keepdims as number,
+        });
       case "Reshape":
         return this.node("Reshape", [...inputs, this.constInput(ints("shape"))], outputs);
       case "Expand":
@@ -98,7 +114,9 @@ class Emitter {
       case "Squeeze":
         return this.node(n.op, [...inputs, this.constInput(ints("axes"))], outputs);
       case "Split":
-        return this.node("Split", [...inputs, this.constInput(ints("split"))], outputs, { axis: a.axis as number });
+        return this.node("Split", [...inputs, this.constInput(ints("split"))], outputs, {
+          axis: a.axis as number,
+        });
       case "Slice": {
         const starts = ints("starts");
         const ops = [this.constInput(starts), this.constInput(ints("ends"))];
@@ -108,7 +126,9 @@ class Emitter {
       }
       case "Pad": {
         const value = this.constInput([(a.value as number | undefined) ?? 0], n.inputs[0].dtype, []);
-        return this.node("Pad", [...inputs, this.constInput(ints("pads")), value], outputs, { mode: "constant" });
+        return this.node("Pad", [...inputs, this.constInput(ints("pads")), value], outputs, {
+          mode: "constant",
+        });
       }
       case "Resize": {
         const attrs: Record<string, AttrValue> = {
@@ -132,7 +152,9 @@ class Emitter {
 export function toModelProto(graph: Graph, opts: ToOnnxOptions = {}): ModelProto {
   if (graph.outputs.length === 0) throw new Error(`graph '${graph.name}' has no outputs`);
   const e = new Emitter();
-  const inputs: ValueInfoProto[] = graph.inputs.map((i) => valueInfo(e.name(i.value), i.value, i.dynamicAxes));
+  const inputs: ValueInfoProto[] = graph.inputs.map((i) =>
+    valueInfo(e.name(i.value), i.value, i.dynamicAxes),
+  );
   const nodes = graph.liveNodes();
   const used = new Set<Value>();
   for (const n of nodes) for (const x of n.inputs) used.add(x);
@@ -144,9 +166,14 @@ export function toModelProto(graph: Graph, opts: ToOnnxOptions = {}): ModelProto
       continue;
     }
     const w = lookup(opts.weights, name);
-    if (!w) throw new Error(`missing weight for parameter '${name}' (${p.value.dtype}${formatShape(p.value.shape)})`);
+    if (!w)
+      throw new Error(
+        `missing weight for parameter '${name}' (${p.value.dtype}${formatShape(p.value.shape)})`,
+      );
     if (formatShape(w.shape) !== formatShape(p.value.shape)) {
-      throw new Error(`weight '${name}': expected shape ${formatShape(p.value.shape)}, got ${formatShape(w.shape)}`);
+      throw new Error(
+        `weight '${name}': expected shape ${formatShape(p.value.shape)}, got ${formatShape(w.shape)}`,
+      );
     }
     e.initializers.push(tensorToProto(name, w.dtype === p.value.dtype ? w : w.astype(p.value.dtype)));
   }
@@ -173,6 +200,9 @@ export function toOnnx(graph: Graph, opts: ToOnnxOptions = {}): Uint8Array {
 }
 
 /** Emits a graph, moving initializers to an external data file as `encode` says (default: only when over 2 GiB). */
-export function toOnnxWithExternalData(graph: Graph, opts: ToOnnxOptions & { encode?: EncodeOptions } = {}): EncodedModel {
+export function toOnnxWithExternalData(
+  graph: Graph,
+  opts: ToOnnxOptions & { encode?: EncodeOptions } = {},
+): EncodedModel {
   return encodeModel(toModelProto(graph, opts), opts.encode ?? { externalData: "auto" });
 }

@@ -16,11 +16,15 @@ export function f64(dtype: DType, shape: readonly number[], data?: Float64Array)
 export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const s = stridesOf(shape);
   const off = outShape.length - shape.length;
-  return outShape.map((d, i) => (i < off || shape[i - off] === 1 ? 0 : s[i - off]));
+  return outShape.map((_d, i) => (i < off || shape[i - off] === 1 ? 0 : s[i - off]));
 }
 
 /** Calls fn(outIndex, offsets...) for every element of outShape with the given per-input strides. */
-export function forEachIndex(outShape: readonly number[], strides: readonly number[][], fn: (i: number, offs: number[]) => void): void {
+export function forEachIndex(
+  outShape: readonly number[],
+  strides: readonly number[][],
+  fn: (i: number, offs: number[]) => void,
+): void {
   const rank = outShape.length;
   const n = numel(outShape);
   const idx = new Array<number>(rank).fill(0);

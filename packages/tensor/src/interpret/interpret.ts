@@ -20,7 +20,9 @@ function lookup(weights: InterpretOptions["weights"], name: string): Tensor | un
 function bind(value: Value, t: Tensor | undefined, what: string): F64Array {
   if (!t) throw new Error(`missing ${what} '${value.name}' (${value.dtype}${formatShape(value.shape)})`);
   if (formatShape(t.shape) !== formatShape(value.shape)) {
-    throw new Error(`${what} '${value.name}': expected shape ${formatShape(value.shape)}, got ${formatShape(t.shape)}`);
+    throw new Error(
+      `${what} '${value.name}': expected shape ${formatShape(value.shape)}, got ${formatShape(t.shape)}`,
+    );
   }
   return f64(value.dtype, value.shape, t.toFloat64());
 }
@@ -55,15 +57,17 @@ export function interpret(
       node.attrs,
       types,
     );
-    node.outputs.forEach((o, i) => env.set(o, results[i]));
+    for (let i = 0; i < node.outputs.length; i++) env.set(node.outputs[i], results[i]);
   }
   const out: Record<string, Tensor> = {};
   const get = (v: Value): F64Array => {
-    const r = env.get(v) ?? (v.name && graph.params.has(v.name) ? bind(v, lookup(opts.weights, v.name), "parameter") : undefined);
+    const r =
+      env.get(v) ??
+      (v.name && graph.params.has(v.name) ? bind(v, lookup(opts.weights, v.name), "parameter") : undefined);
     if (!r) throw new Error(`value ${v} was not computed`);
     return r;
   };
-  if (opts.fetch) opts.fetch.forEach((v, i) => (out[String(i)] = toTensor(get(v))));
+  if (opts.fetch) for (const [i, v] of opts.fetch.entries()) out[String(i)] = toTensor(get(v));
   else for (const o of graph.outputs) out[o.name] = toTensor(get(o.value));
   return out;
 }

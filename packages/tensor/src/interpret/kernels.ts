@@ -1,12 +1,16 @@
 // Float64 kernels of the reference interpreter, one per IR op. Clarity over speed: this is the oracle.
 import type { DType } from "../dtype";
-import { int, ints, matmulShape, reshapeTarget, sliceRange, windowOut } from "../graph/infer";
+import { int, ints, matmulShape, reshapeTarget, sliceRange } from "../graph/infer";
 import type { Attrs } from "../graph/ir";
 import { broadcastShapes, normAxis, numel, stridesOf } from "../shape";
 import { Tensor } from "../tensor";
 import { broadcastStrides, broadcastTo, type F64Array, f64, forEachIndex } from "./array";
 
-export type Kernel = (inputs: F64Array[], attrs: Attrs, outTypes: { dtype: DType; shape: number[] }[]) => F64Array[];
+export type Kernel = (
+  inputs: F64Array[],
+  attrs: Attrs,
+  outTypes: { dtype: DType; shape: number[] }[],
+) => F64Array[];
 
 function erf(x: number): number {
   // Abramowitz-Stegun 7.1.26 is too coarse for an oracle; use the series / continued fraction split.
@@ -53,7 +57,7 @@ const unaryFns: Record<string, (x: number) => number> = {
   Sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
   Sin: Math.sin,
   Cos: Math.cos,
-  Relu: (x) => (x > 0 ? x : 0),
+  Relu: (x) => Math.max(x, 0),
   Erf: erf,
   Floor: Math.floor,
   Ceil: Math.ceil,
@@ -80,7 +84,11 @@ const binaryFns: Record<string, (a: number, b: number, integer: boolean) => numb
   Or: (a, b) => (a || b ? 1 : 0),
 };
 
-function elementwise(inputs: F64Array[], outType: { dtype: DType; shape: number[] }, fn: (...v: number[]) => number): F64Array {
+function elementwise(
+  inputs: F64Array[],
+  outType: { dtype: DType; shape: number[] },
+  fn: (...v: number[]) => number,
+): F64Array {
   const out = f64(outType.dtype, outType.shape);
   const srcs = inputs.map((x) => x.data);
   const same = inputs.every((x) => numel(x.shape) === out.data.length && x.shape.length === out.shape.length);
@@ -157,7 +165,8 @@ function matmul(a: F64Array, b: F64Array, dtype: DType): F64Array {
 
 function conv(x: F64Array, w: F64Array, b: F64Array | undefined, attrs: Attrs, outShape: number[]): F64Array {
   const sp = x.shape.length - 2;
-  if (sp !== 2 && sp !== 1) throw new Error(`Conv: only 1-D and 2-D convolutions are interpreted, got ${sp}-D`);
+  if (sp !== 2 && sp !== 1)
+    throw new Error(`Conv: only 1-D and 2-D convolutions are interpreted, got ${sp}-D`);
   // Treat 1-D as 2-D with height 1.
   const xs = sp === 1 ? [x.shape[0], x.shape[1], 1, x.shape[2]] : x.shape;
   const ws = sp === 1 ? [w.shape[0], w.shape[1], 1, w.shape[2]] : w.shape;
@@ -182,8 +191,8 @@ function conv(x: F64Array, w: F64Array, b: F64Array | undefined, attrs: Attrs, o
         for (let ow = 0; ow < OW; ow++) {
           let acc = bias;
           for (let c = 0; c < Cg; c++) {
-            const xc = ((nIdx * C + g * Cg + c) * H) * W;
-            const wc = ((m * Cg + c) * KH) * KW;
+            const xc = (nIdx * C + g * Cg + c) * H * W;
+            const wc = (m * Cg + c) * KH * KW;
             for (let kh = 0; kh < KH; kh++) {
               const ih = oh * sh - ph + kh * dh;
               if (ih < 0 || ih >= H) continue;
@@ -339,7 +348,13 @@ export const KERNELS: Record<string, Kernel> = {
   },
   Cast: ([x], attrs) => {
     const to = attrs.to as DType;
-    return [f64(to, x.shape, x.data.map((v) => castValue(v, to)))];
+    return [
+      f64(
+        to,
+        x.shape,
+        x.data.map((v) => castValue(v, to)),
+      ),
+    ];
   },
   Where: (inputs, _a, [t]) => [elementwise(inputs, t, (c, a, b) => (c ? a : b))],
   MatMul: ([a, b], _a, [t]) => [matmul(a, b, t.dtype)],
@@ -393,7 +408,8 @@ export const KERNELS: Record<string, Kernel> = {
       let v = 0;
       for (let i = 0; i < n; i++) v += (x.data[base + i] - mean) ** 2;
       const inv = 1 / Math.sqrt(v / n + eps);
-      for (let i = 0; i < n; i++) out.data[base + i] = (x.data[base + i] - mean) * inv * s[i] + (b ? b[i] : 0);
+      for (let i = 0; i < n; i++)
+        out.data[base + i] = (x.data[base + i] - mean) * inv * s[i] + (b ? b[i] : 0);
     }
     return [out];
   },
@@ -424,7 +440,9 @@ export const KERNELS: Record<string, Kernel> = {
     });
     return [out];
   },
-  Reshape: ([x], attrs) => [f64(x.dtype, reshapeTarget("Reshape", x.shape, ints(attrs, "shape", "Reshape")), x.data)],
+  Reshape: ([x], attrs) => [
+    f64(x.dtype, reshapeTarget("Reshape", x.shape, ints(attrs, "shape", "Reshape")), x.data),
+  ],
   Transpose: ([x], attrs) => [transposeData(x, ints(attrs, "perm", "Transpose"))],
   Concat: (inputs, attrs, [t]) => {
     const axis = normAxis(int(attrs, "axis", "Concat"), t.shape.length);
@@ -442,9 +460,19 @@ export const KERNELS: Record<string, Kernel> = {
   },
   Slice: ([x], attrs, [t]) => {
     const starts = ints(attrs, "starts", "Slice");
-    const axes = ints(attrs, "axes", "Slice", starts.map((_, i) => i)).map((a) => normAxis(a, x.shape.length));
+    const axes = ints(
+      attrs,
+      "axes",
+      "Slice",
+      starts.map((_, i) => i),
+    ).map((a) => normAxis(a, x.shape.length));
     const ends = ints(attrs, "ends", "Slice");
-    const steps = ints(attrs, "steps", "Slice", starts.map(() => 1));
+    const steps = ints(
+      attrs,
+      "steps",
+      "Slice",
+      starts.map(() => 1),
+    );
     const inStrides = stridesOf(x.shape);
     let base = 0;
     const strides = [...inStrides];
@@ -467,7 +495,10 @@ export const KERNELS: Record<string, Kernel> = {
       const d = t.shape[axis];
       const out = f64(t.dtype, t.shape);
       for (let a = 0; a < outer; a++) {
-        out.data.set(x.data.subarray((a * total + off) * inner, (a * total + off + d) * inner), a * d * inner);
+        out.data.set(
+          x.data.subarray((a * total + off) * inner, (a * total + off + d) * inner),
+          a * d * inner,
+        );
       }
       off += d;
       return out;

@@ -4,7 +4,11 @@ import { F, Graph, interpret, nn, op, Scope, Tensor } from "../../src";
 const t32 = (shape: number[], values: number[]) => Tensor.from("float32", shape, values);
 const range = (n: number, f = (i: number) => i) => Array.from({ length: n }, (_, i) => f(i));
 
-function run(build: (g: Graph) => void, feeds: Record<string, Tensor> = {}, weights = {}): Record<string, Tensor> {
+function run(
+  build: (g: Graph) => void,
+  feeds: Record<string, Tensor> = {},
+  weights = {},
+): Record<string, Tensor> {
   const g = new Graph();
   build(g);
   return interpret(g, feeds, { weights });
@@ -12,11 +16,14 @@ function run(build: (g: Graph) => void, feeds: Record<string, Tensor> = {}, weig
 
 describe("reference interpreter", () => {
   test("broadcasting elementwise ops and lifted scalars", () => {
-    const out = run((g) => {
-      const a = g.input("a", "float32", [2, 3]);
-      const b = g.input("b", "float32", [3]);
-      g.output("y", op.sub(op.mul(op.add(a, b), 2), 1));
-    }, { a: t32([2, 3], [1, 2, 3, 4, 5, 6]), b: t32([3], [10, 20, 30]) });
+    const out = run(
+      (g) => {
+        const a = g.input("a", "float32", [2, 3]);
+        const b = g.input("b", "float32", [3]);
+        g.output("y", op.sub(op.mul(op.add(a, b), 2), 1));
+      },
+      { a: t32([2, 3], [1, 2, 3, 4, 5, 6]), b: t32([3], [10, 20, 30]) },
+    );
     expect([...out.y.toFloat64()]).toEqual([21, 43, 65, 27, 49, 71]);
     expect(out.y.dtype).toBe("float64");
   });
@@ -24,9 +31,12 @@ describe("reference interpreter", () => {
   test("matmul with batch broadcasting matches a hand product", () => {
     const a = range(2 * 2 * 3, (i) => i - 5);
     const b = range(3 * 2, (i) => (i % 3) - 1);
-    const out = run((g) => {
-      g.output("y", op.matmul(g.input("a", "float32", [2, 2, 3]), g.input("b", "float32", [3, 2])));
-    }, { a: t32([2, 2, 3], a), b: t32([3, 2], b) });
+    const out = run(
+      (g) => {
+        g.output("y", op.matmul(g.input("a", "float32", [2, 2, 3]), g.input("b", "float32", [3, 2])));
+      },
+      { a: t32([2, 2, 3], a), b: t32([3, 2], b) },
+    );
     const expected: number[] = [];
     for (let bt = 0; bt < 2; bt++)
       for (let i = 0; i < 2; i++)
@@ -41,15 +51,18 @@ describe("reference interpreter", () => {
 
   test("reshape with 0 and -1, transpose, slice, split, concat, gather", () => {
     const x = t32([2, 3, 4], range(24));
-    const out = run((g) => {
-      const v = g.input("x", "float32", [2, 3, 4]);
-      g.output("r", op.reshape(v, [0, -1]));
-      g.output("t", op.transpose(v, [2, 0, 1]));
-      g.output("s", op.slice(v, { starts: [1, -2], ends: [3, 100], axes: [1, 2], steps: [1, 1] }));
-      const [p, q] = op.split(v, [1, 3], 2);
-      g.output("c", op.concat([q, p], 2));
-      g.output("gi", op.gather(v, op.constant(g, Tensor.from("int64", [2], [2, -3])), 1));
-    }, { x });
+    const out = run(
+      (g) => {
+        const v = g.input("x", "float32", [2, 3, 4]);
+        g.output("r", op.reshape(v, [0, -1]));
+        g.output("t", op.transpose(v, [2, 0, 1]));
+        g.output("s", op.slice(v, { starts: [1, -2], ends: [3, 100], axes: [1, 2], steps: [1, 1] }));
+        const [p, q] = op.split(v, [1, 3], 2);
+        g.output("c", op.concat([q, p], 2));
+        g.output("gi", op.gather(v, op.constant(g, Tensor.from("int64", [2], [2, -3])), 1));
+      },
+      { x },
+    );
     expect(out.r.shape).toEqual([2, 12]);
     expect(out.t.shape).toEqual([4, 2, 3]);
     expect([...out.t.toFloat64()].slice(0, 6)).toEqual([0, 4, 8, 12, 16, 20]);
@@ -59,13 +72,19 @@ describe("reference interpreter", () => {
   });
 
   test("softmax rows sum to one; layer norm and group norm normalize", () => {
-    const x = t32([2, 4, 2, 2], range(32, (i) => Math.sin(i) * 3));
-    const out = run((g) => {
-      const v = g.input("x", "float32", [2, 4, 2, 2]);
-      g.output("sm", op.softmax(v, 1));
-      g.output("ln", F.layerNorm(v, 0));
-      g.output("gn", F.groupNorm(v, 2, 0));
-    }, { x });
+    const x = t32(
+      [2, 4, 2, 2],
+      range(32, (i) => Math.sin(i) * 3),
+    );
+    const out = run(
+      (g) => {
+        const v = g.input("x", "float32", [2, 4, 2, 2]);
+        g.output("sm", op.softmax(v, 1));
+        g.output("ln", F.layerNorm(v, 0));
+        g.output("gn", F.groupNorm(v, 2, 0));
+      },
+      { x },
+    );
     const sm = out.sm.toFloat64();
     expect(sm[0] + sm[4] + sm[8] + sm[12]).toBeCloseTo(1, 12);
     const ln = out.ln.toFloat64();
@@ -78,12 +97,25 @@ describe("reference interpreter", () => {
   });
 
   test("conv2d with padding and stride equals a direct sum; 1x1 conv equals matmul", () => {
-    const x = t32([1, 2, 4, 4], range(32, (i) => (i * 7) % 5));
-    const w = t32([3, 2, 3, 3], range(54, (i) => ((i * 3) % 7) - 3));
-    const out = run((g) => {
-      const s = new Scope(g, "c");
-      g.output("y", nn.conv2d(s, g.input("x", "float32", [1, 2, 4, 4]), 3, { kernel: 3, stride: 2, padding: 1 }));
-    }, { x }, { "c.weight": w, "c.bias": t32([3], [1, 2, 3]) });
+    const x = t32(
+      [1, 2, 4, 4],
+      range(32, (i) => (i * 7) % 5),
+    );
+    const w = t32(
+      [3, 2, 3, 3],
+      range(54, (i) => ((i * 3) % 7) - 3),
+    );
+    const out = run(
+      (g) => {
+        const s = new Scope(g, "c");
+        g.output(
+          "y",
+          nn.conv2d(s, g.input("x", "float32", [1, 2, 4, 4]), 3, { kernel: 3, stride: 2, padding: 1 }),
+        );
+      },
+      { x },
+      { "c.weight": w, "c.bias": t32([3], [1, 2, 3]) },
+    );
     expect(out.y.shape).toEqual([1, 3, 2, 2]);
     // output (m=1, oh=1, ow=0): input rows 1..3, cols -1..1
     let s = 2;
@@ -99,21 +131,30 @@ describe("reference interpreter", () => {
 
   test("pools: average excludes padding by default; max", () => {
     const x = t32([1, 1, 2, 2], [1, 2, 3, 4]);
-    const out = run((g) => {
-      const v = g.input("x", "float32", [1, 1, 2, 2]);
-      g.output("avg", op.averagePool(v, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }));
-      g.output("avgInc", op.averagePool(v, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], countIncludePad: true }));
-      g.output("max", op.maxPool(v, { kernel: [2, 2], strides: [1, 1] }));
-    }, { x });
+    const out = run(
+      (g) => {
+        const v = g.input("x", "float32", [1, 1, 2, 2]);
+        g.output("avg", op.averagePool(v, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }));
+        g.output(
+          "avgInc",
+          op.averagePool(v, { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], countIncludePad: true }),
+        );
+        g.output("max", op.maxPool(v, { kernel: [2, 2], strides: [1, 1] }));
+      },
+      { x },
+    );
     expect([...out.avg.toFloat64()]).toEqual([2.5, 2.5, 2.5, 2.5]);
     expect([...out.avgInc.toFloat64()]).toEqual([10 / 9, 10 / 9, 10 / 9, 10 / 9]);
     expect([...out.max.toFloat64()]).toEqual([4]);
   });
 
   test("resize linear half_pixel matches PyTorch align_corners=False", () => {
-    const out = run((g) => {
-      g.output("y", op.resize(g.input("x", "float32", [1, 1, 1, 2]), [1, 1, 1, 4], { mode: "linear" }));
-    }, { x: t32([1, 1, 1, 2], [0, 1]) });
+    const out = run(
+      (g) => {
+        g.output("y", op.resize(g.input("x", "float32", [1, 1, 1, 2]), [1, 1, 1, 4], { mode: "linear" }));
+      },
+      { x: t32([1, 1, 1, 2], [0, 1]) },
+    );
     expect([...out.y.toFloat64()]).toEqual([0, 0.25, 0.75, 1]);
   });
 
@@ -127,14 +168,18 @@ describe("reference interpreter", () => {
     const eye = new Float32Array(16);
     for (let i = 0; i < 4; i++) eye[i * 4 + i] = 1;
     const xv = range(12, (i) => i);
-    const out = interpret(g, { x: t32([1, 3, 4], xv) }, {
-      weights: {
-        "attn.qkv.weight": new Tensor("float32", [12, 4], qkv),
-        "attn.qkv.bias": Tensor.zeros("float32", [12]),
-        "attn.proj.weight": new Tensor("float32", [4, 4], eye),
-        "attn.proj.bias": Tensor.zeros("float32", [4]),
+    const out = interpret(
+      g,
+      { x: t32([1, 3, 4], xv) },
+      {
+        weights: {
+          "attn.qkv.weight": new Tensor("float32", [12, 4], qkv),
+          "attn.qkv.bias": Tensor.zeros("float32", [12]),
+          "attn.proj.weight": new Tensor("float32", [4, 4], eye),
+          "attn.proj.bias": Tensor.zeros("float32", [4]),
+        },
       },
-    });
+    );
     expect([...out.y.toFloat64()].slice(0, 4)).toEqual([4, 5, 6, 7]);
     expect(g.parameterCount()).toBe(12 * 4 + 12 + 16 + 4);
   });
@@ -146,6 +191,8 @@ describe("reference interpreter", () => {
     expect(() => op.reshape(a, [4, -1])).toThrow(/cannot reshape/);
     g.output("y", op.add(a, g.param("w", [3])));
     expect(() => interpret(g, { a: t32([2, 3], range(6)) })).toThrow(/missing parameter 'w'/);
-    expect(() => interpret(g, { a: t32([3, 2], range(6)) }, { weights: { w: t32([3], [1, 2, 3]) } })).toThrow(/expected shape \[2, 3\]/);
+    expect(() => interpret(g, { a: t32([3, 2], range(6)) }, { weights: { w: t32([3], [1, 2, 3]) } })).toThrow(
+      /expected shape \[2, 3\]/,
+    );
   });
 });

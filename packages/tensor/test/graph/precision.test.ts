@@ -1,17 +1,43 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, test } from "vitest";
-import { decodeModel, F, Graph, halfWeights, interpret, nn, op, Scope, Tensor, toHalfPrecision, toOnnx } from "../../src";
+import {
+  decodeModel,
+  F,
+  Graph,
+  halfWeights,
+  interpret,
+  nn,
+  op,
+  Scope,
+  Tensor,
+  toHalfPrecision,
+  toOnnx,
+} from "../../src";
 
 function block(): { g: Graph; weights: Map<string, Tensor> } {
   const g = new Graph("block");
   const x = g.input("x", "float32", [1, 8, 32], { 0: "batch" });
   const s = new Scope(g);
   const h = op.add(x, nn.attention(s.child("attn"), F.layerNorm(x, 1e-6), 4));
-  g.output("y", op.add(h, nn.linear(s.child("fc2"), F.gelu(nn.linear(s.child("fc1"), F.layerNorm(h, 1e-6), 64), "tanh"), 32)), { 0: "batch" });
+  g.output(
+    "y",
+    op.add(
+      h,
+      nn.linear(s.child("fc2"), F.gelu(nn.linear(s.child("fc1"), F.layerNorm(h, 1e-6), 64), "tanh"), 32),
+    ),
+    { 0: "batch" },
+  );
   const weights = new Map<string, Tensor>();
   for (const [k, p] of g.params) {
     const n = p.value.shape.reduce((a, b) => a * b, 1);
-    weights.set(k, Tensor.from("float32", p.value.shape, Array.from({ length: n }, (_, i) => 0.2 * Math.sin(3 * i + k.length))));
+    weights.set(
+      k,
+      Tensor.from(
+        "float32",
+        p.value.shape,
+        Array.from({ length: n }, (_, i) => 0.2 * Math.sin(3 * i + k.length)),
+      ),
+    );
   }
   return { g, weights };
 }
@@ -31,10 +57,15 @@ describe("float16 emission", () => {
     for (const n of ln) expect(producers.get(n.input[0])?.opType).toBe("Cast");
     expect(model.graph.input[0].type?.tensorType?.elemType).toBe(1); // float32 interface
 
-    const x = Tensor.from("float32", [1, 8, 32], Array.from({ length: 256 }, (_, i) => Math.cos(i * 0.7)));
+    const x = Tensor.from(
+      "float32",
+      [1, 8, 32],
+      Array.from({ length: 256 }, (_, i) => Math.cos(i * 0.7)),
+    );
     const ref = interpret(g, { x }, { weights }).y.toFloat64();
     const session = await ort.InferenceSession.create(bytes);
-    const got = (await session.run({ x: new ort.Tensor("float32", x.data as Float32Array, [1, 8, 32]) })).y.data as Float32Array;
+    const got = (await session.run({ x: new ort.Tensor("float32", x.data as Float32Array, [1, 8, 32]) })).y
+      .data as Float32Array;
     let maxRef = 0;
     let maxDiff = 0;
     for (let i = 0; i < ref.length; i++) {

@@ -4,7 +4,8 @@ import { decodeModel, F, Graph, interpret, nn, op, Scope, Tensor, toOnnx } from 
 
 function ortFeeds(feeds: Record<string, Tensor>): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(feeds)) out[k] = new ort.Tensor(t.dtype as "float32", t.data as Float32Array, [...t.shape]);
+  for (const [k, t] of Object.entries(feeds))
+    out[k] = new ort.Tensor(t.dtype as "float32", t.data as Float32Array, [...t.shape]);
   return out;
 }
 
@@ -13,19 +14,37 @@ describe("ONNX emission", () => {
     const g = new Graph("mlp");
     const x = g.input("x", "float32", [2, 8], { 0: "batch" });
     const s = new Scope(g);
-    g.output("y", nn.linear(s.child("fc2"), F.gelu(nn.linear(s.child("fc1"), x, 16), "tanh"), 4), { 0: "batch" });
+    g.output("y", nn.linear(s.child("fc2"), F.gelu(nn.linear(s.child("fc1"), x, 16), "tanh"), 4), {
+      0: "batch",
+    });
     const weights = new Map<string, Tensor>();
     for (const [k, p] of g.params) {
       const n = p.value.shape.reduce((a, b) => a * b, 1);
-      weights.set(k, Tensor.from("float32", p.value.shape, Array.from({ length: n }, (_, i) => Math.sin(i + k.length) * 0.3)));
+      weights.set(
+        k,
+        Tensor.from(
+          "float32",
+          p.value.shape,
+          Array.from({ length: n }, (_, i) => Math.sin(i + k.length) * 0.3),
+        ),
+      );
     }
     const bytes = toOnnx(g, { weights });
     const model = decodeModel(bytes);
     expect(model.graph.input[0].type?.tensorType?.shape?.dim[0].dimParam).toBe("batch");
-    expect(model.graph.initializer?.map((t) => t.name).sort()).toEqual(["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]);
+    expect(model.graph.initializer?.map((t) => t.name).sort()).toEqual([
+      "fc1.bias",
+      "fc1.weight",
+      "fc2.bias",
+      "fc2.weight",
+    ]);
     const session = await ort.InferenceSession.create(bytes);
     for (const batch of [2, 5]) {
-      const xv = Tensor.from("float32", [batch, 8], Array.from({ length: batch * 8 }, (_, i) => Math.cos(i)));
+      const xv = Tensor.from(
+        "float32",
+        [batch, 8],
+        Array.from({ length: batch * 8 }, (_, i) => Math.cos(i)),
+      );
       // the interpreter needs a graph of that batch size: rebuild-free check through row-wise equality
       const got = (await session.run(ortFeeds({ x: xv }))).y;
       expect(got.dims).toEqual([batch, 4]);
