@@ -1,0 +1,89 @@
+// Messages between the caller's thread and the thread that owns the ONNX Runtime sessions (a worker, or
+// the caller's own thread in in-thread mode). Tensors travel as plain {dtype, shape, data}; values kept
+// where the session runs travel as numeric handles.
+import type { ExecutionProvider } from "@flowturbo/core";
+import type { DType, TypedArray } from "@flowturbo/tensor";
+
+export interface WireTensor {
+  dtype: DType;
+  shape: number[];
+  data: TypedArray;
+}
+
+/** A value that stays with the session's thread (a WebGPU buffer, or host memory of the worker). */
+export interface WireHandle {
+  handle: number;
+  dtype: DType;
+  shape: number[];
+  location: string;
+}
+
+export type WireFeed = { kind: "host"; tensor: WireTensor } | { kind: "handle"; handle: number };
+export type WireOutput = { kind: "host"; tensor: WireTensor } | ({ kind: "handle" } & WireHandle);
+
+/** Name, element type and dimensions (numbers, or symbolic names) of a model input or output. */
+export interface ValueInfo {
+  name: string;
+  /** The ONNX Runtime element type, e.g. "float32" (a DType) or another ORT type such as "int8". */
+  type: string;
+  /** Dimensions; a string is a symbolic (dynamic) dimension. Undefined for non-tensor values. */
+  shape?: (number | string)[];
+}
+
+export type LogLevel = "verbose" | "info" | "warning" | "error" | "fatal";
+
+export interface EngineLoadOptions {
+  /** The model's display name for messages (graph name, file path, ...). */
+  name: string;
+  providers: ExecutionProvider[];
+  threads?: number;
+  keepOnDevice?: string[];
+  optimization?: "disabled" | "basic" | "extended" | "all";
+  logLevel?: LogLevel;
+}
+
+export interface LoadResult {
+  id: number;
+  provider: ExecutionProvider;
+  /** Why earlier providers of the requested list were skipped ("cuda: ...; webgpu: ..."). */
+  fallbackReason?: string;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+}
+
+export type Request =
+  | { op: "providers" }
+  | { op: "load"; model: Uint8Array | string; options: EngineLoadOptions }
+  | { op: "run"; session: number; feeds: Record<string, WireFeed>; outputs?: string[] }
+  | { op: "release"; session: number }
+  | { op: "download"; handle: number }
+  | { op: "dispose"; handle: number }
+  | { op: "close" };
+
+export interface Envelope {
+  id: number;
+  request: Request;
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };
+
+/** The transfer list for a typed array: its buffer when the array owns all of it (otherwise copy first). */
+export function ownedBuffer(data: TypedArray): ArrayBuffer | undefined {
+  const buf = data.buffer;
+  if (!(buf instanceof ArrayBuffer)) return undefined;
+  return data.byteOffset === 0 && data.byteLength === buf.byteLength ? buf : undefined;
+}
+
+/** Typed arrays whose buffers can move to the other thread without a copy (views are copied once). */
+export function transferable(t: WireTensor): { tensor: WireTensor; transfer: ArrayBuffer[] } {
+  const own = ownedBuffer(t.data);
+  if (own) return { tensor: t, transfer: [own] };
+  const data = t.data.slice() as TypedArray;
+  return { tensor: { ...t, data }, transfer: [data.buffer as ArrayBuffer] };
+}
