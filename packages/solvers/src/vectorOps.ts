@@ -49,6 +49,35 @@ function checkShape(length: number, shape: readonly number[]): { half: number; c
   return { half: shape[0] / 2, c: shape[1], inner: total / (shape[0] * shape[1]) };
 }
 
+/** out = sum_j c[j] * xs[j] for 1..4 terms (xs[0] may be `out` itself). */
+function accumulate(out: FloatArray, c: readonly number[], xs: readonly FloatArray[], n: number): void {
+  switch (xs.length) {
+    case 1: {
+      const [a] = c;
+      const [x] = xs;
+      for (let i = 0; i < n; i++) out[i] = a * x[i];
+      return;
+    }
+    case 2: {
+      const [a, b] = c;
+      const [x, y] = xs;
+      for (let i = 0; i < n; i++) out[i] = a * x[i] + b * y[i];
+      return;
+    }
+    case 3: {
+      const [a, b, d] = c;
+      const [x, y, z] = xs;
+      for (let i = 0; i < n; i++) out[i] = a * x[i] + b * y[i] + d * z[i];
+      return;
+    }
+    default: {
+      const [a, b, d, e] = c;
+      const [x, y, z, w] = xs;
+      for (let i = 0; i < n; i++) out[i] = a * x[i] + b * y[i] + d * z[i] + e * w[i];
+    }
+  }
+}
+
 /** Vector and guidance ops for a plain typed-array state (row-major, batch first). */
 export function typedArrayOps<A extends FloatArray>(
   ctor: FloatArrayConstructor<A>,
@@ -58,30 +87,14 @@ export function typedArrayOps<A extends FloatArray>(
       const n = checkLengths(xs);
       if (coeffs.length !== xs.length) throw new RangeError("lincomb: one coefficient per vector");
       const out = new ctor(n);
-      // Unrolled for the common short combinations (these dominate solver overhead).
-      if (xs.length === 1) {
-        const a = coeffs[0];
-        const x = xs[0];
-        for (let i = 0; i < n; i++) out[i] = a * x[i];
-      } else if (xs.length === 2) {
-        const [a, b] = coeffs;
-        const [x, y] = xs;
-        for (let i = 0; i < n; i++) out[i] = a * x[i] + b * y[i];
-      } else if (xs.length === 3) {
-        const [a, b, c] = coeffs;
-        const [x, y, z] = xs;
-        for (let i = 0; i < n; i++) out[i] = a * x[i] + b * y[i] + c * z[i];
-      } else if (xs.length === 4) {
-        const [a, b, c, d] = coeffs;
-        const [x, y, z, w] = xs;
-        for (let i = 0; i < n; i++) out[i] = a * x[i] + b * y[i] + c * z[i] + d * w[i];
-      } else {
-        const m = xs.length;
-        for (let i = 0; i < n; i++) {
-          let s = 0;
-          for (let j = 0; j < m; j++) s += coeffs[j] * xs[j][i];
-          out[i] = s;
-        }
+      // Fixed-arity kernels are much faster than a generic inner loop; longer sums (RK4's update,
+      // dopri5's stages) accumulate into `out` in passes of up to 4 terms.
+      let j = Math.min(4, xs.length);
+      accumulate(out, coeffs.slice(0, j), xs.slice(0, j), n);
+      while (j < xs.length) {
+        const k = Math.min(3, xs.length - j);
+        accumulate(out, [1, ...coeffs.slice(j, j + k)], [out, ...xs.slice(j, j + k)], n);
+        j += k;
       }
       return out;
     },
