@@ -212,7 +212,7 @@ export function* npyChunks(tensor: Tensor): Generator<Uint8Array> {
 }
 
 /** A whole .npy file in memory (numpy-identical bytes for C-order arrays). */
-export function encodeNpy(tensor: Tensor): Uint8Array {
+export function encodeNpy(tensor: Tensor): Uint8Array<ArrayBuffer> {
   return concatBytes(npyChunks(tensor));
 }
 

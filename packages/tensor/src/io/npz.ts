@@ -105,7 +105,7 @@ export function* npzChunks(arrays: NamedTensors, options: ZipWriteOptions = {}):
 }
 
 /** A whole .npz archive in memory. */
-export function encodeNpz(arrays: NamedTensors, options: ZipWriteOptions = {}): Uint8Array {
+export function encodeNpz(arrays: NamedTensors, options: ZipWriteOptions = {}): Uint8Array<ArrayBuffer> {
   return concatBytes(npzChunks(arrays, options));
 }
 

@@ -198,6 +198,13 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions = {}): unkno
     stack = prev;
     return items;
   };
+  // Pops to the last MARK, then pushes f(items) onto the restored stack. (Never write
+  // `stack.push(popMark())`: `stack` would be read before popMark() reassigns it.)
+  const pushAfterMark = (f: (items: unknown[]) => unknown) => {
+    const items = popMark();
+    const v = f(items);
+    stack.push(v);
+  };
   const memoGet = (i: number) => {
     if (!memo.has(i)) throw fail(`pickle corrupt: memo key ${i} is not defined (offset ${opPos})`);
     return memo.get(i);
@@ -400,7 +407,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions = {}): unkno
         stack.push([]);
         break;
       case 0x74: // TUPLE 't'
-        stack.push(popMark());
+        pushAfterMark((items) => items);
         break;
       case 0x85: // TUPLE1
         stack.push([pop()]);
@@ -422,7 +429,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions = {}): unkno
         stack.push([]);
         break;
       case 0x6c: // LIST 'l'
-        stack.push(popMark());
+        pushAfterMark((items) => items);
         break;
       case 0x61: {
         // APPEND 'a'
@@ -476,7 +483,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions = {}): unkno
         break;
       }
       case 0x91: // FROZENSET
-        stack.push(new Set(popMark()));
+        pushAfterMark((items) => new Set(items));
         break;
       // ---- memo
       case 0x70: // PUT 'p'
@@ -541,7 +548,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions = {}): unkno
         const module = line("INST module");
         const name = line("INST name");
         const gl = resolveGlobal(module, name);
-        stack.push(call(gl, popMark()));
+        pushAfterMark((items) => call(gl, items));
         break;
       }
       case 0x6f: {

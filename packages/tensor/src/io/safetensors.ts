@@ -341,7 +341,10 @@ export function* safetensorsChunks(
 }
 
 /** A whole safetensors file in memory (see `safetensorsChunks` for the layout). */
-export function encodeSafetensors(tensors: NamedTensors, options: SafetensorsWriteOptions = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: NamedTensors,
+  options: SafetensorsWriteOptions = {},
+): Uint8Array<ArrayBuffer> {
   return concatBytes(safetensorsChunks(tensors, options));
 }
 

@@ -23,7 +23,7 @@ export class BytesSink implements ByteSink {
     return this.length;
   }
 
-  bytes(): Uint8Array {
+  bytes(): Uint8Array<ArrayBuffer> {
     return concatBytes(this.chunks);
   }
 }
@@ -40,7 +40,7 @@ export async function writeChunks(sink: ByteSink, chunks: Iterable<Uint8Array>):
 }
 
 /** Concatenates byte chunks into one new buffer. */
-export function concatBytes(chunks: Iterable<Uint8Array>): Uint8Array {
+export function concatBytes(chunks: Iterable<Uint8Array>): Uint8Array<ArrayBuffer> {
   const list = [...chunks];
   let total = 0;
   for (const c of list) total += c.byteLength;

@@ -239,6 +239,10 @@ export function materialize(
   if (shape.some((d) => d < 0) || stride.some((s) => s < 0)) throw new Error("negative size or stride");
   const n = numel(shape);
   if (n === 0) return allocate(dtype, 0);
+  if (n > Math.max(16 * storage.length, 1 << 24)) {
+    // Only stride-0 (broadcast) views can be larger than their storage; refuse memory bombs.
+    throw new Error(`view of ${n} elements over a storage of ${storage.length} is too large to materialize`);
+  }
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
   if (offset < 0 || last >= storage.length) {

@@ -543,7 +543,10 @@ export function* zipChunks(
 }
 
 /** A whole zip archive in memory (see `zipChunks`). */
-export function encodeZip(entries: Iterable<ZipWriteEntry>, options: ZipWriteOptions = {}): Uint8Array {
+export function encodeZip(
+  entries: Iterable<ZipWriteEntry>,
+  options: ZipWriteOptions = {},
+): Uint8Array<ArrayBuffer> {
   return concatBytes(zipChunks(entries, options));
 }
 

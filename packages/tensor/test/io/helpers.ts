@@ -141,6 +141,9 @@ export class PickleWriter {
   false(): this {
     return this.op(0x89);
   }
+  true(): this {
+    return this.op(0x88);
+  }
   none(): this {
     return this.op(0x4e);
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   BytesSink,
+  blobSource,
   bytesSource,
   encodeSafetensors,
   openSafetensors,
@@ -261,5 +262,14 @@ describe("safetensors reader", () => {
   it("reads from a source whose name labels errors", async () => {
     const src = bytesSource(new Uint8Array(3), "tiny.safetensors");
     await expectFileError(openSafetensors(src), /^tiny\.safetensors: not a safetensors file/);
+  });
+});
+
+describe("blobSource", () => {
+  it("reads a safetensors file from a Blob lazily", async () => {
+    const bytes = encodeSafetensors(ALL_DTYPES());
+    const f = await openSafetensors(blobSource(new Blob([bytes]), "blob.safetensors"));
+    expect(f.name).toBe("blob.safetensors");
+    expectSameBytes((await f.tensor("i64")).data, ALL_DTYPES().get("i64")!.data);
   });
 });
