@@ -32,6 +32,7 @@ export const TORCH_ALLOWED_GLOBALS: readonly string[] = [
   "torch._utils._rebuild_parameter",
   "torch._utils._rebuild_parameter_with_state",
   ...Object.keys(STORAGE_TYPES).map((s) => `torch.${s}`),
+  ...Object.keys(STORAGE_TYPES).map((s) => `torch.cuda.${s}`),
   "collections.OrderedDict",
   "builtins.set",
   "builtins.frozenset",
@@ -105,7 +106,8 @@ function torchGlobals(pending: PendingTensor[]): (module: string, name: string) 
       if (name === "_rebuild_parameter" || name === "_rebuild_parameter_with_state") return parameter;
       return undefined;
     }
-    if (module === "torch") return storageTypes.get(name);
+    // Storage classes are data-type markers only (old CUDA checkpoints name torch.cuda.*Storage).
+    if (module === "torch" || module === "torch.cuda") return storageTypes.get(name);
     if (normalizeModule(module) === "builtins" || ["collections", "_codecs", "argparse"].includes(module)) {
       return containerGlobal(module, name);
     }

@@ -5,6 +5,7 @@ import {
   openSafetensors,
   openZip,
   stateDict,
+  TORCH_ALLOWED_GLOBALS,
   TensorFileError,
   type ZipWriteEntry,
 } from "../../src/io/index";
@@ -176,6 +177,19 @@ describe("PyTorch checkpoint reader: crafted checkpoints", () => {
         /^evil\.pt \(archive\/data\.pkl\): /,
         `refusing global '${m}.${n}'`,
       );
+    }
+  });
+
+  it("accepts exactly the documented allow-list", async () => {
+    for (const full of TORCH_ALLOWED_GLOBALS) {
+      const dot = full.lastIndexOf(".");
+      const pkl = new PickleWriter().global(full.slice(0, dot), full.slice(dot + 1)).stop();
+      await expect(loadTorchCheckpoint(torchZip(pkl, {}), { name: "g.pt" }), full).resolves.toBeDefined();
+    }
+    for (const full of ["torch._utils._rebuild_qtensor", "torch.Tensor", "torch.nn.modules.linear.Linear", "collections.Counter"]) {
+      const dot = full.lastIndexOf(".");
+      const pkl = new PickleWriter().global(full.slice(0, dot), full.slice(dot + 1)).stop();
+      await expectFileError(loadTorchCheckpoint(torchZip(pkl, {}), { name: "g.pt" }), `refusing global '${full}'`);
     }
   });
 
