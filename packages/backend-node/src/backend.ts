@@ -57,7 +57,15 @@ export interface NodeBackend extends Backend {
   close(): Promise<void>;
 }
 
-const DTYPE_NAMES: ReadonlySet<string> = new Set<DType>(["float32", "float16", "float64", "int64", "int32", "uint8", "bool"]);
+const DTYPE_NAMES: ReadonlySet<string> = new Set<DType>([
+  "float32",
+  "float16",
+  "float64",
+  "int64",
+  "int32",
+  "uint8",
+  "bool",
+]);
 
 function shapeString(shape: readonly (number | string)[]): string {
   return `[${shape.join(", ")}]`;
@@ -141,14 +149,20 @@ class NodeSessionImpl implements NodeSession {
     }
     for (const info of this.inputInfo) {
       const v = feeds[info.name];
-      if (!v) throw new Error(`${where}: missing input '${info.name}' (${info.type}${shapeString(info.shape ?? [])})`);
+      if (!v)
+        throw new Error(
+          `${where}: missing input '${info.name}' (${info.type}${shapeString(info.shape ?? [])})`,
+        );
       if (v.dtype !== info.type) {
-        throw new Error(`${where}: input '${info.name}' must be ${info.type}, got ${v.dtype}${shapeString(v.shape)}`);
+        throw new Error(
+          `${where}: input '${info.name}' must be ${info.type}, got ${v.dtype}${shapeString(v.shape)}`,
+        );
       }
       const want = info.shape;
       if (want) {
         const fits =
-          want.length === v.shape.length && want.every((d, i) => typeof d === "string" || d < 0 || d === v.shape[i]);
+          want.length === v.shape.length &&
+          want.every((d, i) => typeof d === "string" || d < 0 || d === v.shape[i]);
         if (!fits) {
           throw new Error(
             `${where}: input '${info.name}' must have shape ${shapeString(want)}, got ${shapeString(v.shape)}`,
@@ -170,12 +184,18 @@ class NodeSessionImpl implements NodeSession {
     const wire: Record<string, WireFeed> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, v] of Object.entries(feeds)) {
-      if (v instanceof NodeDeviceTensor && v.owner === this.backend && !v.isDisposed && v.generation === this.generation) {
+      if (
+        v instanceof NodeDeviceTensor &&
+        v.owner === this.backend &&
+        !v.isDisposed &&
+        v.generation === this.generation
+      ) {
         wire[name] = { kind: "handle", handle: v.handle };
         continue;
       }
       const host = isDeviceTensor(v) ? await v.download() : v;
-      if (!DTYPE_NAMES.has(host.dtype)) throw new Error(`model '${this.name}': input '${name}' has dtype ${host.dtype}`);
+      if (!DTYPE_NAMES.has(host.dtype))
+        throw new Error(`model '${this.name}': input '${name}' has dtype ${host.dtype}`);
       const t: WireTensor = { dtype: host.dtype, shape: [...host.shape], data: host.data as TypedArray };
       if (this.backend.transport.mode === "worker") {
         // one copy of the caller's data (theirs stays intact), moved to the worker without a second copy
@@ -262,9 +282,13 @@ class NodeBackendImpl implements NodeBackend {
       if (opts.keepOnDevice) {
         const names = new Set(g.outputs.map((o) => o.name));
         const unknown = opts.keepOnDevice.filter((n) => !names.has(n));
-        if (unknown.length) throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
+        if (unknown.length)
+          throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
       }
-      model = toOnnx(g, { weights: (source as GraphSource).weights, paramsAsInputs: (source as GraphSource).paramsAsInputs });
+      model = toOnnx(g, {
+        weights: (source as GraphSource).weights,
+        paramsAsInputs: (source as GraphSource).paramsAsInputs,
+      });
     }
     const transfer: ArrayBuffer[] = [];
     if (typeof model !== "string" && this.transport.mode === "worker") {

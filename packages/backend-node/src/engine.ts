@@ -17,9 +17,23 @@ import type {
   WireTensor,
 } from "./protocol";
 
-const DTYPES: ReadonlySet<string> = new Set<DType>(["float32", "float16", "float64", "int64", "int32", "uint8", "bool"]);
+const DTYPES: ReadonlySet<string> = new Set<DType>([
+  "float32",
+  "float16",
+  "float64",
+  "int64",
+  "int32",
+  "uint8",
+  "bool",
+]);
 
-const LOG_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 };
+const LOG_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = {
+  verbose: 0,
+  info: 1,
+  warning: 2,
+  error: 3,
+  fatal: 4,
+};
 
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -32,7 +46,8 @@ export function toOrtTensor(t: WireTensor): OrtTensor {
 
 /** Converts an ORT CPU tensor to the wire form (the typed array is shared, not copied). */
 export function fromOrtTensor(t: OrtTensor, what: string): WireTensor {
-  if (!DTYPES.has(t.type)) throw new Error(`${what} has element type '${t.type}', which @flowturbo/tensor does not support`);
+  if (!DTYPES.has(t.type))
+    throw new Error(`${what} has element type '${t.type}', which @flowturbo/tensor does not support`);
   let data = t.data as TypedArray;
   // Where the JS engine has Float16Array, ORT hands float16 data out as one: keep the Uint16Array bits.
   if (t.type === "float16" && !(data instanceof Uint16Array)) {
@@ -132,7 +147,9 @@ export class Engine {
     };
     if (o.threads !== undefined) opts.intraOpNumThreads = o.threads;
     if (p === "webgpu" && o.keepOnDevice?.length) {
-      opts.preferredOutputLocation = Object.fromEntries(o.keepOnDevice.map((n) => [n, "gpu-buffer" as const]));
+      opts.preferredOutputLocation = Object.fromEntries(
+        o.keepOnDevice.map((n) => [n, "gpu-buffer" as const]),
+      );
     }
     return opts;
   }
@@ -160,10 +177,18 @@ export class Engine {
       const unknown = (o.keepOnDevice ?? []).filter((n) => !outputs.some((m) => m.name === n));
       if (unknown.length) {
         await session.release();
-        throw new Error(`model '${o.name}': keepOnDevice names unknown outputs ${unknown.map((n) => `'${n}'`).join(", ")}`);
+        throw new Error(
+          `model '${o.name}': keepOnDevice names unknown outputs ${unknown.map((n) => `'${n}'`).join(", ")}`,
+        );
       }
       const id = this.nextId++;
-      this.sessions.set(id, { session, name: o.name, provider: p, keep: new Set(o.keepOnDevice ?? []), values: new Set() });
+      this.sessions.set(id, {
+        session,
+        name: o.name,
+        provider: p,
+        keep: new Set(o.keepOnDevice ?? []),
+        values: new Set(),
+      });
       return {
         id,
         provider: p,
@@ -187,7 +212,11 @@ export class Engine {
     return v;
   }
 
-  async run(id: number, feeds: Record<string, WireFeed>, outputs?: string[]): Promise<Record<string, WireOutput>> {
+  async run(
+    id: number,
+    feeds: Record<string, WireFeed>,
+    outputs?: string[],
+  ): Promise<Record<string, WireOutput>> {
     const s = this.entry(id);
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const [name, f] of Object.entries(feeds)) {
@@ -213,7 +242,8 @@ export class Engine {
       const t = value as OrtTensor;
       const onGpu = t.location === "gpu-buffer";
       if (onGpu || (this.opts.keepHostOutputs && s.keep.has(name))) {
-        if (!DTYPES.has(t.type)) throw new Error(`model '${s.name}': output '${name}' has unsupported type '${t.type}'`);
+        if (!DTYPES.has(t.type))
+          throw new Error(`model '${s.name}': output '${name}' has unsupported type '${t.type}'`);
         const handle = this.nextId++;
         this.values.set(handle, { tensor: t, session: id });
         s.values.add(handle);
@@ -240,7 +270,12 @@ export class Engine {
     if (!pending) {
       const g = new Graph(`download_${t.type}_${t.dims.length}`);
       const axes = Object.fromEntries(t.dims.map((_, i) => [i, `d${i}`]));
-      const x = g.input("x", t.type as DType, t.dims.map(() => 1), axes);
+      const x = g.input(
+        "x",
+        t.type as DType,
+        t.dims.map(() => 1),
+        axes,
+      );
       g.output("y", op.identity(x), axes);
       pending = ort.InferenceSession.create(toOnnx(g), {
         executionProviders: ["webgpu"],

@@ -14,4 +14,3 @@ export function cudaProviderLibrary(): string | undefined {
   if (process.platform === "win32") return join(ortBinaryDir(), "onnxruntime_providers_cuda.dll");
   return undefined;
 }
-

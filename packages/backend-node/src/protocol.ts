@@ -71,7 +71,9 @@ export interface SerializedError {
   stack?: string;
 }
 
-export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };
+export type Reply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: SerializedError };
 
 /** The transfer list for a typed array: its buffer when the array owns all of it (otherwise copy first). */
 export function ownedBuffer(data: TypedArray): ArrayBuffer | undefined {

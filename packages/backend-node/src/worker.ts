@@ -17,7 +17,9 @@ function transferList(result: unknown): ArrayBuffer[] {
   };
   if (result && typeof result === "object") {
     if ("data" in result && "dtype" in result) add(result as WireTensor);
-    else for (const v of Object.values(result)) if ((v as WireOutput)?.kind === "host") add((v as { tensor: WireTensor }).tensor);
+    else
+      for (const v of Object.values(result))
+        if ((v as WireOutput)?.kind === "host") add((v as { tensor: WireTensor }).tensor);
   }
   return [...buffers];
 }
@@ -30,7 +32,15 @@ port.on("message", async ({ id, request }: Envelope) => {
     transfer = transferList(result);
     reply = { id, ok: true, result };
   } catch (e) {
-    reply = { id, ok: false, error: { name: e instanceof Error ? e.name : "Error", message: errorMessage(e), stack: e instanceof Error ? e.stack : undefined } };
+    reply = {
+      id,
+      ok: false,
+      error: {
+        name: e instanceof Error ? e.name : "Error",
+        message: errorMessage(e),
+        stack: e instanceof Error ? e.stack : undefined,
+      },
+    };
   }
   port.postMessage(reply, transfer);
 });
