@@ -1,8 +1,8 @@
 // The Backend interface every execution adapter (Node ORT, web ORT) implements.
 import type { DType, Graph, Tensor } from "@flowturbo/tensor";
 
-/** Execution providers across adapters. Node: cpu, cuda, webgpu (Dawn). Web: webgpu, wasm. */
-export type ExecutionProvider = "cpu" | "cuda" | "webgpu" | "wasm";
+/** Execution providers across adapters. Node: cpu, cuda, webgpu (Dawn). Web: webgpu, wasm. "reference": the float64 interpreter. */
+export type ExecutionProvider = "cpu" | "cuda" | "webgpu" | "wasm" | "reference";
 
 /** A graph built with @flowturbo/tensor plus the weights of its parameters. */
 export interface GraphSource {

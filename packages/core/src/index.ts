@@ -1,2 +1,3 @@
 export * from "./backend";
 export * from "./conformance";
+export * from "./referenceBackend";

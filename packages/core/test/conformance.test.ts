@@ -1,31 +1,28 @@
 import { interpret, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
-import type { Backend, Session } from "../src";
-import { conformanceCases, runConformance } from "../src";
+import type { Backend } from "../src";
+import { conformanceCases, createReferenceBackend, runConformance } from "../src";
 
-/** A backend that runs the interpreter itself, optionally corrupting one output: the suite must catch it. */
+/** The reference backend, optionally corrupting one output: the suite must catch it. */
 function interpreterBackend(corrupt?: string): Backend {
+  const reference = createReferenceBackend();
   return {
-    name: "interpreter",
-    providers: async () => ["cpu"],
-    load: async (source) => {
-      if (typeof source === "string" || source instanceof Uint8Array) throw new Error("graph sources only");
-      const session: Session = {
-        provider: "cpu",
-        inputNames: source.graph.inputs.map((i) => i.value.name!),
-        outputNames: source.graph.outputs.map((o) => o.name),
-        run: async (feeds) => {
-          const out = interpret(source.graph, feeds as Record<string, Tensor>, { weights: source.weights });
-          if (corrupt && out[corrupt]) {
-            const d = out[corrupt].toFloat64();
+    ...reference,
+    load: async (source, opts) => {
+      const session = await reference.load(source, opts);
+      return {
+        ...session,
+        run: async (feeds, outputs) => {
+          const out = await session.run(feeds, outputs);
+          const t = corrupt ? (out[corrupt] as Tensor | undefined) : undefined;
+          if (corrupt && t) {
+            const d = t.toFloat64();
             d[0] += 1e-2 * Math.max(1, Math.abs(d[0]));
-            out[corrupt] = new Tensor("float64", out[corrupt].shape, d);
+            out[corrupt] = new Tensor("float64", t.shape, d);
           }
           return out;
         },
-        release: async () => {},
       };
-      return session;
     },
   };
 }

@@ -1,3 +1,4 @@
 export * from "./config";
 export * from "./sit";
 export * from "./weights";
+export * from "./velocity";

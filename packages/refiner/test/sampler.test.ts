@@ -1,0 +1,75 @@
+import { createNodeBackend } from "@flowturbo/backend-node";
+import { type Backend, createReferenceBackend } from "@flowturbo/core";
+import { sampleFlowTurbo } from "@flowturbo/solvers";
+import { afterAll, describe, expect, test } from "vitest";
+import { baseVelocity, refinerConfig, refinerGraph, type SiTConfig, sitGraph } from "../src";
+import { refinerVelocity } from "../src/velocity";
+import { loadCase, loadSafetensors } from "./golden";
+
+const tiny: SiTConfig = {
+  inputSize: 8,
+  patchSize: 2,
+  inChannels: 4,
+  outChannels: 8,
+  keepChannels: 4,
+  hiddenSize: 64,
+  depth: 2,
+  numHeads: 4,
+  numClasses: 1000,
+  mlpRatio: 4,
+};
+
+const CASES = ["sampler_H1P2R2_cfg4", "sampler_H2P0R1_cfg1", "sampler_H3_cfg1.5", "sampler_H1P3_cfg1.5"];
+
+function relL2(got: Float32Array, ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (got[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+const node = createNodeBackend();
+afterAll(() => node.close());
+
+describe.each([
+  ["reference interpreter", createReferenceBackend() as Backend],
+  ["ORT CPU", node as Backend],
+])("golden FlowTurbo sampling through the %s", (_name, backend) => {
+  test.each(CASES)("%s reproduces the official trajectory", async (caseName) => {
+    const { tensors, meta } = await loadCase(caseName);
+    const plan = meta.plan as { heun: number; pseudo: number; refine: number };
+    const xInit = tensors.get("x_init")!;
+    const shape = [...xInit.shape];
+    const labels = Array.from(tensors.get("y_doubled")!.toFloat64());
+    const base = await backend.load({
+      graph: sitGraph(tiny, { batch: shape[0] }),
+      weights: await loadSafetensors("sit.safetensors"),
+    });
+    const refiner = await backend.load({
+      graph: refinerGraph(refinerConfig(tiny), { batch: shape[0] }),
+      weights: await loadSafetensors("refiner.safetensors"),
+    });
+    const result = await sampleFlowTurbo(baseVelocity(base, { shape, labels }), xInit.data as Float32Array, {
+      plan: `H${plan.heun}P${plan.pseudo}R${plan.refine}`,
+      refiner: refinerVelocity(refiner, { shape, labels }),
+      guidance: { scale: meta.cfg_scale as number, shape },
+      trajectory: true,
+    });
+    const traj = tensors.get("trajectory")!;
+    const per = xInit.size;
+    expect(result.trajectory!.length).toBe(traj.shape[0]);
+    const ref = traj.toFloat64();
+    result.trajectory!.forEach((x, k) => {
+      expect(relL2(x, ref.subarray(k * per, (k + 1) * per)), `block ${k}`).toBeLessThan(1e-3);
+    });
+    expect(result.nfe).toEqual({
+      base: 2 * plan.heun + plan.pseudo + (plan.heun === 0 ? 1 : 0),
+      refiner: 2 * plan.refine,
+    });
+    await base.release();
+    await refiner.release();
+  });
+});
