@@ -148,6 +148,46 @@ describe("npz writer", () => {
     expect(() => encodeZip(entries, { zip64: false })).toThrow(/needs ZIP64/);
   });
 
+  it("writes and reads a member larger than 4 GiB and one beyond the 4 GiB offset (virtual file)", async () => {
+    const block = new Uint8Array(16 << 20); // zeros; referenced 257 times, never copied
+    const bigSize = 257 * block.length;
+    const pieces: { offset: number; bytes: Uint8Array }[] = [];
+    let offset = 0;
+    for (const chunk of zipChunks([
+      { name: "big.bin", data: new Array(257).fill(block) },
+      { name: "small.txt", data: asciiBytes("hello") },
+    ])) {
+      if (chunk !== block) pieces.push({ offset, bytes: chunk.slice() });
+      offset += chunk.length;
+    }
+    // The file is all zeros except the recorded pieces (headers, small member, directory).
+    const source = {
+      size: offset,
+      name: "virtual.zip",
+      read: async (o: number, n: number) => {
+        const out = new Uint8Array(n);
+        for (const p of pieces) {
+          const a = Math.max(o, p.offset);
+          const b = Math.min(o + n, p.offset + p.bytes.length);
+          if (a < b) out.set(p.bytes.subarray(a - p.offset, b - p.offset), a - o);
+        }
+        return out;
+      },
+    };
+    const zip = await openZip(source);
+    const big = zip.entry("big.bin");
+    expect(big.size).toBe(bigSize);
+    expect(big.compressedSize).toBe(bigSize);
+    expect(await zip.dataOffset(big)).toBe(30 + 7 + 20);
+    const small = zip.entry("small.txt");
+    expect(small.localHeaderOffset).toBeGreaterThan(2 ** 32);
+    expect(new TextDecoder().decode(await zip.read(small))).toBe("hello");
+    // Local header of the big member: 32-bit sizes deferred to its ZIP64 extra field.
+    const local = new DataView(pieces[0].bytes.buffer);
+    expect(local.getUint32(18, true)).toBe(0xffffffff);
+    expect(Number(local.getBigUint64(30 + 7 + 4, true))).toBe(bigSize);
+  });
+
   it("streams chunks without copying tensor data and computes CRC-32", async () => {
     const t = Tensor.from("float32", [4], [1, 2, 3, 4]);
     const chunks = [...npzChunks({ t })];
