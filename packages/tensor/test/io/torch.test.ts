@@ -186,10 +186,18 @@ describe("PyTorch checkpoint reader: crafted checkpoints", () => {
       const pkl = new PickleWriter().global(full.slice(0, dot), full.slice(dot + 1)).stop();
       await expect(loadTorchCheckpoint(torchZip(pkl, {}), { name: "g.pt" }), full).resolves.toBeDefined();
     }
-    for (const full of ["torch._utils._rebuild_qtensor", "torch.Tensor", "torch.nn.modules.linear.Linear", "collections.Counter"]) {
+    for (const full of [
+      "torch._utils._rebuild_qtensor",
+      "torch.Tensor",
+      "torch.nn.modules.linear.Linear",
+      "collections.Counter",
+    ]) {
       const dot = full.lastIndexOf(".");
       const pkl = new PickleWriter().global(full.slice(0, dot), full.slice(dot + 1)).stop();
-      await expectFileError(loadTorchCheckpoint(torchZip(pkl, {}), { name: "g.pt" }), `refusing global '${full}'`);
+      await expectFileError(
+        loadTorchCheckpoint(torchZip(pkl, {}), { name: "g.pt" }),
+        `refusing global '${full}'`,
+      );
     }
   });
 
