@@ -2,3 +2,4 @@ export * from "./config";
 export * from "./sit";
 export * from "./weights";
 export * from "./velocity";
+export * from "./checkpoint";
