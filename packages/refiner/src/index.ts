@@ -3,3 +3,4 @@ export * from "./sit";
 export * from "./weights";
 export * from "./velocity";
 export * from "./checkpoint";
+export * from "./procedural";
