@@ -1,24 +1,6 @@
-import { Writable } from "node:stream";
 import { describe, expect, test } from "vitest";
-import { COMMANDS, EXIT, runCli } from "../src";
-
-function capture(): { stream: Writable; text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return { stream, text: () => chunks.join("") };
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = capture();
-  const err = capture();
-  const code = await runCli(argv, COMMANDS, { stdout: out.stream, stderr: err.stream });
-  return { code, out: out.text(), err: err.text() };
-}
+import { COMMANDS, EXIT } from "../src";
+import { cli } from "./run";
 
 describe("flowturbo CLI", () => {
   test("help lists every command; each command has help with examples", async () => {

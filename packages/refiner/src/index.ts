@@ -4,3 +4,4 @@ export * from "./weights";
 export * from "./velocity";
 export * from "./checkpoint";
 export * from "./procedural";
+export * from "./exportOnnx";
