@@ -1,1 +1,4 @@
-export {};
+export * from "./config";
+export * from "./pipeline";
+export * from "./vae";
+export * from "./weights";
