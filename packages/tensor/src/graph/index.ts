@@ -14,3 +14,4 @@ export { Scope } from "./nn";
 export * as op from "./ops";
 export { DEFAULT_OPSET, type ToOnnxOptions, toModelProto, toOnnx, toOnnxWithExternalData } from "./toOnnx";
 export { FLOAT32_OPS, type HalfPrecisionOptions, halfWeights, toHalfPrecision } from "./precision";
+export { gradients, isDifferentiable, sumToShape } from "./grad";
