@@ -38,7 +38,7 @@ function checkGradient(name: string, spec: Spec): void {
   const wrt = (spec.wrt ?? xs.map((_, i) => i)).map((i) => xs[i]);
   const grads = gradients(loss, wrt);
   g.output("loss", loss);
-  grads.forEach((gr, i) => g.output(`g${i}`, gr));
+  for (const [i, gr] of grads.entries()) g.output(`g${i}`, gr);
   const [lo, hi] = spec.range ?? [-1, 1];
   const feeds: Record<string, Tensor> = {};
   spec.shapes.forEach((s, i) => {
