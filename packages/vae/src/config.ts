@@ -95,7 +95,8 @@ export function vaeConfigFromDiffusers(config: string | Json, file = "config.jso
   if (cls !== undefined && cls !== "AutoencoderKL")
     throw new Error(`${file}: _class_name is ${JSON.stringify(cls)}, expected "AutoencoderKL"`);
   const act = json.act_fn ?? "silu";
-  if (act !== "silu") throw new Error(`${file}: act_fn ${JSON.stringify(act)} is not supported (only "silu")`);
+  if (act !== "silu")
+    throw new Error(`${file}: act_fn ${JSON.stringify(act)} is not supported (only "silu")`);
   let channels: number[] = [...SD_VAE_CONFIG.blockOutChannels];
   if (json.block_out_channels !== undefined) {
     const v = json.block_out_channels;

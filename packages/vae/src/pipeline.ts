@@ -234,7 +234,13 @@ export async function encode(
   const { mean, std } = await runBatched(session, ENCODER_INPUT, f32, ["mean", "std"], chunk, opts.padBatch);
   let sample = mean;
   if ((opts.mode ?? "sample") === "sample") {
-    const eps = noiseBatch(opts.seed ?? 0, opts.firstIndex ?? 0, n, mean.shape.slice(1), opts.stream ?? ENCODE_NOISE_STREAM);
+    const eps = noiseBatch(
+      opts.seed ?? 0,
+      opts.firstIndex ?? 0,
+      n,
+      mean.shape.slice(1),
+      opts.stream ?? ENCODE_NOISE_STREAM,
+    );
     sample = samplePosterior(mean, std, eps);
   }
   return { latents: scaleLatents(sample, cfg), mean, std, sample };
@@ -307,7 +313,11 @@ export async function loadVaeEncoder(
     session,
     config,
     encode: (images, o = {}) =>
-      encode(session, images, fixed ? { ...o, config, maxBatch: graphBatch, padBatch: true } : { ...o, config }),
+      encode(
+        session,
+        images,
+        fixed ? { ...o, config, maxBatch: graphBatch, padBatch: true } : { ...o, config },
+      ),
     release: () => session.release(),
   };
 }

@@ -18,7 +18,8 @@ const LEGACY_ATTENTION: Readonly<Record<string, string>> = {
   proj_attn: "to_out.0",
 };
 
-const ATTENTION_KEY = /^(.*\.attentions\.\d+)\.(query|key|value|proj_attn|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/;
+const ATTENTION_KEY =
+  /^(.*\.attentions\.\d+)\.(query|key|value|proj_attn|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/;
 
 export interface CanonicalStateDict {
   /** float32 tensors under the graphs' parameter names. */
@@ -104,7 +105,11 @@ function hint(sd: StateDict): string {
  * with its shape, no key outside the AutoencoderKL. Throws one error naming the file and each
  * missing, unexpected or mis-shaped key (the first 8, then a count).
  */
-export function checkVaeStateDict(sd: StateDict, cfg: VaeConfig = SD_VAE_CONFIG, opts: CheckOptions = {}): void {
+export function checkVaeStateDict(
+  sd: StateDict,
+  cfg: VaeConfig = SD_VAE_CONFIG,
+  opts: CheckOptions = {},
+): void {
   const file = opts.file ?? "state dict";
   const parts = new Set(opts.parts ?? ["encoder", "decoder"]);
   const expected = vaeParameterShapes(cfg);
@@ -151,7 +156,11 @@ export async function loadVaeWeights(
  * GroupNorm groups and the latent scaling cannot be read from shapes: they come from `base`
  * (default the SD VAE: 32 groups, 0.18215).
  */
-export function inferVaeConfig(sd: StateDict, base: VaeConfig = SD_VAE_CONFIG, file = "state dict"): VaeConfig {
+export function inferVaeConfig(
+  sd: StateDict,
+  base: VaeConfig = SD_VAE_CONFIG,
+  file = "state dict",
+): VaeConfig {
   const shape = (key: string): readonly number[] => {
     const t = sd.get(key);
     if (!t) throw new Error(`${file}: cannot infer the VAE configuration: missing key '${key}'${hint(sd)}`);
@@ -173,7 +182,8 @@ export function inferVaeConfig(sd: StateDict, base: VaeConfig = SD_VAE_CONFIG, f
   if (channels.length === 0 || layers <= 0)
     throw new Error(`${file}: cannot infer the VAE configuration: no encoder or decoder blocks${hint(sd)}`);
   const midAttention =
-    sd.has("decoder.mid_block.attentions.0.to_q.weight") || sd.has("encoder.mid_block.attentions.0.to_q.weight");
+    sd.has("decoder.mid_block.attentions.0.to_q.weight") ||
+    sd.has("encoder.mid_block.attentions.0.to_q.weight");
   return {
     ...base,
     blockOutChannels: channels,

@@ -32,7 +32,8 @@ export function proceduralWeights(c: GoldenCase): Map<string, Tensor> {
 
 /** max |got - ref| and that over max |ref|. */
 export function maxErrors(got: Tensor, ref: Tensor): { abs: number; rel: number } {
-  if (got.shape.join() !== ref.shape.join()) throw new Error(`shape [${got.shape}] vs reference [${ref.shape}]`);
+  if (got.shape.join() !== ref.shape.join())
+    throw new Error(`shape [${got.shape}] vs reference [${ref.shape}]`);
   const a = got.toFloat64();
   const b = ref.toFloat64();
   let maxRef = 0;
