@@ -9,7 +9,7 @@ export interface GraphSource {
   graph: Graph;
   weights?: ReadonlyMap<string, Tensor> | Record<string, Tensor>;
   /** Parameters become graph inputs (fed at run time) instead of initializers. */
-  paramsAsInputs?: boolean;
+  paramsAsInputs?: boolean | ((name: string) => boolean);
 }
 
 /**

@@ -11,15 +11,25 @@ export function createReferenceBackend(): Backend {
       if (typeof source === "string" || source instanceof Uint8Array) {
         throw new Error("the reference backend runs graphs built with @flowturbo/tensor, not .onnx files");
       }
-      const { graph, weights } = source;
+      const { graph, weights, paramsAsInputs } = source;
+      const fedParam = (name: string) =>
+        graph.params.has(name) &&
+        (typeof paramsAsInputs === "function" ? paramsAsInputs(name) : paramsAsInputs === true);
       return {
         provider: "reference",
-        inputNames: graph.inputs.map((i) => i.value.name!),
+        inputNames: [...graph.inputs.map((i) => i.value.name!), ...[...graph.params.keys()].filter(fedParam)],
         outputNames: graph.outputs.map((o) => o.name),
         async run(feeds: Record<string, RunValue>, outputs?: readonly string[]) {
           const host: Record<string, Tensor> = {};
-          for (const [k, v] of Object.entries(feeds)) host[k] = isDeviceTensor(v) ? await v.download() : v;
-          const all = interpret(graph, host, { weights });
+          const bound = new Map<string, Tensor>(
+            weights instanceof Map ? weights : Object.entries(weights ?? {}),
+          );
+          for (const [k, v] of Object.entries(feeds)) {
+            const t = isDeviceTensor(v) ? await v.download() : v;
+            if (fedParam(k)) bound.set(k, t);
+            else host[k] = t;
+          }
+          const all = interpret(graph, host, { weights: bound });
           // float32 graph outputs come back as float32 like any runtime's (the oracle's float64 is rounded once)
           const out: Record<string, RunValue> = {};
           for (const o of graph.outputs) {

@@ -5,3 +5,4 @@ export * from "./velocity";
 export * from "./checkpoint";
 export * from "./procedural";
 export * from "./exportOnnx";
+export * from "./training";

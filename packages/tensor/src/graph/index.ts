@@ -15,3 +15,4 @@ export * as op from "./ops";
 export { DEFAULT_OPSET, type ToOnnxOptions, toModelProto, toOnnx, toOnnxWithExternalData } from "./toOnnx";
 export { FLOAT32_OPS, type HalfPrecisionOptions, halfWeights, toHalfPrecision } from "./precision";
 export { gradients, isDifferentiable, sumToShape } from "./grad";
+export { appendTrainingStep, STEP_IO, type TrainingStep, type TrainingStepOptions } from "./optim";

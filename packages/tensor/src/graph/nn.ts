@@ -15,10 +15,12 @@ export class Scope {
   constructor(
     readonly graph: Graph,
     readonly prefix = "",
+    /** Defaults for every parameter declared through this scope and its children (e.g. frozen). */
+    readonly defaults: ParamOptions = {},
   ) {}
 
   child(name: string | number): Scope {
-    return new Scope(this.graph, this.key(String(name)));
+    return new Scope(this.graph, this.key(String(name)), this.defaults);
   }
 
   key(name: string): string {
@@ -26,7 +28,8 @@ export class Scope {
   }
 
   param(name: string, shape: readonly number[], opts: ParamOptions = {}): Value {
-    return this.graph.param(this.key(name), shape, opts.dtype ?? "float32", opts.trainable ?? true);
+    const o = { ...this.defaults, ...opts };
+    return this.graph.param(this.key(name), shape, o.dtype ?? "float32", o.trainable ?? true);
   }
 }
 

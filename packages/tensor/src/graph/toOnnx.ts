@@ -14,8 +14,11 @@ export const DEFAULT_OPSET = 18;
 export interface ToOnnxOptions {
   /** Weights by parameter name; every parameter needs one unless `paramsAsInputs`. */
   weights?: ReadonlyMap<string, Tensor> | Record<string, Tensor>;
-  /** Emit parameters as graph inputs instead of initializers (training-step graphs, shared weights). */
-  paramsAsInputs?: boolean;
+  /**
+   * Emit parameters as graph inputs instead of initializers: all (true) or those the predicate picks
+   * (training steps feed trainable weights in and read the updated ones out).
+   */
+  paramsAsInputs?: boolean | ((name: string) => boolean);
   opset?: number;
   producerVersion?: string;
   /** Extra model metadata (metadata_props). */
@@ -161,7 +164,9 @@ export function toModelProto(graph: Graph, opts: ToOnnxOptions = {}): ModelProto
   for (const o of graph.outputs) used.add(o.value);
   for (const [name, p] of graph.params) {
     if (!used.has(p.value)) continue;
-    if (opts.paramsAsInputs) {
+    const asInput =
+      typeof opts.paramsAsInputs === "function" ? opts.paramsAsInputs(name) : opts.paramsAsInputs;
+    if (asInput) {
       inputs.push(valueInfo(name, p.value));
       continue;
     }
