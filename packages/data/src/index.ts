@@ -1,1 +1,2 @@
-export {};
+export * from "./image";
+export * from "./resample";

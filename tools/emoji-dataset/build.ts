@@ -1,0 +1,2 @@
+// Placeholder: the dataset builder is being written.
+export {};
