@@ -11,7 +11,14 @@ import type {
   SessionOptions,
 } from "@flowturbo/core";
 import { isDeviceTensor } from "@flowturbo/core";
-import { type DType, decodeModel, OnnxDataLocation, Tensor, type TypedArray, toOnnx } from "@flowturbo/tensor";
+import {
+  type DType,
+  decodeModel,
+  OnnxDataLocation,
+  Tensor,
+  type TypedArray,
+  toOnnx,
+} from "@flowturbo/tensor";
 import type * as OrtWeb from "onnxruntime-web/webgpu";
 
 /** An onnxruntime-web module: `onnxruntime-web/webgpu` by default; any build of the same version fits. */
@@ -64,7 +71,15 @@ export interface WebBackend extends Backend {
   close(): Promise<void>;
 }
 
-const DTYPES: ReadonlySet<string> = new Set<DType>(["float32", "float16", "float64", "int64", "int32", "uint8", "bool"]);
+const DTYPES: ReadonlySet<string> = new Set<DType>([
+  "float32",
+  "float16",
+  "float64",
+  "int64",
+  "int32",
+  "uint8",
+  "bool",
+]);
 
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -86,7 +101,8 @@ function hasWebGpu(): boolean {
 
 /** Host tensor from an ORT CPU tensor (float16 kept as Uint16Array bits, whatever the engine offers). */
 function fromOrt(t: OrtTensor, data: unknown, what: string): Tensor {
-  if (!DTYPES.has(t.type)) throw new Error(`${what} has element type '${t.type}', which @flowturbo/tensor does not support`);
+  if (!DTYPES.has(t.type))
+    throw new Error(`${what} has element type '${t.type}', which @flowturbo/tensor does not support`);
   let d = data as TypedArray;
   if (t.type === "float16" && !(d instanceof Uint16Array)) {
     const v = d as unknown as ArrayBufferView;
@@ -165,14 +181,20 @@ class WebSessionImpl implements WebSession {
     }
     for (const info of this.inputInfo) {
       const v = feeds[info.name];
-      if (!v) throw new Error(`${where}: missing input '${info.name}' (${info.type}${shapeString(info.shape ?? [])})`);
+      if (!v)
+        throw new Error(
+          `${where}: missing input '${info.name}' (${info.type}${shapeString(info.shape ?? [])})`,
+        );
       if (v.dtype !== info.type) {
-        throw new Error(`${where}: input '${info.name}' must be ${info.type}, got ${v.dtype}${shapeString(v.shape)}`);
+        throw new Error(
+          `${where}: input '${info.name}' must be ${info.type}, got ${v.dtype}${shapeString(v.shape)}`,
+        );
       }
       const want = info.shape;
       if (want) {
         const fits =
-          want.length === v.shape.length && want.every((d, i) => typeof d === "string" || d < 0 || d === v.shape[i]);
+          want.length === v.shape.length &&
+          want.every((d, i) => typeof d === "string" || d < 0 || d === v.shape[i]);
         if (!fits) {
           throw new Error(
             `${where}: input '${info.name}' must have shape ${shapeString(want)}, got ${shapeString(v.shape)}`,
@@ -202,7 +224,9 @@ class WebSessionImpl implements WebSession {
         continue;
       }
       const host = isDeviceTensor(v) ? await v.download() : v;
-      ortFeeds[name] = new this.ort.Tensor(host.dtype as "float32", host.data as Float32Array, [...host.shape]);
+      ortFeeds[name] = new this.ort.Tensor(host.dtype as "float32", host.data as Float32Array, [
+        ...host.shape,
+      ]);
     }
     let result: OrtWeb.InferenceSession.OnnxValueMapType;
     try {
@@ -216,7 +240,8 @@ class WebSessionImpl implements WebSession {
       if (t.location === "cpu" || t.location === "cpu-pinned") {
         out[name] = fromOrt(t, t.data, `model '${this.name}': output '${name}'`);
       } else {
-        if (!DTYPES.has(t.type)) throw new Error(`model '${this.name}': output '${name}' has unsupported type '${t.type}'`);
+        if (!DTYPES.has(t.type))
+          throw new Error(`model '${this.name}': output '${name}' has unsupported type '${t.type}'`);
         const d = new WebDeviceTensor(this.backend, t);
         this.deviceValues.add(d);
         out[name] = d;
@@ -242,7 +267,9 @@ function sourceName(source: ModelSource): string {
 }
 
 /** Fetches an .onnx URL and lists its external data files, which ORT-web does not find by itself. */
-async function fetchModel(url: string): Promise<{ bytes: Uint8Array; externalData: { path: string; data: string }[] }> {
+async function fetchModel(
+  url: string,
+): Promise<{ bytes: Uint8Array; externalData: { path: string; data: string }[] }> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`cannot fetch model ${url}: HTTP ${res.status}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
@@ -260,7 +287,13 @@ async function fetchModel(url: string): Promise<{ bytes: Uint8Array; externalDat
   return { bytes, externalData: [...locations].map((path) => ({ path, data: new URL(path, base).href })) };
 }
 
-const LOG_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 };
+const LOG_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = {
+  verbose: 0,
+  info: 1,
+  warning: 2,
+  error: 3,
+  fatal: 4,
+};
 
 class WebBackendImpl implements WebBackend {
   readonly name = "onnxruntime-web";
@@ -312,8 +345,12 @@ class WebBackendImpl implements WebBackend {
       const g = (source as GraphSource).graph;
       const names = new Set(g.outputs.map((o) => o.name));
       const unknown = (opts.keepOnDevice ?? []).filter((n) => !names.has(n));
-      if (unknown.length) throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
-      model = toOnnx(g, { weights: (source as GraphSource).weights, paramsAsInputs: (source as GraphSource).paramsAsInputs });
+      if (unknown.length)
+        throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
+      model = toOnnx(g, {
+        weights: (source as GraphSource).weights,
+        paramsAsInputs: (source as GraphSource).paramsAsInputs,
+      });
     }
     const requested = opts.providers ?? this.opts.providers ?? ["webgpu", "wasm"];
     if (requested.length === 0) throw new Error(`model '${name}': no execution provider requested`);
@@ -333,7 +370,9 @@ class WebBackendImpl implements WebBackend {
       };
       if (externalData?.length) options.externalData = externalData;
       if (p === "webgpu" && opts.keepOnDevice?.length) {
-        options.preferredOutputLocation = Object.fromEntries(opts.keepOnDevice.map((n) => [n, "gpu-buffer" as const]));
+        options.preferredOutputLocation = Object.fromEntries(
+          opts.keepOnDevice.map((n) => [n, "gpu-buffer" as const]),
+        );
       }
       let session: OrtSession;
       try {
@@ -347,7 +386,14 @@ class WebBackendImpl implements WebBackend {
         await session.release();
         throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
       }
-      const s = new WebSessionImpl(this, ort, session, name, p, reasons.length ? reasons.join("; ") : undefined);
+      const s = new WebSessionImpl(
+        this,
+        ort,
+        session,
+        name,
+        p,
+        reasons.length ? reasons.join("; ") : undefined,
+      );
       this.sessions.add(s);
       return s;
     }

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isDeviceTensor, runConformance } from "@flowturbo/core";
 import { Graph, op, Tensor, toOnnx, toOnnxWithExternalData } from "@flowturbo/tensor";
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createWebBackend } from "../src";
 
 function affine(): Graph {
@@ -16,6 +16,27 @@ function affine(): Graph {
 }
 const x = Tensor.from("float32", [2, 3], [0, 1, 2, 3, 4, 5]);
 const idx = Tensor.from("int64", [2], [2, 0]);
+
+/** Files served to the URL test. */
+const files: Record<string, Uint8Array> = {};
+const server: Server = createServer((req, res) => {
+  const body = files[req.url ?? ""];
+  res.statusCode = body ? 200 : 404;
+  res.end(body ?? "");
+});
+let origin = "";
+
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Node's fetch compiles its HTTP parser (WebAssembly) on first use; done after ORT initialised, that
+  // compile waits seconds behind V8's background tier-up of ORT's 26 MB module on a 2-core machine
+  await fetch(`${origin}/warm-up`);
+});
+afterAll(() => {
+  server.closeAllConnections();
+  server.close();
+});
 
 describe("backend-web under Node (WASM)", () => {
   const backend = createWebBackend();
@@ -52,7 +73,10 @@ describe("backend-web under Node (WASM)", () => {
     g.output("b", op.greater(op.cast(i, "float32"), op.scalar(g, 0)));
     const s = await backend.load({ graph: g }, { providers: ["wasm"] });
     expect(s.fallbackReason).toBeUndefined();
-    const out = await s.run({ h: Tensor.from("float16", [3], [0.5, -2, 8]), i: Tensor.from("int64", [3], [-1, 0, 7]) });
+    const out = await s.run({
+      h: Tensor.from("float16", [3], [0.5, -2, 8]),
+      i: Tensor.from("int64", [3], [-1, 0, 7]),
+    });
     const h2 = out.h2 as Tensor;
     expect(h2.data).toBeInstanceOf(Uint16Array);
     expect(Array.from(h2.toFloat64())).toEqual([1.5, -1, 9]);
@@ -72,7 +96,9 @@ describe("backend-web under Node (WASM)", () => {
     await expect(s.run({ x: Tensor.zeros("float32", [3, 2]), idx })).rejects.toThrow(
       /input 'x' must have shape \[2, 3\], got \[3, 2\]/,
     );
-    await expect(s.run({ x: Tensor.zeros("int32", [2, 3]), idx })).rejects.toThrow(/input 'x' must be float32, got int32/);
+    await expect(s.run({ x: Tensor.zeros("int32", [2, 3]), idx })).rejects.toThrow(
+      /input 'x' must be float32, got int32/,
+    );
     await expect(s.run({ x, idx }, ["nope"])).rejects.toThrow(/unknown output 'nope' \(outputs: y, picked\)/);
     const only = await s.run({ x, idx }, ["picked"]);
     expect(Array.from((only.picked as Tensor).data as Float32Array)).toEqual([2, 0, 5, 3]);
@@ -97,38 +123,30 @@ describe("backend-web under Node (WASM)", () => {
     const g = new Graph("external");
     const v = g.input("v", "float32", [1, 512]);
     g.output("w", op.matmul(v, g.param("big", [512, 4])));
-    const big = Tensor.from("float32", [512, 4], Array.from({ length: 2048 }, (_, i) => (i % 7) - 3));
+    const big = Tensor.from(
+      "float32",
+      [512, 4],
+      Array.from({ length: 2048 }, (_, i) => (i % 7) - 3),
+    );
     const { model, external } = toOnnxWithExternalData(g, {
       weights: { big },
       encode: { externalData: "always", location: "external.onnx.data" },
     });
     expect(external?.location).toBe("external.onnx.data");
-    const files: Record<string, Uint8Array> = {
-      "/models/external.onnx": model,
-      "/models/external.onnx.data": Buffer.concat(external!.chunks),
-    };
-    const server: Server = createServer((req, res) => {
-      const body = files[req.url ?? ""];
-      res.statusCode = body ? 200 : 404;
-      res.end(body ?? "");
+    files["/models/external.onnx"] = model;
+    files["/models/external.onnx.data"] = Buffer.concat(external!.chunks);
+    const url = `${origin}/models/external.onnx`;
+    const s = await backend.load(url, { providers: ["wasm"] });
+    expect(s.name).toBe(url);
+    const ones = Tensor.from("float32", [1, 512], new Array(512).fill(1));
+    const w = (await s.run({ v: ones })).w as Tensor;
+    const expected = [0, 1, 2, 3].map((c) => {
+      let sum = 0;
+      for (let r = 0; r < 512; r++) sum += ((r * 4 + c) % 7) - 3;
+      return sum;
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/external.onnx`;
-      const s = await backend.load(url, { providers: ["wasm"] });
-      expect(s.name).toBe(url);
-      const ones = Tensor.from("float32", [1, 512], new Array(512).fill(1));
-      const w = (await s.run({ v: ones })).w as Tensor;
-      const expected = [0, 1, 2, 3].map((c) => {
-        let sum = 0;
-        for (let r = 0; r < 512; r++) sum += ((r * 4 + c) % 7) - 3;
-        return sum;
-      });
-      expect(Array.from(w.data as Float32Array)).toEqual(expected);
-      await s.release();
-      await expect(backend.load(url.replace("external.onnx", "missing.onnx"))).rejects.toThrow(/HTTP 404/);
-    } finally {
-      server.close();
-    }
+    expect(Array.from(w.data as Float32Array)).toEqual(expected);
+    await s.release();
+    await expect(backend.load(url.replace("external.onnx", "missing.onnx"))).rejects.toThrow(/HTTP 404/);
   });
 });

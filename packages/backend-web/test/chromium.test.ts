@@ -1,0 +1,114 @@
+// backend-web in headless Chromium: the conformance suite on WASM and on WebGPU (SwiftShader), in the page
+// and in a module Web Worker, plus a gpu-buffer device-tensor round trip.
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import {
+  chromiumUnavailable,
+  type Harness,
+  requireChromium,
+  requireWebGpu,
+  startHarness,
+} from "./browser/harness";
+import type { SuiteReport } from "./browser/suite";
+
+/** WGSL bounds sin/cos only to 2^-11 absolute on [-pi, pi]; SwiftShader uses it (see backend-node's webgpu test). */
+const TRIG_OUTPUTS = new Set(["elementwise/trig", "embedding/emb"]);
+const TRIG_TOLERANCE = 1e-3;
+
+const missing = chromiumUnavailable();
+let harness: Harness | undefined;
+let page: Page | undefined;
+
+beforeAll(async () => {
+  if (missing) return;
+  harness = await startHarness();
+  page = await harness.browser.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  await page.goto(harness.url);
+  await page.waitForFunction(
+    () => (globalThis as { flowturbo?: unknown }).flowturbo !== undefined,
+    undefined,
+    {
+      timeout: 20_000,
+    },
+  );
+  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+});
+
+afterAll(async () => {
+  await harness?.close();
+});
+
+function skipWithout(ctx: { skip(note?: string): void }): void {
+  if (!missing) return;
+  if (requireChromium) throw new Error(`FLOWTURBO_REQUIRE_CHROMIUM=1 but ${missing}`);
+  console.warn(`skipping the Chromium tests: ${missing}`);
+  ctx.skip(missing);
+}
+
+/**
+ * SwiftShader compiles every WebGPU shader on the CPU (seconds per case on a busy 2-core machine): the
+ * worker runs one WebGPU case plus the round trip; the page runs every case on both providers.
+ */
+const WORKER_WEBGPU_CASES = ["matmul"];
+
+type Runner = (provider: string, only?: readonly string[]) => Promise<SuiteReport>;
+
+async function run(provider: "wasm" | "webgpu", where: "page" | "worker"): Promise<SuiteReport> {
+  const fn = where === "page" ? "runInPage" : "runInWorker";
+  const only = where === "worker" && provider === "webgpu" ? WORKER_WEBGPU_CASES : undefined;
+  return page!.evaluate(
+    ([f, p, o]) => (globalThis as unknown as { flowturbo: Record<string, Runner> }).flowturbo[f](p, o),
+    [fn, provider, only] as const,
+  );
+}
+
+function failures(r: SuiteReport, trigTolerance?: number): string[] {
+  return r.results
+    .filter((x) =>
+      trigTolerance !== undefined && TRIG_OUTPUTS.has(`${x.name}/${x.output}`)
+        ? x.relError > trigTolerance
+        : !x.passed,
+    )
+    .map((x) => `${x.name}/${x.output}: ${x.relError}`);
+}
+
+describe.each(["page", "worker"] as const)("Chromium (%s)", (where) => {
+  test("conformance on WASM", async (ctx) => {
+    skipWithout(ctx);
+    const r = await run("wasm", where);
+    expect(r.error).toBeUndefined();
+    expect(r.providers).toEqual(["wasm"]);
+    expect(r.reasons).toEqual([]);
+    expect(r.results.length).toBeGreaterThan(30);
+    expect(failures(r)).toEqual([]);
+  });
+
+  test("conformance on WebGPU (SwiftShader where there is no GPU)", async (ctx) => {
+    skipWithout(ctx);
+    const r = await run("webgpu", where);
+    if (!r.webgpu) {
+      const why = `Chromium offers no WebGPU adapter here (${where})`;
+      if (requireWebGpu) throw new Error(`FLOWTURBO_REQUIRE_WEBGPU=1 but ${why}`);
+      console.warn(`skipping: ${why}`);
+      ctx.skip(why);
+    }
+    expect(r.error).toBeUndefined();
+    // every session really ran on WebGPU
+    expect(r.providers).toEqual(["webgpu"]);
+    expect(r.reasons).toEqual([]);
+    expect(r.results.length).toBe(where === "page" ? 40 : 3);
+    expect(failures(r, TRIG_TOLERANCE)).toEqual([]);
+    expect(r.trip).toEqual({
+      provider: "webgpu",
+      firstLocation: "gpu-buffer",
+      secondLocation: "gpu-buffer",
+      values: [3, 7, 11, 15, 19, 23],
+      disposedError: "device tensor float32[2, 3] was disposed",
+    });
+  });
+});
