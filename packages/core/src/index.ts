@@ -1,3 +1,5 @@
 export * from "./backend";
 export * from "./conformance";
 export * from "./referenceBackend";
+export * from "./velocity";
+export * from "./sample";

@@ -1,7 +1,6 @@
 export * from "./config";
 export * from "./sit";
 export * from "./weights";
-export * from "./velocity";
 export * from "./checkpoint";
 export * from "./procedural";
 export * from "./exportOnnx";

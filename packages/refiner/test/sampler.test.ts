@@ -1,9 +1,8 @@
 import { createNodeBackend } from "@flowturbo/backend-node";
-import { type Backend, createReferenceBackend } from "@flowturbo/core";
+import { type Backend, baseVelocity, createReferenceBackend, refinerVelocity, sample } from "@flowturbo/core";
 import { sampleFlowTurbo } from "@flowturbo/solvers";
 import { afterAll, describe, expect, test } from "vitest";
-import { baseVelocity, refinerConfig, refinerGraph, type SiTConfig, sitGraph } from "../src";
-import { refinerVelocity } from "../src/velocity";
+import { refinerConfig, refinerGraph, type SiTConfig, sitGraph } from "../src";
 import { loadCase, loadSafetensors } from "./golden";
 
 const tiny: SiTConfig = {
@@ -71,5 +70,36 @@ describe.each([
     });
     await base.release();
     await refiner.release();
+  });
+});
+
+describe("the shared sampling pipeline", () => {
+  test("sample() with the golden noise and labels gives the golden final samples (H1P2R2, CFG 4, ORT CPU)", async () => {
+    const { tensors } = await loadCase("sampler_H1P2R2_cfg4");
+    const z = tensors.get("z")!;
+    const labels = Array.from(tensors.get("labels")!.toFloat64());
+    const base = await node.load({
+      graph: sitGraph(tiny, { batch: 4 }),
+      weights: await loadSafetensors("sit.safetensors"),
+    });
+    const refiner = await node.load({
+      graph: refinerGraph(refinerConfig(tiny)),
+      weights: await loadSafetensors("refiner.safetensors"),
+    });
+    const r = await sample({
+      base,
+      refiner,
+      shape: [4, 8, 8],
+      labels,
+      nullClass: 1000,
+      method: { plan: "H1P2R2" },
+      seed: 0,
+      noise: z.data as Float32Array,
+      cfgScale: 4,
+      batchSize: 1, // one sample at a time: the dynamic-batch ONNX model serves batch 2 (doubled) too
+    });
+    const ref = tensors.get("out")!.toFloat64().subarray(0, z.size);
+    expect(relL2(r.latents.data as Float32Array, ref)).toBeLessThan(1e-3);
+    expect(r.nfe).toEqual({ base: 2 * (2 + 2), refiner: 2 * 4 });
   });
 });

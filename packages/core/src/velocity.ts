@@ -1,8 +1,8 @@
 // The velocity-model API the solvers consume: SiT's base(x, t, y) and the refiner's (x, t, v, y) on
 // any backend session. Guidance on the doubled batch is the solvers' `guidance` option.
-import { type Session, toHost } from "@flowturbo/core";
 import type { RefinerField, VelocityField } from "@flowturbo/solvers";
 import { Tensor } from "@flowturbo/tensor";
+import { type Session, toHost } from "./backend";
 
 export interface VelocityModelOptions {
   /** Shape of the state x: [N, C, H, W] (N = 2B under CFG: the doubled batch). */

@@ -1,0 +1,188 @@
+// The sampling pipeline shared by the CLI and the web app: noise -> solver/plan over the velocity
+// models -> optional decode. Every sample is a pure function of (seed, global sample index).
+import {
+  type FixedStepMethod,
+  type GuidedChannels,
+  type NfeCounts,
+  sampleFlowTurbo,
+  solveDopri5,
+  solveFixedStep,
+  solveSde,
+} from "@flowturbo/solvers";
+import { noiseForSample, randomNormal, Tensor } from "@flowturbo/tensor";
+import type { Session } from "./backend";
+import { baseVelocity, doubledLabels, refinerVelocity } from "./velocity";
+
+/** How to integrate: a FlowTurbo plan, a fixed-step solver, dopri5 or SiT's SDE. */
+export type SamplingMethod =
+  | { plan: string }
+  | { solver: FixedStepMethod; steps: number }
+  | { solver: "dopri5"; atol?: number; rtol?: number }
+  | { solver: "sde"; steps?: number };
+
+export interface SampleRequest {
+  base: Session;
+  refiner?: Session;
+  /** Latent (or pixel) shape of one sample, [C, H, W]. */
+  shape: readonly number[];
+  /** Class label of every sample (its length is the number of samples). */
+  labels: readonly number[];
+  /** Null class id for guidance (the model's num_classes). */
+  nullClass: number;
+  method: SamplingMethod;
+  seed: number;
+  /** Global index of the first sample (for sharding: sample i uses noise (seed, firstIndex + i)). */
+  firstIndex?: number;
+  /** Guidance scale; 1 = no guidance (and no doubled batch). */
+  cfgScale?: number;
+  /** 'sit' (channels 0..2, the default for SiT weights) or 'all'. */
+  guidanceChannels?: GuidedChannels;
+  guidanceInterval?: readonly [number, number];
+  /** Samples per model call batch (default: all). Results do not depend on it. */
+  batchSize?: number;
+  /** Start from this noise instead of the seeded one: n x C x H x W values. */
+  noise?: Float32Array;
+  /** Turns final latents [b, C, H, W] into images (e.g. a VAE decode); omitted: no decode. */
+  decode?: (latents: Tensor) => Promise<Tensor>;
+  signal?: AbortSignal;
+  onProgress?: (p: SampleProgress) => void;
+}
+
+export interface SampleProgress {
+  /** Samples finished so far and in total. */
+  done: number;
+  total: number;
+  /** Solver steps within the current batch. */
+  step: number;
+  t: number;
+  nfe: NfeCounts;
+  stage: "sampling" | "decoding";
+  /** The current batch's state (treat as read-only): for live previews. */
+  x?: Float32Array;
+}
+
+export interface SampleResult {
+  latents: Tensor;
+  images?: Tensor;
+  nfe: NfeCounts;
+  /** Milliseconds spent in the solver (model calls included) and in decoding. */
+  timings: { sampling: number; decoding: number };
+}
+
+/** Seeded starting noise of samples [first, first + count): row i depends only on (seed, first + i). */
+export function initialNoise(
+  seed: number,
+  first: number,
+  count: number,
+  shape: readonly number[],
+): Float32Array {
+  const per = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(count * per);
+  for (let i = 0; i < count; i++) out.set(noiseForSample(seed, first + i, shape), i * per);
+  return out;
+}
+
+export async function sample(req: SampleRequest): Promise<SampleResult> {
+  const n = req.labels.length;
+  const per = req.shape.reduce((a, b) => a * b, 1);
+  const batch = Math.max(1, Math.min(req.batchSize ?? n, n));
+  const cfg = req.cfgScale ?? 1;
+  const first = req.firstIndex ?? 0;
+  if (req.noise && req.noise.length !== n * per) {
+    throw new Error(
+      `noise has ${req.noise.length} values, expected ${n} x [${req.shape.join(", ")}] = ${n * per}`,
+    );
+  }
+  const latents = new Float32Array(n * per);
+  const images: Tensor[] = [];
+  const nfe: NfeCounts = { base: 0, refiner: 0 };
+  const timings = { sampling: 0, decoding: 0 };
+  for (let start = 0; start < n; start += batch) {
+    const b = Math.min(batch, n - start);
+    const z = req.noise
+      ? req.noise.slice(start * per, (start + b) * per)
+      : initialNoise(req.seed, first + start, b, req.shape);
+    const guided = cfg !== 1;
+    const rows = guided ? 2 * b : b;
+    const stateShape = [rows, ...req.shape];
+    const labels = req.labels.slice(start, start + b);
+    const modelLabels = guided ? doubledLabels(labels, req.nullClass) : labels;
+    const x0 = guided ? doubled(z) : z;
+    const base = baseVelocity(req.base, { shape: stateShape, labels: modelLabels });
+    const common = {
+      signal: req.signal,
+      guidance: guided
+        ? { scale: cfg, shape: stateShape, channels: req.guidanceChannels, interval: req.guidanceInterval }
+        : undefined,
+      onStep: (info: { step: number; t: number; x: Float32Array; nfe: NfeCounts }) =>
+        req.onProgress?.({
+          done: start,
+          total: n,
+          step: info.step,
+          t: info.t,
+          nfe: add(nfe, info.nfe),
+          stage: "sampling",
+          x: info.x,
+        }),
+    };
+    const t0 = performance.now();
+    const m = req.method;
+    let result: { x: Float32Array; nfe: NfeCounts };
+    if ("plan" in m) {
+      const refiner = req.refiner
+        ? refinerVelocity(req.refiner, { shape: stateShape, labels: modelLabels })
+        : undefined;
+      result = await sampleFlowTurbo(base, x0, { ...common, plan: m.plan, refiner });
+    } else if (m.solver === "dopri5") {
+      result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol });
+    } else if (m.solver === "sde") {
+      const noise = (step: number) => sdeNoise(req.seed, first + start, b, per, step, guided);
+      result = await solveSde(base, x0, { ...common, noise, numSteps: m.steps });
+    } else {
+      result = await solveFixedStep(base, x0, { ...common, method: m.solver, steps: m.steps });
+    }
+    timings.sampling += performance.now() - t0;
+    Object.assign(nfe, add(nfe, result.nfe));
+    const out = result.x.subarray(0, b * per); // first half of the doubled batch: the samples
+    latents.set(out, start * per);
+    if (req.decode) {
+      req.onProgress?.({ done: start, total: n, step: 0, t: 1, nfe: { ...nfe }, stage: "decoding" });
+      const t1 = performance.now();
+      images.push(await req.decode(new Tensor("float32", [b, ...req.shape], out.slice())));
+      timings.decoding += performance.now() - t1;
+    }
+    req.onProgress?.({ done: start + b, total: n, step: 0, t: 1, nfe: { ...nfe }, stage: "sampling" });
+  }
+  return {
+    latents: new Tensor("float32", [n, ...req.shape], latents),
+    images: images.length ? Tensor.concatRows(images) : undefined,
+    nfe,
+    timings,
+  };
+}
+
+function doubled(z: Float32Array): Float32Array {
+  const out = new Float32Array(2 * z.length);
+  out.set(z, 0);
+  out.set(z, z.length);
+  return out;
+}
+
+function add(a: NfeCounts, b: NfeCounts): NfeCounts {
+  return { base: a.base + b.base, refiner: a.refiner + b.refiner };
+}
+
+/** SDE noise of step `step` for samples [first, first + b): stream "sde", one draw per (sample, step). */
+function sdeNoise(
+  seed: number,
+  first: number,
+  b: number,
+  per: number,
+  step: number,
+  guided: boolean,
+): Float32Array {
+  const out = new Float32Array((guided ? 2 : 1) * b * per);
+  for (let i = 0; i < b; i++) out.set(randomNormal(seed, `sde/${step}`, (first + i) * per, per), i * per);
+  if (guided) out.copyWithin(b * per, 0, b * per); // the second half mirrors the first (it is recomputed anyway)
+  return out;
+}
