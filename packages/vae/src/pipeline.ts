@@ -27,32 +27,36 @@ export interface BatchOptions {
   padBatch?: boolean;
 }
 
-/** Peak activation bytes of decoding one image (heuristic: the largest live float32 maps plus attention). */
+/**
+ * Live activation maps per image, in units of the largest feature map: calibrated on onnxruntime-node
+ * 1.30 CPU, whose resident memory grows by 390-440 MiB per extra 256x256 SD decode (about 6-7 times
+ * the largest map, 256 x 256 x 256 float32 after the second upsampler).
+ */
+const LIVE_MAPS = 7;
+
+/** Peak activation bytes of decoding one image (heuristic: see LIVE_MAPS; about 448 MiB for SD at 256x256). */
 export function estimateDecodeBytes(cfg: VaeConfig, latentH: number, latentW: number): number {
   const levels = cfg.blockOutChannels.length;
-  let peak = 0;
+  let largest = 0;
   [...cfg.blockOutChannels].reverse().forEach((c, i) => {
-    const s = 2 ** i;
-    // a resnet holds its input, the normalised/activated copy and its conv output; the upsampler adds a 4x map
-    const here = 3 * c * latentH * s * latentW * s + (i < levels - 1 ? 4 * c * latentH * s * latentW * s : 0);
-    peak = Math.max(peak, here);
+    const area = latentH * latentW * 4 ** i;
+    largest = Math.max(largest, c * area * (i < levels - 1 ? 4 : 1)); // non-final levels end upsampled
   });
   const tokens = latentH * latentW;
-  const attention = cfg.midBlockAddAttention ? 2 * tokens * tokens : 0;
-  return 4 * Math.max(peak, attention + 4 * cfg.blockOutChannels.at(-1)! * tokens);
+  const attention = cfg.midBlockAddAttention ? tokens * tokens : 0;
+  return 4 * Math.max(LIVE_MAPS * largest, 2 * attention + LIVE_MAPS * cfg.blockOutChannels.at(-1)! * tokens);
 }
 
 /** Peak activation bytes of encoding one image (same heuristic as `estimateDecodeBytes`). */
 export function estimateEncodeBytes(cfg: VaeConfig, imageH: number, imageW: number): number {
   const f = downsamplingFactor(cfg);
-  let peak = 0;
+  let largest = 0;
   cfg.blockOutChannels.forEach((c, i) => {
-    const s = 2 ** i;
-    peak = Math.max(peak, 4 * c * (imageH / s) * (imageW / s));
+    largest = Math.max(largest, (c * (imageH * imageW)) / 4 ** i);
   });
   const tokens = (imageH / f) * (imageW / f);
-  const attention = cfg.midBlockAddAttention ? 2 * tokens * tokens : 0;
-  return 4 * Math.max(peak, attention + 4 * cfg.blockOutChannels.at(-1)! * tokens);
+  const attention = cfg.midBlockAddAttention ? tokens * tokens : 0;
+  return 4 * Math.max(LIVE_MAPS * largest, 2 * attention + LIVE_MAPS * cfg.blockOutChannels.at(-1)! * tokens);
 }
 
 function chunkSize(n: number, opts: BatchOptions, perItemBytes: () => number): number {

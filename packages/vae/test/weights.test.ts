@@ -5,6 +5,8 @@ import {
   checkVaeStateDict,
   inferVaeConfig,
   loadVaeWeights,
+  proceduralVaeRules,
+  proceduralVaeWeights,
   SD_VAE_CONFIG,
   vaeConfigFromDiffusers,
   vaeParameterShapes,
@@ -128,6 +130,32 @@ describe("state dicts", () => {
     const shapes = vaeParameterShapes(SD_VAE_CONFIG);
     expect(new Map(c.meta.procedural_rules.map((r) => [r.name, [...r.shape]]))).toEqual(
       new Map([...shapes].map(([k, s]) => [k, [...s]])),
+    );
+  });
+});
+
+describe("procedural weights", () => {
+  test("the rule convention reproduces both golden rule tables exactly", async () => {
+    for (const [name, cfg] of [
+      ["vae_tiny", await tinyConfig()],
+      ["vae_sd_decoder", SD_VAE_CONFIG],
+    ] as const) {
+      const { meta } = await loadCase(name);
+      const got = proceduralVaeRules(cfg).map((r) => ({ ...r, shape: [...r.shape] }));
+      const want = meta.procedural_rules.map((r) => ({ ...r, shape: [...r.shape] }));
+      expect(new Map(got.map((r) => [r.name, r]))).toEqual(new Map(want.map((r) => [r.name, r])));
+    }
+    const dec = proceduralVaeRules(SD_VAE_CONFIG, ["decoder"]);
+    expect(dec.every((r) => r.name.startsWith("decoder.") || r.name.startsWith("post_quant_conv."))).toBe(
+      true,
+    );
+    expect(dec.reduce((n, r) => n + r.shape.reduce((a, b) => a * b, 1), 0)).toBe(49_490_199);
+  });
+
+  test("tiny procedural weights equal the golden weight file bit for bit", async () => {
+    sameTensors(
+      await loadSafetensors("vae_tiny/vae_tiny.safetensors"),
+      proceduralVaeWeights(await tinyConfig()),
     );
   });
 });
