@@ -82,7 +82,7 @@ export function axisCoefficients(
   in0 = Math.fround(in0);
   in1 = Math.fround(in1);
   const scale = (in1 - in0) / outSize;
-  const filterscale = scale < 1.0 ? 1.0 : scale;
+  const filterscale = Math.max(scale, 1.0);
   const support = f.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
