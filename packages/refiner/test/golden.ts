@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readSafetensors, type Tensor } from "@flowturbo/tensor";
+import type { SiTConfig } from "../src";
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 
@@ -31,3 +32,28 @@ export function relMaxError(got: ArrayLike<number>, ref: ArrayLike<number>): num
   }
   return maxDiff / Math.max(maxRef, 1e-12);
 }
+
+/** Relative L2 error ||got - ref|| / ||ref|| (the golden README's measure for trajectories and gradients). */
+export function relL2(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (got[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+/** The golden set's "tiny" SiT: input 8x8x4, patch 2, hidden 64, depth 2, heads 4, 1000 classes, learn_sigma. */
+export const TINY: SiTConfig = {
+  inputSize: 8,
+  patchSize: 2,
+  inChannels: 4,
+  outChannels: 8,
+  keepChannels: 4,
+  hiddenSize: 64,
+  depth: 2,
+  numHeads: 4,
+  numClasses: 1000,
+  mlpRatio: 4,
+};

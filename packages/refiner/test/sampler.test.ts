@@ -2,33 +2,10 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { type Backend, baseVelocity, createReferenceBackend, refinerVelocity, sample } from "@flowturbo/core";
 import { sampleFlowTurbo } from "@flowturbo/solvers";
 import { afterAll, describe, expect, test } from "vitest";
-import { refinerConfig, refinerGraph, type SiTConfig, sitGraph } from "../src";
-import { loadCase, loadSafetensors } from "./golden";
-
-const tiny: SiTConfig = {
-  inputSize: 8,
-  patchSize: 2,
-  inChannels: 4,
-  outChannels: 8,
-  keepChannels: 4,
-  hiddenSize: 64,
-  depth: 2,
-  numHeads: 4,
-  numClasses: 1000,
-  mlpRatio: 4,
-};
+import { refinerConfig, refinerGraph, sitGraph } from "../src";
+import { loadCase, loadSafetensors, relL2, TINY } from "./golden";
 
 const CASES = ["sampler_H1P2R2_cfg4", "sampler_H2P0R1_cfg1", "sampler_H3_cfg1.5", "sampler_H1P3_cfg1.5"];
-
-function relL2(got: Float32Array, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (got[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 const node = createNodeBackend();
 afterAll(() => node.close());
@@ -44,11 +21,11 @@ describe.each([
     const shape = [...xInit.shape];
     const labels = Array.from(tensors.get("y_doubled")!.toFloat64());
     const base = await backend.load({
-      graph: sitGraph(tiny, { batch: shape[0] }),
+      graph: sitGraph(TINY, { batch: shape[0] }),
       weights: await loadSafetensors("sit.safetensors"),
     });
     const refiner = await backend.load({
-      graph: refinerGraph(refinerConfig(tiny), { batch: shape[0] }),
+      graph: refinerGraph(refinerConfig(TINY), { batch: shape[0] }),
       weights: await loadSafetensors("refiner.safetensors"),
     });
     const result = await sampleFlowTurbo(baseVelocity(base, { shape, labels }), xInit.data as Float32Array, {
@@ -79,11 +56,11 @@ describe("the shared sampling pipeline", () => {
     const z = tensors.get("z")!;
     const labels = Array.from(tensors.get("labels")!.toFloat64());
     const base = await node.load({
-      graph: sitGraph(tiny, { batch: 4 }),
+      graph: sitGraph(TINY, { batch: 4 }),
       weights: await loadSafetensors("sit.safetensors"),
     });
     const refiner = await node.load({
-      graph: refinerGraph(refinerConfig(tiny)),
+      graph: refinerGraph(refinerConfig(TINY)),
       weights: await loadSafetensors("refiner.safetensors"),
     });
     const r = await sample({

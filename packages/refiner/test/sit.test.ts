@@ -1,20 +1,7 @@
 import { interpret, type Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
-import { refinerConfig, refinerGraph, sincosPosEmbed, sitConfig, sitGraph, type SiTConfig } from "../src";
-import { loadCase, loadSafetensors, relMaxError } from "./golden";
-
-const tiny: SiTConfig = {
-  inputSize: 8,
-  patchSize: 2,
-  inChannels: 4,
-  outChannels: 8,
-  keepChannels: 4,
-  hiddenSize: 64,
-  depth: 2,
-  numHeads: 4,
-  numClasses: 1000,
-  mlpRatio: 4,
-};
+import { refinerConfig, refinerGraph, sincosPosEmbed, sitConfig, sitGraph } from "../src";
+import { loadCase, loadSafetensors, relMaxError, TINY } from "./golden";
 
 describe("SiT graph", () => {
   test("parameter counts of SiT-XL/2 and its refiner match the paper's", () => {
@@ -34,7 +21,7 @@ describe("SiT graph", () => {
   test("golden sit_forward through the reference interpreter", async () => {
     const weights = await loadSafetensors("sit.safetensors");
     const { tensors } = await loadCase("sit_forward");
-    const g = sitGraph(tiny, { batch: 3 });
+    const g = sitGraph(TINY, { batch: 3 });
     const out = interpret(
       g,
       { x: tensors.get("x")!, t: tensors.get("t")!, y: tensors.get("y")! },
@@ -48,7 +35,7 @@ describe("SiT graph", () => {
   test("golden refiner_forward through the reference interpreter", async () => {
     const weights = await loadSafetensors("refiner.safetensors");
     const { tensors } = await loadCase("refiner_forward");
-    const g = refinerGraph(refinerConfig(tiny), { batch: 3 });
+    const g = refinerGraph(refinerConfig(TINY), { batch: 3 });
     const feeds: Record<string, Tensor> = {};
     for (const k of ["x", "t", "v", "y"]) feeds[k] = tensors.get(k)!;
     const out = interpret(g, feeds, { weights });

@@ -2,31 +2,8 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { type Backend, createReferenceBackend } from "@flowturbo/core";
 import { STEP_IO, Tensor } from "@flowturbo/tensor";
 import { afterAll, describe, expect, test } from "vitest";
-import { refinerConfig, refinerTrainingStep, type SiTConfig, STUDENT, TEACHER } from "../src";
-import { loadCase, loadSafetensors } from "./golden";
-
-const tiny: SiTConfig = {
-  inputSize: 8,
-  patchSize: 2,
-  inChannels: 4,
-  outChannels: 8,
-  keepChannels: 4,
-  hiddenSize: 64,
-  depth: 2,
-  numHeads: 4,
-  numClasses: 1000,
-  mlpRatio: 4,
-};
-
-function relL2(got: Float64Array, ref: Float64Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (got[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
+import { refinerConfig, refinerTrainingStep, STUDENT, TEACHER } from "../src";
+import { loadCase, loadSafetensors, relL2, TINY } from "./golden";
 
 const node = createNodeBackend();
 afterAll(() => node.close());
@@ -37,7 +14,7 @@ describe.each([
 ])("golden refiner training step through the %s", (_name, backend) => {
   test("loss, per-sample loss, every gradient and the AdamW update match PyTorch", async () => {
     const { tensors, meta } = await loadCase("refiner_train_step");
-    const step = refinerTrainingStep(tiny, refinerConfig(tiny), 3, { lr: 1e-3, outputGradients: true });
+    const step = refinerTrainingStep(TINY, refinerConfig(TINY), 3, { lr: 1e-3, outputGradients: true });
     const weights = new Map<string, Tensor>();
     for (const [k, t] of await loadSafetensors("sit.safetensors")) weights.set(`${TEACHER}.${k}`, t);
     const student = await loadSafetensors("refiner.safetensors");
