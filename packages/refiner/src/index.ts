@@ -5,3 +5,4 @@ export * from "./checkpoint";
 export * from "./procedural";
 export * from "./exportOnnx";
 export * from "./training";
+export * from "./train/index";

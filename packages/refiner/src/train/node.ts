@@ -1,0 +1,119 @@
+/// <reference types="node" />
+// Node side of training ("@flowturbo/refiner/node"): the training loop with file checkpoints and logs,
+// the emoji dataset from @flowturbo/data's bundled npz, and model files with their config recorded.
+import { createRequire } from "node:module";
+import { basename } from "node:path";
+import { openNpz, openSafetensors, safetensorsChunks, type Tensor } from "@flowturbo/tensor";
+import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
+import { detectFormat, loadCheckpoint, type ModelCheckpoint, ONNX_CONFIG_KEY } from "../checkpoint";
+import type { SiTConfig } from "../config";
+import type { ModelKind } from "../weights";
+import { type TrainingSet, uint8ImageSet } from "./data";
+
+export * from "./trainer";
+
+/** Categories of the emoji dataset when its file carries none (class id = index). */
+export const EMOJI_CLASS_NAMES: readonly string[] = [
+  "Smileys & Emotion",
+  "People & Body",
+  "Animals & Nature",
+  "Food & Drink",
+  "Travel & Places",
+  "Activities",
+  "Objects",
+  "Symbols",
+  "Flags",
+];
+
+/** Path of @flowturbo/data's bundled emoji32.npz (undefined if the package or file is not installed). */
+export function emojiDatasetPath(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve("@flowturbo/data/emoji32.npz");
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ImageTrainingData {
+  set: TrainingSet;
+  classNames: readonly string[];
+  file: string;
+}
+
+/**
+ * An image dataset npz (uint8 `images` NHWC [N, H, W, 3] and uint8 `labels`; class names from
+ * meta.json's "categories" when present), e.g. the emoji dataset (default: the bundled file).
+ */
+export async function loadImageNpz(path = emojiDatasetPath()): Promise<ImageTrainingData> {
+  if (!path)
+    throw new Error(
+      "the emoji dataset (@flowturbo/data/emoji32.npz) is not installed; pass a dataset file (--data)",
+    );
+  const src = await fileSource(path);
+  try {
+    const npz = await openNpz(src, { name: basename(path) });
+    const images = await npz.read("images");
+    const labels = await npz.read("labels");
+    const metaEntry = npz.zip.get("meta.json");
+    const meta = metaEntry
+      ? (JSON.parse(new TextDecoder().decode(await npz.zip.read(metaEntry))) as Record<string, unknown>)
+      : {};
+    const lab = Array.from(labels.toFloat64(), (x) => Math.round(x));
+    const declared = Array.isArray(meta.categories) ? (meta.categories as string[]) : undefined;
+    const numClasses = declared?.length ?? Math.max(...lab) + 1;
+    const classNames =
+      declared ??
+      (numClasses === EMOJI_CLASS_NAMES.length
+        ? EMOJI_CLASS_NAMES
+        : Array.from({ length: numClasses }, (_, i) => `class ${i}`));
+    return { set: uint8ImageSet(images, lab, numClasses), classNames, file: path };
+  } finally {
+    await src.close();
+  }
+}
+
+/** safetensors metadata key of the model config (the same key `flowturbo convert` uses in ONNX). */
+export const MODEL_CONFIG_KEY = ONNX_CONFIG_KEY;
+
+/** Writes a model state dict as safetensors (atomically) with {kind, config} and `extra` in the metadata. */
+export async function writeModelFile(
+  path: string,
+  weights: ReadonlyMap<string, Tensor>,
+  model: { kind: ModelKind; config: SiTConfig },
+  extra: Record<string, string> = {},
+): Promise<void> {
+  await writeFileStreaming(
+    path,
+    safetensorsChunks(weights, {
+      metadata: { ...extra, [MODEL_CONFIG_KEY]: JSON.stringify({ kind: model.kind, config: model.config }) },
+    }),
+  );
+}
+
+/**
+ * Loads a SiT or refiner checkpoint file; for safetensors written by `writeModelFile` the recorded
+ * architecture (heads included) is used.
+ */
+export async function loadModelFile(
+  path: string,
+  opts: { heads?: number; kind?: ModelKind } = {},
+): Promise<ModelCheckpoint> {
+  const src = await fileSource(path);
+  try {
+    let recorded: { kind: ModelKind; config: SiTConfig } | undefined;
+    if ((await detectFormat(src)) === "safetensors") {
+      const meta = (await openSafetensors(src)).metadata?.[MODEL_CONFIG_KEY];
+      if (meta) recorded = JSON.parse(meta);
+    }
+    const ckpt = await loadCheckpoint(src, {
+      file: basename(path),
+      heads: opts.heads ?? recorded?.config.numHeads,
+      kind: opts.kind ?? recorded?.kind,
+    });
+    return recorded && opts.heads === undefined
+      ? { ...ckpt, kind: recorded.kind, config: recorded.config }
+      : ckpt;
+  } finally {
+    await src.close();
+  }
+}
