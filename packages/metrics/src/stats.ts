@@ -1,0 +1,135 @@
+// Streaming feature statistics in float64: n, the sum and the sum of outer products, mergeable
+// across shards; mean and covariance (ddof 1, as np.cov) come out at the end.
+
+/** Mean and covariance of a set of feature vectors (what FID compares). */
+export interface GaussianStats {
+  /** Feature dimension. */
+  dim: number;
+  /** Mean, length dim. */
+  mu: Float64Array;
+  /** Covariance (ddof 1, np.cov(rowvar=False)), row-major dim x dim. */
+  sigma: Float64Array;
+  /** Number of feature vectors, when known (ADM reference batches do not record it). */
+  n?: number;
+}
+
+/** Rows of a row-major [n, dim] feature matrix. */
+export type FeatureRows = Float32Array | Float64Array | readonly number[];
+
+/**
+ * Accumulates n, sum x and sum x x^T in float64 (only the upper triangle is accumulated, then
+ * mirrored). Shards accumulated separately merge exactly with `merge` (sums add), in any order.
+ */
+export class StatsAccumulator {
+  private _n = 0;
+  readonly sum: Float64Array;
+  /** Upper triangle (row-major, full storage) of sum x x^T. */
+  readonly sumOuter: Float64Array;
+  private readonly block: Float64Array;
+
+  constructor(readonly dim: number) {
+    if (!Number.isInteger(dim) || dim <= 0) throw new Error(`StatsAccumulator: bad dimension ${dim}`);
+    this.sum = new Float64Array(dim);
+    this.sumOuter = new Float64Array(dim * dim);
+    this.block = new Float64Array(4 * dim);
+  }
+
+  get n(): number {
+    return this._n;
+  }
+
+  /** Adds `count` feature vectors given as a row-major [count, dim] array (count inferred if omitted). */
+  add(rows: FeatureRows, count?: number): this {
+    const d = this.dim;
+    const m = count ?? rows.length / d;
+    if (!Number.isInteger(m) || m * d > rows.length) {
+      throw new Error(
+        `StatsAccumulator.add: ${rows.length} values are not ${count ?? "a whole number of"} rows of ${d}`,
+      );
+    }
+    const s = this.sum;
+    const o = this.sumOuter;
+    const blk = this.block;
+    // four rows at a time: each pass over the d x d triangle serves four outer products
+    for (let r = 0; r < m; r += 4) {
+      const k = Math.min(4, m - r);
+      blk.fill(0);
+      for (let q = 0; q < k; q++) {
+        for (let i = 0; i < d; i++) {
+          const v = +rows[(r + q) * d + i];
+          if (!Number.isFinite(v))
+            throw new Error(`StatsAccumulator.add: non-finite feature at row ${r + q}, column ${i}`);
+          blk[q * d + i] = v;
+          s[i] += v;
+        }
+      }
+      const d2 = 2 * d;
+      const d3 = 3 * d;
+      for (let i = 0; i < d; i++) {
+        const x0 = blk[i];
+        const x1 = blk[d + i];
+        const x2 = blk[d2 + i];
+        const x3 = blk[d3 + i];
+        const row = i * d;
+        for (let j = i; j < d; j++) {
+          o[row + j] += x0 * blk[j] + x1 * blk[d + j] + x2 * blk[d2 + j] + x3 * blk[d3 + j];
+        }
+      }
+      this._n += k;
+    }
+    return this;
+  }
+
+  /** Adds another accumulator's sums (shards of one feature set). */
+  merge(other: StatsAccumulator): this {
+    if (other.dim !== this.dim)
+      throw new Error(`StatsAccumulator.merge: dimension ${other.dim} != ${this.dim}`);
+    for (let i = 0; i < this.dim; i++) this.sum[i] += other.sum[i];
+    for (let i = 0; i < this.sumOuter.length; i++) this.sumOuter[i] += other.sumOuter[i];
+    this._n += other._n;
+    return this;
+  }
+
+  /** Rebuilds the sums from saved statistics (n, mu, sigma with ddof 1), e.g. to merge stats files. */
+  static fromStats(stats: GaussianStats): StatsAccumulator {
+    const n = stats.n;
+    if (n === undefined || !Number.isInteger(n) || n < 1) {
+      throw new Error("StatsAccumulator.fromStats: the statistics do not record their sample count n");
+    }
+    const d = stats.dim;
+    const acc = new StatsAccumulator(d);
+    for (let i = 0; i < d; i++) acc.sum[i] = n * stats.mu[i];
+    for (let i = 0; i < d; i++) {
+      for (let j = i; j < d; j++) {
+        acc.sumOuter[i * d + j] =
+          (n > 1 ? (n - 1) * stats.sigma[i * d + j] : 0) + n * stats.mu[i] * stats.mu[j];
+      }
+    }
+    acc._n = n;
+    return acc;
+  }
+
+  /** mu = sum / n; sigma = (sum x x^T - n mu mu^T) / (n - 1) (np.cov, ddof 1). Needs n >= 2. */
+  stats(): GaussianStats {
+    const n = this._n;
+    const d = this.dim;
+    if (n < 2) throw new Error(`covariance needs at least 2 feature vectors, got ${n}`);
+    const mu = new Float64Array(d);
+    for (let i = 0; i < d; i++) mu[i] = this.sum[i] / n;
+    const sigma = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let j = i; j < d; j++) {
+        // (S - s_i s_j / n) / (n - 1) keeps the cancellation in one subtraction
+        const v = (this.sumOuter[i * d + j] - (this.sum[i] * this.sum[j]) / n) / (n - 1);
+        sigma[i * d + j] = v;
+        sigma[j * d + i] = v;
+      }
+    }
+    return { dim: d, mu, sigma, n };
+  }
+}
+
+/** Mean and covariance (ddof 1) of a row-major [n, dim] feature matrix. */
+export function featureStats(rows: FeatureRows, dim: number): GaussianStats {
+  return new StatsAccumulator(dim).add(rows).stats();
+}
