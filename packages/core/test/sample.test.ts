@@ -1,6 +1,6 @@
 import { Graph, nn, op, Scope, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
-import { createReferenceBackend, initialNoise, type Session, sample } from "../src";
+import { createReferenceBackend, initialNoise, type SampleRequest, type Session, sample } from "../src";
 
 /** A tiny class-conditional velocity model v = tanh(W x + emb(y)) * (1 + t), channels-first [N,4,2,2]. */
 async function tinyModel(batch: number): Promise<Session> {
@@ -30,6 +30,11 @@ async function tinyModel(batch: number): Promise<Session> {
 
 const shape = [4, 2, 2];
 const labels = [0, 3, 1, 2, 5];
+
+/** Five samples through the tiny model (batch 5, no guidance) with the given method and seed. */
+async function five(method: SampleRequest["method"], seed: number) {
+  return sample({ base: await tinyModel(5), shape, labels, nullClass: 5, method, seed });
+}
 
 describe("sample()", () => {
   test("the same seed gives the same samples whatever the batch size", async () => {
@@ -98,61 +103,19 @@ describe("sample()", () => {
     });
     expect(again.latents.toFloat64()).toEqual(r.latents.toFloat64());
     // without guidance the batch is not doubled
-    const plain = await sample({
-      base: await tinyModel(5),
-      shape,
-      labels,
-      nullClass: 5,
-      method: { solver: "heun", steps: 3 },
-      seed: 1,
-    });
+    const plain = await five({ solver: "heun", steps: 3 }, 1);
     expect(plain.nfe.base).toBe(6);
   });
 
   test("dopri5 and the SDE run through the same pipeline and the SDE is seeded", async () => {
-    const d = await sample({
-      base: await tinyModel(5),
-      shape,
-      labels,
-      nullClass: 5,
-      method: { solver: "dopri5", rtol: 1e-5, atol: 1e-7 },
-      seed: 2,
-    });
-    const h = await sample({
-      base: await tinyModel(5),
-      shape,
-      labels,
-      nullClass: 5,
-      method: { solver: "rk4", steps: 20 },
-      seed: 2,
-    });
+    const d = await five({ solver: "dopri5", rtol: 1e-5, atol: 1e-7 }, 2);
+    const h = await five({ solver: "rk4", steps: 20 }, 2);
     const a = d.latents.toFloat64();
     const b = h.latents.toFloat64();
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThan(1e-4);
-    const s1 = await sample({
-      base: await tinyModel(5),
-      shape,
-      labels,
-      nullClass: 5,
-      method: { solver: "sde", steps: 20 },
-      seed: 2,
-    });
-    const s2 = await sample({
-      base: await tinyModel(5),
-      shape,
-      labels,
-      nullClass: 5,
-      method: { solver: "sde", steps: 20 },
-      seed: 2,
-    });
-    const s3 = await sample({
-      base: await tinyModel(5),
-      shape,
-      labels,
-      nullClass: 5,
-      method: { solver: "sde", steps: 20 },
-      seed: 3,
-    });
+    const s1 = await five({ solver: "sde", steps: 20 }, 2);
+    const s2 = await five({ solver: "sde", steps: 20 }, 2);
+    const s3 = await five({ solver: "sde", steps: 20 }, 3);
     expect(s1.latents.toFloat64()).toEqual(s2.latents.toFloat64());
     expect(s1.latents.toFloat64()).not.toEqual(s3.latents.toFloat64());
     expect(s1.nfe.base).toBe(20);
