@@ -135,3 +135,52 @@ describe("flowturbo sample", () => {
     expect(wrongKind.err).toMatch(/--base refiner.pt: this is a refiner checkpoint, expected a sit/);
   });
 });
+
+describe("flowturbo sample: images", () => {
+  const base = [
+    "sample",
+    "--base",
+    join(FIX, "sit.pt"),
+    "--heads",
+    "4",
+    "--plan",
+    "H2",
+    "--n",
+    "3",
+    "--seed",
+    "1",
+  ];
+  const pngSize = (b: Uint8Array) => [
+    new DataView(b.buffer, b.byteOffset).getUint32(16),
+    new DataView(b.buffer, b.byteOffset).getUint32(20),
+  ];
+
+  test("decodes through a diffusers VAE folder into a PNG grid, an ADM npz and a PNG folder", async () => {
+    const vae = join(FIX, "vae_tiny");
+    const grid = join(dir, "grid.png");
+    expect((await cli(...base, "--vae", vae, "-o", grid)).code).toBe(EXIT.ok);
+    const png = new Uint8Array(await readFile(grid));
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join("")).toBe("PNG");
+    // 3 images of 16x16 in a 2x2 grid with torchvision's 2-pixel padding: 2*(16+2)+2 = 38
+    expect(pngSize(png)).toEqual([38, 38]);
+    const npz = join(dir, "samples.npz");
+    const r = await cli(...base, "--vae", vae, "-o", npz, "--json");
+    expect(r.code, r.err).toBe(EXIT.ok);
+    const { readNpzFile } = await import("@flowturbo/tensor/node");
+    const arrays = await readNpzFile(npz);
+    expect(arrays.get("arr_0")!.shape).toEqual([3, 16, 16, 3]);
+    expect(arrays.get("arr_0")!.dtype).toBe("uint8");
+    expect([...arrays.get("arr_1")!.toFloat64()]).toEqual([1, 2, 3]);
+    const folder = join(dir, "pngs");
+    expect((await cli(...base, "--vae", vae, "-o", folder)).code).toBe(EXIT.ok);
+    const { readdir } = await import("node:fs/promises");
+    expect((await readdir(folder)).sort()).toEqual(["000000_1.png", "000001_2.png", "000002_3.png"]);
+  });
+
+  test("a latent model without --vae explains what to pass", async () => {
+    const r = await cli(...base, "-o", join(dir, "no.png"));
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toMatch(/4-channel latents: pass --vae/);
+    expect((await cli(...base)).err).toMatch(/pass -o\/--out .* and\/or --latents-out/);
+  });
+});

@@ -4,10 +4,12 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { type FixedStepMethod, PlanError, parsePlan } from "@flowturbo/solvers";
 import { readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
 import { saveSafetensorsFile } from "@flowturbo/tensor/node";
+import type { VaeDecoder } from "@flowturbo/vae";
 import { readFile } from "node:fs/promises";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 import { openModel } from "../models";
+import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 
 /** Plan presets from the paper. */
 export const PLAN_PRESETS: Record<string, string> = { fast: "H1P5R3", quality: "H8P9R5" };
@@ -79,7 +81,8 @@ export const sampleCommand: Command = {
   usage:
     "flowturbo sample --base MODEL [--refiner MODEL] [--plan fast|quality|H1P5R3] [--n N] [--seed S] [--cfg 1.5] [--latents-out FILE]",
   examples: [
-    "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --plan fast --n 8 --class 207,360 --cfg 1.5 --latents-out latents.safetensors",
+    "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan fast --n 8 --class 207,360 --cfg 1.5 -o grid.png",
+    "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan quality --n 50000 --batch 25 -o samples.npz",
     "flowturbo sample --base SiT-XL-2-256x256.pt --solver heun --steps 8 --n 4 --latents-out heun.safetensors",
     "flowturbo sample --base sit.pt --heads 4 --noise z.safetensors --n 2 --plan H1P2R2 --latents-out out.safetensors",
   ],
@@ -97,6 +100,9 @@ export const sampleCommand: Command = {
     backend: { type: "string" },
     heads: { type: "string" },
     noise: { type: "string" },
+    vae: { type: "string" },
+    "vae-config": { type: "string" },
+    out: { type: "string", short: "o" },
     "latents-out": { type: "string" },
     "no-decode": { type: "boolean" },
   },
@@ -117,10 +123,11 @@ export const sampleCommand: Command = {
       );
     }
     const latentsOut = v["latents-out"] as string | undefined;
-    if (!latentsOut)
-      throw new UsageError(
-        "--latents-out FILE is required (image outputs arrive with the VAE and image writers)",
-      );
+    const out = v.out as string | undefined;
+    const noDecode = v["no-decode"] === true;
+    if (!out && !latentsOut)
+      throw new UsageError("pass -o/--out (grid.png, samples.npz or a folder) and/or --latents-out FILE");
+    if (noDecode && out) throw new UsageError("--no-decode writes no images: drop -o/--out or --no-decode");
     if ("plan" in method && parsePlan(method.plan).counts.R > 0 && !v.refiner) {
       throw new UsageError(
         `--plan ${method.plan} has refiner (R) steps: pass --refiner MODEL, or use a plan without R`,
@@ -139,6 +146,21 @@ export const sampleCommand: Command = {
       const noise = v.noise
         ? await readNoise(await requireFile(v.noise as string, "--noise"), n, shape)
         : undefined;
+      // pixel-space models (3 channels) produce images directly; latent models need the VAE
+      let vae: VaeDecoder | undefined;
+      if (out && c.keepChannels !== 3) {
+        if (!v.vae) {
+          throw new UsageError(
+            `this model generates ${c.keepChannels}-channel latents: pass --vae (a stabilityai/sd-vae-ft-ema folder) to write images, or --latents-out with --no-decode`,
+          );
+        }
+        vae = await openVaeDecoder(backend, v.vae as string, {
+          configPath: v["vae-config"] as string | undefined,
+          latentSize: c.inputSize,
+          providers,
+        });
+      }
+      const decoder = vae;
       const result = await sample({
         base: base.session,
         refiner: refiner?.session,
@@ -150,14 +172,17 @@ export const sampleCommand: Command = {
         cfgScale: cfg,
         batchSize: batch,
         noise,
+        decode: decoder ? (latents) => decoder.decode(latents, { maxBatch: batch ?? 8 }) : undefined,
       });
-      await saveSafetensorsFile(
-        latentsOut,
-        new Map([
+      await vae?.release();
+      if (latentsOut) {
+        const tensors = new Map([
           ["latents", result.latents],
           ["labels", Tensor.from("int64", [n], labels)],
-        ]),
-      );
+        ]);
+        await saveSafetensorsFile(latentsOut, tensors);
+      }
+      if (out) await writeImages(imageOutput(out), result.images ?? result.latents, labels);
       const summary = {
         samples: n,
         method,
@@ -166,13 +191,15 @@ export const sampleCommand: Command = {
         provider: base.session.provider,
         nfe: result.nfe,
         msPerSample: result.timings.sampling / n,
-        latents: latentsOut,
+        latents: latentsOut ?? null,
+        images: out ?? null,
+        msDecodePerSample: result.timings.decoding / n,
       };
       if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
         const how = "plan" in method ? `plan ${method.plan}` : `${method.solver}`;
         ctx.stdout.write(
-          `${n} samples with ${how}, cfg ${cfg}, seed ${seed} on ${summary.provider}: NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${latentsOut}\n`,
+          `${n} samples with ${how}, cfg ${cfg}, seed ${seed} on ${summary.provider}: NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${[out, latentsOut].filter(Boolean).join(" and ")}\n`,
         );
       }
       return EXIT.ok;
