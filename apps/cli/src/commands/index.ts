@@ -1,7 +1,8 @@
 import type { Command } from "../cli";
 import { convert } from "./convert";
+import { decodeCommand } from "./decode";
 import { doctor } from "./doctor";
+import { models } from "./models";
 import { sampleCommand } from "./sample";
 
 /** Every command of the CLI, in help order. */
-export const COMMANDS: readonly Command[] = [sampleCommand, convert, doctor];
