@@ -6,3 +6,4 @@ import { models } from "./models";
 import { sampleCommand } from "./sample";
 
 /** Every command of the CLI, in help order. */
+export const COMMANDS: readonly Command[] = [sampleCommand, decodeCommand, convert, models, doctor];
