@@ -4,7 +4,7 @@
 // converted to 22-bit fixed point; results rounded half up and clipped to [0, 255].
 // Pure integer/float64 arithmetic in the same order as the C code, so Node and browsers agree exactly.
 
-import { type RgbImage, rgbImage } from "./image";
+import type { RgbImage } from "./image";
 
 /** Pillow's resampling filters supported here (PIL.Image.BOX, BILINEAR, BICUBIC, LANCZOS). */
 export type ResampleFilter = "box" | "bilinear" | "bicubic" | "lanczos";
@@ -143,9 +143,9 @@ function resampleHorizontal(
       let p = srow + xmin * 3;
       for (let x = 0; x < xmax; x++, p += 3) {
         const w = weights[kb + x];
-        s0 += src[p] * w;
-        s1 += src[p + 1] * w;
-        s2 += src[p + 2] * w;
+        s0 = (s0 + src[p] * w) | 0;
+        s1 = (s1 + src[p + 1] * w) | 0;
+        s2 = (s2 + src[p + 2] * w) | 0;
       }
       const d = drow + xx * 3;
       out[d] = clip8(s0);
@@ -166,17 +166,21 @@ function resampleVertical(
   const out = new Uint8Array(outH * width * 3);
   const { ksize, bounds, weights } = c;
   const stride = width * 3;
+  // Row-wise accumulation (sequential memory access). As in Pillow, sums fit in int32: |weights| < 2^22
+  // with at most 2 bits of overshoot.
+  const acc = new Int32Array(stride);
   for (let yy = 0; yy < outH; yy++) {
     const ymin = bounds[2 * yy] - boundsShift;
     const ymax = bounds[2 * yy + 1];
     const kb = yy * ksize;
-    const drow = yy * stride;
-    for (let i = 0; i < stride; i++) {
-      let s = HALF;
-      let p = ymin * stride + i;
-      for (let y = 0; y < ymax; y++, p += stride) s += src[p] * weights[kb + y];
-      out[drow + i] = clip8(s);
+    acc.fill(HALF);
+    for (let y = 0; y < ymax; y++) {
+      const w = weights[kb + y];
+      const row = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + src[row + i] * w) | 0;
     }
+    const drow = yy * stride;
+    for (let i = 0; i < stride; i++) out[drow + i] = clip8(acc[i]);
   }
   return out;
 }
@@ -186,7 +190,8 @@ function resampleVertical(
  * "RGB" image (no `box`, no `reducing_gap`). The same size returns a copy.
  */
 export function resizeRgb(img: RgbImage, width: number, height: number, filter: ResampleFilter): RgbImage {
-  rgbImage(width, height);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+    throw new Error(`resize target must be positive integers, got ${width}x${height}`);
   if (width === img.width && height === img.height) return { width, height, data: img.data.slice() };
   const needH = width !== img.width;
   const needV = height !== img.height;
@@ -194,6 +199,12 @@ export function resizeRgb(img: RgbImage, width: number, height: number, filter: 
   const cv = axisCoefficients(img.height, height, filter);
   let data = img.data;
   let shift = 0;
+  if (filter === "box" && (!needH || img.width === 2 * width) && (!needV || img.height === 2 * height)) {
+    // Exact 2x box: weights 1/2, 1/2 (2^21 each), so each pass is (a + b + 1) >> 1 — the same integers.
+    if (needH) data = halveHorizontal(data, img.width, img.height);
+    if (needV) data = halveVertical(data, width, img.height);
+    return { width, height, data };
+  }
   if (needH) {
     // Only the rows the vertical pass reads (all of them when there is no vertical pass).
     const first = needV ? cv.bounds[0] : 0;
@@ -203,6 +214,34 @@ export function resizeRgb(img: RgbImage, width: number, height: number, filter: 
   }
   if (needV) data = resampleVertical(data, width, height, cv, shift);
   return { width, height, data };
+}
+
+function halveHorizontal(src: Uint8Array, w: number, h: number): Uint8Array {
+  const ow = w >> 1;
+  const out = new Uint8Array(ow * h * 3);
+  let d = 0;
+  for (let y = 0; y < h; y++) {
+    let p = y * w * 3;
+    for (let x = 0; x < ow; x++, p += 6, d += 3) {
+      out[d] = (src[p] + src[p + 3] + 1) >> 1;
+      out[d + 1] = (src[p + 1] + src[p + 4] + 1) >> 1;
+      out[d + 2] = (src[p + 2] + src[p + 5] + 1) >> 1;
+    }
+  }
+  return out;
+}
+
+function halveVertical(src: Uint8Array, w: number, h: number): Uint8Array {
+  const oh = h >> 1;
+  const stride = w * 3;
+  const out = new Uint8Array(oh * stride);
+  for (let y = 0; y < oh; y++) {
+    const a = 2 * y * stride;
+    const b = a + stride;
+    const d = y * stride;
+    for (let i = 0; i < stride; i++) out[d + i] = (src[a + i] + src[b + i] + 1) >> 1;
+  }
+  return out;
 }
 
 /** Python's `round()` on a float: to nearest, ties to even. */

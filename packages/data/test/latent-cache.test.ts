@@ -132,6 +132,7 @@ describe("latent cache", () => {
     const bytes = readFileSync(shard);
     bytes[bytes.length - 1] ^= 1;
     writeFileSync(shard, bytes);
+    await expect(openLatentCache(dir)).rejects.toThrow(LatentCacheError);
     await expect(openLatentCache(dir)).rejects.toThrow(/shard-00001\.safetensors: sha256 mismatch/);
     const c = { calls: 0 };
     const again = await buildLatentCache(ds, dir, fakeEncoder(c), {
@@ -200,7 +201,7 @@ describe("latent cache", () => {
       new Tensor("float32", [1, 3, S, S], (await ds.get(2)).image.data as Float32Array),
     );
     for (let i = 0; i < 16; i++)
-      expect(Math.abs(b.mean.data[16 + i] - exact.mean.data[i])).toBeLessThan(1e-3);
+      expect(Math.abs(b.mean.data[16 + i] - (exact.mean.data as Float32Array)[i])).toBeLessThan(1e-3);
     await cache.close();
   });
 });

@@ -6,7 +6,9 @@ import { pattern } from "./pattern";
 
 function gray(w: number, h: number, values: number[]) {
   const data = new Uint8Array(w * h * 3);
-  values.forEach((v, i) => data.fill(v, 3 * i, 3 * i + 3));
+  values.forEach((v, i) => {
+    data.fill(v, 3 * i, 3 * i + 3);
+  });
   return { width: w, height: h, data };
 }
 
