@@ -13,7 +13,7 @@ import { rng } from "./golden";
 /** A random orthogonal matrix: product of Householder reflections of random vectors. */
 function randomOrthogonal(n: number, seed: number): Float64Array {
   const r = rng(seed);
-  let q = new Float64Array(n * n);
+  let q: Float64Array = new Float64Array(n * n);
   for (let i = 0; i < n; i++) q[i * n + i] = 1;
   for (let k = 0; k < Math.min(n, 6); k++) {
     const v = Float64Array.from({ length: n }, () => r() - 0.5);
