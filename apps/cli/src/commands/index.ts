@@ -4,6 +4,16 @@ import { decodeCommand } from "./decode";
 import { doctor } from "./doctor";
 import { models } from "./models";
 import { sampleCommand } from "./sample";
+import { trainBase } from "./trainBase";
+import { trainRefiner } from "./trainRefiner";
 
 /** Every command of the CLI, in help order. */
-export const COMMANDS: readonly Command[] = [sampleCommand, decodeCommand, convert, models, doctor];
+export const COMMANDS: readonly Command[] = [
+  sampleCommand,
+  decodeCommand,
+  convert,
+  models,
+  doctor,
+  trainBase,
+  trainRefiner,
+];

@@ -8,7 +8,7 @@ import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
 import { detectFormat, loadCheckpoint, type ModelCheckpoint, ONNX_CONFIG_KEY } from "../checkpoint";
 import type { SiTConfig } from "../config";
 import type { ModelKind } from "../weights";
-import { type TrainingSet, uint8ImageSet } from "./data";
+import { type TrainingSet, tensorSet, uint8ImageSet } from "./data";
 
 export * from "./trainer";
 
@@ -41,10 +41,11 @@ export interface ImageTrainingData {
 }
 
 /**
- * An image dataset npz (uint8 `images` NHWC [N, H, W, 3] and uint8 `labels`; class names from
- * meta.json's "categories" when present), e.g. the emoji dataset (default: the bundled file).
+ * A training set npz: uint8 `images` NHWC [N, H, W, C] (scaled to [-1, 1]) or float `latents`
+ * [N, C, H, W] (used as they are), and integer `labels` [N]; class names from meta.json's "categories"
+ * when present. Default: the bundled emoji dataset.
  */
-export async function loadImageNpz(path = emojiDatasetPath()): Promise<ImageTrainingData> {
+export async function loadTrainingNpz(path = emojiDatasetPath()): Promise<ImageTrainingData> {
   if (!path)
     throw new Error(
       "the emoji dataset (@flowturbo/data/emoji32.npz) is not installed; pass a dataset file (--data)",
@@ -52,7 +53,8 @@ export async function loadImageNpz(path = emojiDatasetPath()): Promise<ImageTrai
   const src = await fileSource(path);
   try {
     const npz = await openNpz(src, { name: basename(path) });
-    const images = await npz.read("images");
+    const has = (name: string) => npz.has(name);
+    if (!has("labels")) throw new Error(`${basename(path)}: no 'labels' array`);
     const labels = await npz.read("labels");
     const metaEntry = npz.zip.get("meta.json");
     const meta = metaEntry
@@ -66,7 +68,11 @@ export async function loadImageNpz(path = emojiDatasetPath()): Promise<ImageTrai
       (numClasses === EMOJI_CLASS_NAMES.length
         ? EMOJI_CLASS_NAMES
         : Array.from({ length: numClasses }, (_, i) => `class ${i}`));
-    return { set: uint8ImageSet(images, lab, numClasses), classNames, file: path };
+    let set: TrainingSet;
+    if (has("images")) set = uint8ImageSet(await npz.read("images"), lab, numClasses);
+    else if (has("latents")) set = tensorSet(await npz.read("latents"), lab, numClasses);
+    else throw new Error(`${basename(path)}: no 'images' (uint8 NHWC) or 'latents' (float NCHW) array`);
+    return { set, classNames, file: path };
   } finally {
     await src.close();
   }

@@ -1,0 +1,411 @@
+// `flowturbo train-base`: train a class-conditional SiT by flow matching (linear path, velocity loss,
+// label dropout 0.1) on the emoji dataset or another image set; resumable checkpoints, JSONL log,
+// progress on stderr. Also the shared pieces of `train-refiner`.
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { createNodeBackend } from "@flowturbo/backend-node";
+import {
+  BASE_TRAINING_DEFAULTS,
+  baseFeeds,
+  baseTrainingStep,
+  type SiTConfig,
+  sitInitialWeights,
+  syntheticSet,
+  type TrainingSet,
+  trainedWeights,
+} from "@flowturbo/refiner";
+import {
+  loadTrainingNpz,
+  readTrainCheckpointFile,
+  type TrainProgress,
+  type TrainResult,
+  train,
+  writeModelFile,
+} from "@flowturbo/refiner/node";
+import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
+import { parseIntFlag, requireFile } from "../files";
+
+/** Exit code of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+
+/** Files a training run keeps in its --out folder. */
+export const TRAIN_FILES = {
+  checkpoint: "checkpoint.safetensors",
+  log: "log.jsonl",
+  model: "model.safetensors",
+  ema: "ema.safetensors",
+} as const;
+
+export function parseFloatFlag(value: unknown, flag: string, min = 0, max = Infinity): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be a number in [${min}, ${max}], got '${value}'`);
+  return n;
+}
+
+/** Options every training command shares. */
+export const COMMON_TRAIN_OPTIONS: Options = {
+  out: { type: "string", short: "o" },
+  data: { type: "string" },
+  synthetic: { type: "string" },
+  batch: { type: "string" },
+  lr: { type: "string" },
+  "weight-decay": { type: "string" },
+  "max-grad-norm": { type: "string" },
+  ema: { type: "string" },
+  steps: { type: "string" },
+  "checkpoint-every": { type: "string" },
+  resume: { type: "boolean" },
+  seed: { type: "string" },
+  "label-drop": { type: "string" },
+  "no-flip": { type: "boolean" },
+  threads: { type: "string" },
+  "print-every": { type: "string" },
+};
+
+/** The data source recorded for the bundled emoji dataset. */
+export const EMOJI_SOURCE = "emoji32.npz";
+
+export interface TrainingData {
+  set: TrainingSet;
+  classNames: readonly string[];
+  /** What the data is, for the metadata and the summary. */
+  source: string;
+}
+
+/** --synthetic N, --data FILE.npz, or the bundled emoji dataset. */
+export async function trainingData(values: CommandContext["values"]): Promise<TrainingData> {
+  const synthetic = parseIntFlag(values.synthetic, "--synthetic");
+  if (synthetic !== undefined) {
+    if (values.data) throw new UsageError("--data and --synthetic are exclusive");
+    const set = syntheticSet(synthetic, 9, 32, 3);
+    return {
+      set,
+      classNames: Array.from({ length: 9 }, (_, i) => `blob ${i}`),
+      source: `synthetic:${synthetic}`,
+    };
+  }
+  const path = values.data === undefined ? undefined : await requireFile(values.data as string, "--data");
+  try {
+    const d = await loadTrainingNpz(path);
+    return { set: d.set, classNames: d.classNames, source: path ?? EMOJI_SOURCE };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The data source the flags name (recorded in the recipe). */
+export function dataSourceFlag(values: CommandContext["values"]): string {
+  if (values.synthetic !== undefined) return `synthetic:${values.synthetic}`;
+  return values.data === undefined ? EMOJI_SOURCE : String(values.data);
+}
+
+/** On --resume without --data/--synthetic: the data the checkpoint's run used. */
+export function dataFlagsOnResume(
+  values: CommandContext["values"],
+  recorded: string,
+): CommandContext["values"] {
+  if (values.data !== undefined || values.synthetic !== undefined) return values;
+  if (recorded.startsWith("synthetic:")) return { ...values, synthetic: recorded.slice("synthetic:".length) };
+  if (recorded === EMOJI_SOURCE) return values;
+  return { ...values, data: recorded };
+}
+
+/** The recipe fields that must not change across a resume. */
+export type Recipe = Record<string, string | number | boolean>;
+
+/** Compares the recipe of a resumed checkpoint with the flags given now; returns the checkpoint's. */
+export function resumeRecipe(saved: string | undefined, now: Recipe, given: ReadonlySet<string>): Recipe {
+  if (!saved)
+    throw new UsageError("the checkpoint records no recipe: it was not written by flowturbo train-*");
+  const recipe = JSON.parse(saved) as Recipe;
+  const conflicts = Object.keys(now).filter((k) => given.has(k) && String(recipe[k]) !== String(now[k]));
+  if (conflicts.length)
+    throw new UsageError(
+      `--resume: ${conflicts.map((k) => `${k} ${now[k]} differs from the checkpoint's ${recipe[k]}`).join("; ")}`,
+    );
+  return recipe;
+}
+
+/** A loss for humans: 4 decimals, or 4 significant digits below 0.01. */
+export function fmtLoss(x: number): string {
+  return Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(3) : x.toFixed(4);
+}
+
+function clock(sec: number): string {
+  if (!Number.isFinite(sec)) return "--:--";
+  const s = Math.round(sec);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** Progress on stderr: a redrawn bar on a TTY, plain lines every `every` steps otherwise. */
+export function progressPrinter(
+  stderr: NodeJS.WritableStream,
+  every: number,
+): { update: (p: TrainProgress) => void; done: () => void } {
+  const tty = (stderr as NodeJS.WriteStream).isTTY === true;
+  let drawn = false;
+  return {
+    update(p) {
+      const pct = Math.floor((100 * p.step) / p.steps);
+      const stats = `loss ${fmtLoss(p.loss)} (avg ${fmtLoss(p.smoothLoss)}) ${p.stepsPerSec.toFixed(2)} it/s ${p.samplesPerSec.toFixed(1)} samples/s ETA ${clock(p.etaSec)}`;
+      if (tty) {
+        const width = 24;
+        const fill = Math.round((width * p.step) / p.steps);
+        stderr.write(
+          `\r\x1b[2Kstep ${p.step}/${p.steps} [${"=".repeat(fill)}${" ".repeat(width - fill)}] ${pct}% ${stats}`,
+        );
+        drawn = true;
+      } else if (p.step % every === 0 || p.step === p.steps) {
+        stderr.write(`step ${p.step}/${p.steps} (${pct}%) ${stats} elapsed ${clock(p.elapsedSec)}\n`);
+      }
+    },
+    done() {
+      if (drawn) stderr.write("\n");
+    },
+  };
+}
+
+/** Runs `fn` with an AbortSignal that SIGINT/SIGTERM abort (a second signal kills as usual). */
+export async function withStopSignals<T>(
+  stderr: NodeJS.WritableStream,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ctl = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    stderr.write(`\n${sig}: stopping after this step and writing a checkpoint (send again to kill)\n`);
+    ctl.abort();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await fn(ctl.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export interface OutFolder {
+  dir: string;
+  checkpoint: string;
+  log: string;
+  model: string;
+  ema: string;
+}
+
+/** Checks --out and --resume: a new run refuses to overwrite a checkpoint, --resume needs one. */
+export async function outFolder(values: CommandContext["values"]): Promise<OutFolder & { resume: boolean }> {
+  const dir = values.out as string | undefined;
+  if (!dir) throw new UsageError("--out DIR is required (checkpoint, log and model files go there)");
+  await mkdir(dir, { recursive: true });
+  const f = {
+    dir,
+    checkpoint: join(dir, TRAIN_FILES.checkpoint),
+    log: join(dir, TRAIN_FILES.log),
+    model: join(dir, TRAIN_FILES.model),
+    ema: join(dir, TRAIN_FILES.ema),
+  };
+  const exists = existsSync(f.checkpoint);
+  if (values.resume === true && !exists)
+    throw new UsageError(`--resume: no checkpoint to resume in ${dir} (${TRAIN_FILES.checkpoint})`);
+  if (values.resume !== true && exists)
+    throw new UsageError(
+      `${f.checkpoint} exists: pass --resume to continue that run, or choose another --out`,
+    );
+  return { ...f, resume: values.resume === true };
+}
+
+/** The flags of `names` that were given on the command line (as recipe keys). */
+export function givenFlags(values: CommandContext["values"], names: Record<string, string>): Set<string> {
+  return new Set(
+    Object.entries(names)
+      .filter(([flag]) => values[flag] !== undefined)
+      .map(([, key]) => key),
+  );
+}
+
+export function summaryLine(r: TrainResult, batch: number): Record<string, unknown> {
+  return {
+    steps: r.state.step,
+    startStep: r.startStep,
+    interrupted: r.interrupted,
+    loss: r.loss,
+    smoothLoss: r.smoothLoss,
+    elapsedSec: Number(r.elapsedSec.toFixed(3)),
+    stepsPerSec: r.stepsPerSec,
+    samplesPerSec: r.stepsPerSec * batch,
+  };
+}
+
+const RECIPE_FLAGS = {
+  hidden: "hidden",
+  depth: "depth",
+  heads: "heads",
+  patch: "patch",
+  batch: "batch",
+  lr: "lr",
+  "weight-decay": "weightDecay",
+  "max-grad-norm": "maxGradNorm",
+  ema: "ema",
+  seed: "seed",
+  "label-drop": "labelDrop",
+  "no-flip": "noFlip",
+  data: "data",
+  synthetic: "data",
+};
+
+/** The embedded model's default size (see models/emoji/README.md). */
+export const BASE_DEFAULTS = { hidden: 192, depth: 6, heads: 3, patch: 4, batch: 64, ema: 0.999 } as const;
+
+export const trainBase: Command = {
+  name: "train-base",
+  summary: "train a class-conditional SiT (flow matching) on the emoji dataset or an image npz",
+  usage:
+    "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR] [--resume]",
+  examples: [
+    "flowturbo train-base --out runs/emoji-base --steps 2000",
+    "flowturbo train-base --out runs/emoji-base --steps 4000 --resume",
+    "flowturbo train-base --out runs/tiny --steps 50 --hidden 64 --depth 2 --heads 2 --patch 8 --batch 16 --synthetic 512",
+  ],
+  options: {
+    ...COMMON_TRAIN_OPTIONS,
+    hidden: { type: "string" },
+    depth: { type: "string" },
+    heads: { type: "string" },
+    patch: { type: "string" },
+  },
+  async run(ctx) {
+    const v = ctx.values;
+    const steps = parseIntFlag(v.steps, "--steps");
+    if (!steps) throw new UsageError("--steps N is required (the total number of optimizer steps)");
+    const checkpointEvery = parseIntFlag(v["checkpoint-every"], "--checkpoint-every") ?? 100;
+    const threads = parseIntFlag(v.threads, "--threads");
+    const now: Recipe = {
+      kind: "base",
+      hidden: parseIntFlag(v.hidden, "--hidden") ?? BASE_DEFAULTS.hidden,
+      depth: parseIntFlag(v.depth, "--depth") ?? BASE_DEFAULTS.depth,
+      heads: parseIntFlag(v.heads, "--heads") ?? BASE_DEFAULTS.heads,
+      patch: parseIntFlag(v.patch, "--patch") ?? BASE_DEFAULTS.patch,
+      batch: parseIntFlag(v.batch, "--batch") ?? BASE_DEFAULTS.batch,
+      lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? BASE_TRAINING_DEFAULTS.lr,
+      weightDecay: parseFloatFlag(v["weight-decay"], "--weight-decay", 0, 1) ?? 0,
+      maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? 0,
+      ema: parseFloatFlag(v.ema, "--ema", 0, 1) ?? BASE_DEFAULTS.ema,
+      seed: parseIntFlag(v.seed, "--seed", 0) ?? 0,
+      labelDrop: parseFloatFlag(v["label-drop"], "--label-drop", 0, 1) ?? 0.1,
+      noFlip: v["no-flip"] === true,
+      data: dataSourceFlag(v),
+    };
+    const out = await outFolder(v);
+    let recipe = now;
+    if (out.resume) {
+      const saved = await readTrainCheckpointFile(out.checkpoint);
+      if (saved.metadata.kind !== "base")
+        throw new UsageError(
+          `--resume: ${out.checkpoint} is a ${saved.metadata.kind ?? "unknown"} run, not train-base`,
+        );
+      recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS));
+    }
+    const data = await trainingData(out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v);
+    recipe = { ...recipe, data: data.source };
+    const [c, h, w] = data.set.shape;
+    if (h !== w) throw new UsageError(`training images must be square, got ${h}x${w}`);
+    const hidden = Number(recipe.hidden);
+    const heads = Number(recipe.heads);
+    if (hidden % 4 !== 0) throw new UsageError(`--hidden must be a multiple of 4, got ${hidden}`);
+    if (hidden % heads !== 0) throw new UsageError(`--hidden ${hidden} is not divisible by --heads ${heads}`);
+    if (h % Number(recipe.patch) !== 0)
+      throw new UsageError(`--patch ${recipe.patch} does not divide the image size ${h}`);
+    const config: SiTConfig = {
+      inputSize: h,
+      patchSize: Number(recipe.patch),
+      inChannels: c,
+      outChannels: c,
+      keepChannels: c,
+      hiddenSize: hidden,
+      depth: Number(recipe.depth),
+      numHeads: heads,
+      numClasses: data.set.numClasses,
+      mlpRatio: 4,
+    };
+    const batch = Number(recipe.batch);
+    const step = baseTrainingStep(config, batch, {
+      lr: Number(recipe.lr),
+      weightDecay: Number(recipe.weightDecay),
+      maxGradNorm: Number(recipe.maxGradNorm) || undefined,
+      emaDecay: Number(recipe.ema),
+    });
+    const seed = Number(recipe.seed);
+    const weights = sitInitialWeights(step.graph, { seed });
+    const backend = createNodeBackend({ threads });
+    const printEvery =
+      parseIntFlag(v["print-every"], "--print-every") ?? Math.max(1, Math.min(100, Math.ceil(steps / 20)));
+    const progress = progressPrinter(ctx.stderr, printEvery);
+    let result: TrainResult;
+    try {
+      result = await withStopSignals(ctx.stderr, (signal) =>
+        train({
+          backend,
+          step,
+          weights,
+          data: baseFeeds({
+            set: data.set,
+            batch,
+            seed,
+            flip: !recipe.noFlip,
+            labelDrop: Number(recipe.labelDrop),
+          }),
+          steps,
+          resume: out.resume ? out.checkpoint : undefined,
+          checkpointPath: out.checkpoint,
+          checkpointEvery,
+          logPath: out.log,
+          metadata: {
+            kind: "base",
+            recipe: JSON.stringify(recipe),
+            config: JSON.stringify(config),
+            classes: JSON.stringify(data.classNames),
+          },
+          batchSize: batch,
+          onProgress: progress.update,
+          signal,
+        }),
+      );
+    } finally {
+      progress.done();
+      await backend.close();
+    }
+    const meta = {
+      steps: String(result.state.step),
+      recipe: JSON.stringify(recipe),
+      classes: JSON.stringify(data.classNames),
+    };
+    const model = { kind: "sit" as const, config };
+    await writeModelFile(out.model, trainedWeights(result.state, weights), model, meta);
+    await writeModelFile(out.ema, trainedWeights(result.state, weights, { ema: true }), model, meta);
+    const summary = {
+      command: "train-base",
+      ...summaryLine(result, batch),
+      config,
+      parameters: step.graph.parameterCount(),
+      data: data.source,
+      checkpoint: out.checkpoint,
+      log: out.log,
+      model: out.model,
+      ema: out.ema,
+    };
+    if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
+    else
+      ctx.stdout.write(
+        `${result.interrupted ? "interrupted" : "done"} at step ${result.state.step}/${steps}: loss ${fmtLoss(result.smoothLoss)} (smoothed), ${result.stepsPerSec.toFixed(2)} it/s\n` +
+          `wrote ${out.model}, ${out.ema} and ${out.checkpoint} (resume with --resume)\n`,
+      );
+    return result.interrupted ? EXIT_INTERRUPTED : EXIT.ok;
+  },
+};
