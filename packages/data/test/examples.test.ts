@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+// The README's examples are the files in examples/, verbatim; each one runs here as written.
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const readme = readFileSync(join(root, "README.md"), "utf8");
+const examples = readdirSync(join(root, "examples")).filter((f) => f.endsWith(".ts"));
+
+async function runExample(file: string): Promise<string> {
+  const lines: string[] = [];
+  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
+    lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+  });
+  await import(`../examples/${file.replace(/\.ts$/, "")}.ts`);
+  return lines.join("\n");
+}
+
+describe("README examples", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("are all in the README verbatim", () => {
+    expect(examples.length).toBe(3);
+    for (const file of examples) {
+      const code = readFileSync(join(root, "examples", file), "utf8").trim();
+      expect(readme.includes(code), `${file} differs from its README copy`).toBe(true);
+    }
+  });
+
+  it("emoji", async () => {
+    const out = await runExample("emoji.ts");
+    expect(out).toMatch(/^7562 images, 9 classes: 338 4522 318 262 436 170 528 448 540$/m);
+    expect(out).toMatch(/^\[16,3,32,32\] \[/m);
+    expect(out).toMatch(/wrote .*grid\.png$/);
+  });
+
+  it("folders", async () => {
+    const out = await runExample("folders.ts");
+    expect(out).toMatch(
+      /^refused: the dataset's 2 class folders \('cat', 'dog'\) do not map to the model's 1000 classes/m,
+    );
+    expect(out.match(/^4x3x32x32 /gm)).toHaveLength(2);
+    expect(out).toMatch(/^2x3x32x32 /m);
+    expect(out).toMatch(/samples\.npz \d+ bytes/);
+    const labels = out.match(/^\dx3x32x32 (\S+)/gm)!.flatMap((l) => l.split(" ")[1].split(","));
+    expect(labels.filter((l) => l === "281")).toHaveLength(6);
+    expect(labels.filter((l) => l === "207")).toHaveLength(4);
+  });
+
+  it("latentCache", async () => {
+    const out = await runExample("latentCache.ts");
+    expect(out).toMatch(/^3 shards, complete: true, latent 4,4,4$/m);
+    // 10 images, batches of 6: one flip per image per epoch
+    expect(out.match(/^\dx4x4x4 [01]+$/gm)).toHaveLength(2);
+  });
+});
