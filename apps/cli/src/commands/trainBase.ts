@@ -6,7 +6,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import {
-  BASE_TRAINING_DEFAULTS,
   baseFeeds,
   baseTrainingStep,
   type SiTConfig,
@@ -261,13 +260,25 @@ const RECIPE_FLAGS = {
 };
 
 /** The embedded model's default size (see models/emoji/README.md). */
-export const BASE_DEFAULTS = { hidden: 192, depth: 6, heads: 3, patch: 4, batch: 64, ema: 0.999 } as const;
+export const BASE_DEFAULTS = {
+  hidden: 128,
+  depth: 5,
+  heads: 2,
+  patch: 4,
+  batch: 32,
+  lr: 2e-4,
+  maxGradNorm: 1,
+  ema: 0.999,
+} as const;
 
 export const trainBase: Command = {
   name: "train-base",
   summary: "train a class-conditional SiT (flow matching) on the emoji dataset or an image npz",
   usage:
-    "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR] [--resume]",
+    "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR] [--resume]\n" +
+    "defaults (the embedded emoji model's recipe): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
+    "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100, data: the emoji dataset; files in DIR:\n" +
+    "  checkpoint.safetensors (resume state), log.jsonl, model.safetensors and ema.safetensors (SiT weights)",
   examples: [
     "flowturbo train-base --out runs/emoji-base --steps 2000",
     "flowturbo train-base --out runs/emoji-base --steps 4000 --resume",
@@ -293,9 +304,9 @@ export const trainBase: Command = {
       heads: parseIntFlag(v.heads, "--heads") ?? BASE_DEFAULTS.heads,
       patch: parseIntFlag(v.patch, "--patch") ?? BASE_DEFAULTS.patch,
       batch: parseIntFlag(v.batch, "--batch") ?? BASE_DEFAULTS.batch,
-      lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? BASE_TRAINING_DEFAULTS.lr,
+      lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? BASE_DEFAULTS.lr,
       weightDecay: parseFloatFlag(v["weight-decay"], "--weight-decay", 0, 1) ?? 0,
-      maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? 0,
+      maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? BASE_DEFAULTS.maxGradNorm,
       ema: parseFloatFlag(v.ema, "--ema", 0, 1) ?? BASE_DEFAULTS.ema,
       seed: parseIntFlag(v.seed, "--seed", 0) ?? 0,
       labelDrop: parseFloatFlag(v["label-drop"], "--label-drop", 0, 1) ?? 0.1,

@@ -69,7 +69,10 @@ const RECIPE_FLAGS = {
 export const trainRefiner: Command = {
   name: "train-refiner",
   summary: "train FlowTurbo's velocity refiner against a frozen SiT teacher",
-  usage: "flowturbo train-refiner --teacher SIT --out DIR --steps N [--batch 18] [--lr 5e-5] [--resume]",
+  usage:
+    "flowturbo train-refiner --teacher SIT --out DIR --steps N [--batch 18] [--lr 5e-5] [--resume]\n" +
+    "defaults (FlowTurbo's recipe): --depth 1 --batch 18 --lr 5e-5 --weight-decay 0 --ema 0.9999 --dt-max 0.12\n" +
+    "  --label-drop 0.1, data: the emoji dataset; files in DIR as train-base (model.safetensors: the refiner)",
   examples: [
     "flowturbo train-refiner --teacher runs/emoji-base/ema.safetensors --out runs/emoji-refiner --steps 1500",
     "flowturbo train-refiner --out runs/emoji-refiner --steps 3000 --resume",
