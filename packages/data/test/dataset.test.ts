@@ -1,5 +1,5 @@
 // Folder datasets on real image files written by the test.
-import { writeFile } from "node:fs/promises";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { centerCropArr, ClassMapError, flipFor, ImageLoadError, rgbToTensor } from "../src/index";
@@ -67,6 +67,23 @@ describe("imageFolder", () => {
     const ds = await imageFolder(inet, { numClasses: 1000, imageSize: 16 });
     expect(ds.items.map((it) => it.label)).toEqual([0, 207]);
     expect(ds.classes?.mode).toBe("imagenet-auto");
+  });
+
+  it("follows symbolic links to class folders and files", async () => {
+    const linked = join(tmp.dir, "linked");
+    await mkdir(linked);
+    await symlink(join(root, "cat"), join(linked, "cat"));
+    await mkdir(join(linked, "dog"));
+    await symlink(join(root, "dog", "d0.png"), join(linked, "dog", "d0.png"));
+    await symlink(join(root, "dog", "missing.png"), join(linked, "dog", "broken.png"));
+    const ds = await imageFolder(linked, { numClasses: 2, imageSize: 16, classMap: "folder-order" });
+    expect(ds.items.map((it) => [it.path.slice(linked.length + 1), it.label])).toEqual([
+      ["cat/c0.png", 0],
+      ["cat/c1.jpg", 0],
+      ["cat/c2.webp", 0],
+      ["dog/d0.png", 1],
+    ]);
+    expect((await ds.get(3)).image.shape).toEqual([3, 16, 16]);
   });
 
   it("loads ADM-cropped CHW tensors equal to decode + centerCropArr", async () => {

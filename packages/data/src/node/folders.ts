@@ -3,7 +3,7 @@
 // label, or ADM's "<class>_<name>.jpg" file names) and file lists.
 
 import type { Dirent } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import {
   type ClassAssignment,
@@ -56,6 +56,15 @@ function hasExtension(name: string, extensions: readonly string[]): boolean {
   return extensions.some((e) => lower.endsWith(e.toLowerCase()));
 }
 
+/** File or folder, following symbolic links (ImageNet trees are often symlinked); broken links are skipped. */
+async function entryKind(e: Dirent, path: string): Promise<"file" | "dir" | "other"> {
+  if (e.isDirectory()) return "dir";
+  if (e.isFile()) return "file";
+  if (!e.isSymbolicLink()) return "other";
+  const st = await stat(path).catch(() => undefined);
+  return st?.isDirectory() ? "dir" : st?.isFile() ? "file" : "other";
+}
+
 /** All image files under `dir`, recursively, sorted (by path code units); hidden entries are skipped. */
 export async function listImageFiles(
   dir: string,
@@ -73,8 +82,9 @@ export async function listImageFiles(
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
       const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if ((e.isFile() || e.isSymbolicLink()) && hasExtension(e.name, extensions)) out.push(p);
+      const kind = await entryKind(e, p);
+      if (kind === "dir") await walk(p);
+      else if (kind === "file" && hasExtension(e.name, extensions)) out.push(p);
     }
   };
   await walk(dir);
@@ -97,9 +107,10 @@ function makeDataset(
  */
 export async function imageFolder(root: string, options: LabelledFolderOptions): Promise<ImageDataset> {
   const extensions = options.extensions ?? IMAGE_EXTENSIONS;
-  const dirs = (await readdir(root, { withFileTypes: true }))
-    .filter((e) => e.isDirectory() && !e.name.startsWith("."))
-    .map((e) => e.name);
+  const dirs: string[] = [];
+  for (const e of await readdir(root, { withFileTypes: true })) {
+    if (!e.name.startsWith(".") && (await entryKind(e, join(root, e.name))) === "dir") dirs.push(e.name);
+  }
   if (dirs.length === 0)
     throw new ClassMapError(`${root}: no class subfolders (use flatFolder for a folder of images)`);
   const classes = resolveClassMap(dirs, {
