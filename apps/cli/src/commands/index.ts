@@ -1,4 +1,5 @@
 import type { Command } from "../cli";
+import { bench } from "./bench";
 import { convert } from "./convert";
 import { decodeCommand } from "./decode";
 import { doctor } from "./doctor";
@@ -13,6 +14,7 @@ export const COMMANDS: readonly Command[] = [
   decodeCommand,
   convert,
   models,
+  bench,
   doctor,
   trainBase,
   trainRefiner,
