@@ -1,6 +1,6 @@
 // RGB images as interleaved uint8 buffers, and conversions to/from the model's float tensors.
 
-import { Tensor } from "@flowturbo/tensor";
+import { quantizeImages, Tensor } from "@flowturbo/tensor";
 
 /** An 8-bit RGB image: `data` holds height*width*3 bytes, row-major, channels interleaved (HWC). */
 export interface RgbImage {
@@ -116,23 +116,7 @@ export function rgbToTensor(img: RgbImage, flip = false): Tensor<"float32"> {
  * [N, 3, H, W] (or [3, H, W]) in [-1, 1] become uint8 NHWC [N, H, W, 3] ([H, W, 3]).
  */
 export function floatToUint8Nhwc(images: Tensor): Tensor<"uint8"> {
-  const single = images.rank === 3;
-  if (!single && images.rank !== 4)
-    throw new Error(`expected [N, C, H, W] or [C, H, W], got [${images.shape}]`);
-  const [n, c, h, w] = single ? [1, ...images.shape] : images.shape;
-  const src = images.dtype === "float32" || images.dtype === "float64" ? images.data : images.toFloat32();
-  const out = new Uint8Array(n * h * w * c);
-  const plane = h * w;
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const base = (i * c + ch) * plane;
-      for (let p = 0; p < plane; p++) {
-        const v = 127.5 * (src[base + p] as number) + 128;
-        out[(i * plane + p) * c + ch] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
-      }
-    }
-  }
-  return new Tensor("uint8", single ? [h, w, c] : [n, h, w, c], out);
+  return quantizeImages(images);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Pipeline-level VAE use over backend sessions: micro-batched decode (large batches under a memory cap),
 // SiT's uint8 quantization, encode with seeded posterior sampling and latent scaling.
 import { type Backend, type Session, type SessionOptions, toHost } from "@flowturbo/core";
-import { noiseBatch, type Seed, Tensor } from "@flowturbo/tensor";
+import { noiseBatch, quantizeImages, type Seed, Tensor } from "@flowturbo/tensor";
 import { downsamplingFactor, SD_VAE_CONFIG, type VaeConfig } from "./config";
 import {
   DECODER_INPUT,
@@ -139,20 +139,7 @@ export async function decode(
  */
 export function toUint8Images(images: Tensor): Tensor<"uint8"> {
   if (images.rank !== 4) throw new Error(`toUint8Images: expected [N, C, H, W], got [${images.shape}]`);
-  const [n, c, h, w] = images.shape;
-  const x = images.dtype === "float32" ? (images.data as Float32Array) : images.toFloat32();
-  const out = new Uint8Array(x.length);
-  const plane = h * w;
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const src = (b * c + ch) * plane;
-      for (let p = 0; p < plane; p++) {
-        const v = Math.fround(Math.fround(127.5 * x[src + p]) + 128);
-        out[(b * plane + p) * c + ch] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
-      }
-    }
-  }
-  return new Tensor("uint8", [n, h, w, c], out);
+  return quantizeImages(images);
 }
 
 /** `decode` then `toUint8Images`: uint8 NHWC images [N, 8h, 8w, C]. */
