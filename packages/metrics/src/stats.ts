@@ -13,12 +13,53 @@ export interface GaussianStats {
   n?: number;
 }
 
+/** Feature vectors folded into the sums per pass over the d x d triangle. */
+const BLOCK = 32;
+
+/**
+ * o[i][j] += sum_{p < k} xt[i][p] xt[j][p] for j >= i, xt row-major dim x BLOCK (only the first k
+ * columns used): 2x2 register-blocked dot products, one pass over the triangle per block of rows.
+ */
+function addUpperGram(o: Float64Array, xt: Float64Array, d: number, k: number): void {
+  for (let i = 0; i < d; i += 2) {
+    const two = i + 1 < d;
+    const a0 = i * BLOCK;
+    const a1 = two ? a0 + BLOCK : a0;
+    for (let j = i; j < d; j += 2) {
+      const twoB = j + 1 < d;
+      const b0 = j * BLOCK;
+      const b1 = twoB ? b0 + BLOCK : b0;
+      let s00 = 0;
+      let s01 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      for (let p = 0; p < k; p++) {
+        const x0 = xt[a0 + p];
+        const x1 = xt[a1 + p];
+        const y0 = xt[b0 + p];
+        const y1 = xt[b1 + p];
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
+      }
+      const oi = i * d + j;
+      o[oi] += s00;
+      if (twoB) o[oi + 1] += s01;
+      if (two) {
+        if (j > i) o[oi + d] += s10; // (i+1, j); for j == i it is below the diagonal
+        if (twoB) o[oi + d + 1] += s11;
+      }
+    }
+  }
+}
+
 /** Rows of a row-major [n, dim] feature matrix. */
 export type FeatureRows = Float32Array | Float64Array | readonly number[];
 
 /**
- * Accumulates n, sum x and sum x x^T in float64 (only the upper triangle is accumulated, then
- * mirrored). Shards accumulated separately merge exactly with `merge` (sums add), in any order.
+ * Accumulates n, sum x and sum x x^T in float64 (only the upper triangle is accumulated; the
+ * covariance is mirrored from it). Shards accumulated separately merge exactly with `merge` (sums add), in any order.
  */
 export class StatsAccumulator {
   private _n = 0;
@@ -31,7 +72,7 @@ export class StatsAccumulator {
     if (!Number.isInteger(dim) || dim <= 0) throw new Error(`StatsAccumulator: bad dimension ${dim}`);
     this.sum = new Float64Array(dim);
     this.sumOuter = new Float64Array(dim * dim);
-    this.block = new Float64Array(4 * dim);
+    this.block = new Float64Array(BLOCK * dim);
   }
 
   get n(): number {
@@ -48,33 +89,21 @@ export class StatsAccumulator {
       );
     }
     const s = this.sum;
-    const o = this.sumOuter;
-    const blk = this.block;
-    // four rows at a time: each pass over the d x d triangle serves four outer products
-    for (let r = 0; r < m; r += 4) {
-      const k = Math.min(4, m - r);
-      blk.fill(0);
+    const xt = this.block; // dim x BLOCK, transposed rows of the current block
+    for (let r = 0; r < m; r += BLOCK) {
+      const k = Math.min(BLOCK, m - r);
       for (let q = 0; q < k; q++) {
+        const base = (r + q) * d;
         for (let i = 0; i < d; i++) {
-          const v = +rows[(r + q) * d + i];
-          if (!Number.isFinite(v))
+          const v = +rows[base + i];
+          if (!Number.isFinite(v)) {
             throw new Error(`StatsAccumulator.add: non-finite feature at row ${r + q}, column ${i}`);
-          blk[q * d + i] = v;
+          }
+          xt[i * BLOCK + q] = v;
           s[i] += v;
         }
       }
-      const d2 = 2 * d;
-      const d3 = 3 * d;
-      for (let i = 0; i < d; i++) {
-        const x0 = blk[i];
-        const x1 = blk[d + i];
-        const x2 = blk[d2 + i];
-        const x3 = blk[d3 + i];
-        const row = i * d;
-        for (let j = i; j < d; j++) {
-          o[row + j] += x0 * blk[j] + x1 * blk[d + j] + x2 * blk[d2 + j] + x3 * blk[d3 + j];
-        }
-      }
+      addUpperGram(this.sumOuter, xt, d, k);
       this._n += k;
     }
     return this;

@@ -74,11 +74,16 @@ export async function inspectNpz(
   return { kind: hasStats ? (images ? "reference" : "stats") : "samples", names, images };
 }
 
+/** float64 values of a tensor without a copy when it already is float64. */
+function float64Of(t: Tensor): Float64Array {
+  return t.dtype === "float64" ? (t.data as Float64Array) : t.toFloat64();
+}
+
 async function readVector(npz: NpzFile, key: string): Promise<Float64Array> {
   const t = await npz.read(key);
   if (t.rank !== 1)
     throw new TensorFileError(npz.name, `'${key}' has shape [${t.shape.join(", ")}], expected a vector`);
-  return t.toFloat64();
+  return float64Of(t);
 }
 
 async function readGaussian(
@@ -96,7 +101,7 @@ async function readGaussian(
       `'${sigmaKey}' has shape [${s.shape.join(", ")}], expected [${d}, ${d}] to match '${muKey}'`,
     );
   }
-  return { dim: d, mu, sigma: s.toFloat64(), n };
+  return { dim: d, mu, sigma: float64Of(s), n };
 }
 
 /**
