@@ -13,6 +13,7 @@ import type {
 import { isDeviceTensor } from "@flowturbo/core";
 import { type DType, Tensor, type TypedArray, toOnnx } from "@flowturbo/tensor";
 import {
+  freshCopy,
   type LoadResult,
   type LogLevel,
   transferable,
@@ -199,7 +200,7 @@ class NodeSessionImpl implements NodeSession {
       const t: WireTensor = { dtype: host.dtype, shape: [...host.shape], data: host.data as TypedArray };
       if (this.backend.transport.mode === "worker") {
         // one copy of the caller's data (theirs stays intact), moved to the worker without a second copy
-        const data = t.data.slice() as TypedArray;
+        const data = freshCopy(t.data);
         wire[name] = { kind: "host", tensor: { ...t, data } };
         transfer.push(data.buffer as ArrayBuffer);
       } else {
@@ -293,7 +294,7 @@ class NodeBackendImpl implements NodeBackend {
     const transfer: ArrayBuffer[] = [];
     if (typeof model !== "string" && this.transport.mode === "worker") {
       // emitted bytes are ours to move; caller's bytes are copied once
-      const own = model === source ? model.slice() : model;
+      const own = model === source ? freshCopy(model) : model;
       const moved = transferable({ dtype: "uint8", shape: [own.length], data: own });
       model = moved.tensor.data as Uint8Array;
       transfer.push(...moved.transfer);

@@ -6,6 +6,7 @@ import { type DType, Graph, op, type TypedArray, toOnnx } from "@flowturbo/tenso
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import ort from "onnxruntime-node";
 import { cudaProviderLibrary } from "./paths";
+import { freshCopy } from "./protocol";
 import type {
   EngineLoadOptions,
   LoadResult,
@@ -293,7 +294,7 @@ export class Engine {
     if (v.tensor.location === "gpu-buffer") return this.downloadGpu(v.tensor);
     const t = fromOrtTensor(v.tensor, "device tensor");
     // the value stays alive here: hand out a copy
-    return { ...t, data: t.data.slice() as TypedArray };
+    return { ...t, data: freshCopy(t.data) };
   }
 
   dispose(handle: number): void {

@@ -82,10 +82,21 @@ export function ownedBuffer(data: TypedArray): ArrayBuffer | undefined {
   return data.byteOffset === 0 && data.byteLength === buf.byteLength ? buf : undefined;
 }
 
+/**
+ * A copy of a typed array in a fresh ArrayBuffer of its own. (Not `.slice()`: on a Node Buffer that is a
+ * view of the same memory, and transferring it would detach the caller's data.)
+ */
+export function freshCopy<T extends TypedArray>(data: T): T {
+  const ctor = (data instanceof Uint8Array ? Uint8Array : data.constructor) as new (n: number) => T;
+  const copy = new ctor(data.length);
+  (copy as unknown as { set(a: ArrayLike<unknown>): void }).set(data as ArrayLike<unknown>);
+  return copy;
+}
+
 /** Typed arrays whose buffers can move to the other thread without a copy (views are copied once). */
 export function transferable(t: WireTensor): { tensor: WireTensor; transfer: ArrayBuffer[] } {
   const own = ownedBuffer(t.data);
   if (own) return { tensor: t, transfer: [own] };
-  const data = t.data.slice() as TypedArray;
+  const data = freshCopy(t.data);
   return { tensor: { ...t, data }, transfer: [data.buffer as ArrayBuffer] };
 }

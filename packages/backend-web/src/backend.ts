@@ -30,14 +30,13 @@ export type LogLevel = "verbose" | "info" | "warning" | "error" | "fatal";
 
 export interface WebBackendOptions {
   /**
-   * The onnxruntime-web module to use. Default: `import("onnxruntime-web/webgpu")` (WebGPU and WASM). Under
-   * Node that build runs single-threaded; pass `await import("onnxruntime-web")` (its Node build) for
-   * multi-threaded WASM there.
+   * The onnxruntime-web module to use. Default: `onnxruntime-web/webgpu` (the native WebGPU build, with
+   * WASM) in browsers and workers; under Node, `onnxruntime-web`'s Node build (WASM only).
    */
   ort?: OrtModule | Promise<OrtModule>;
   /** Where ORT finds its .wasm/.mjs files (`ort.env.wasm.wasmPaths`), e.g. "/ort/". Default: next to ORT's own module. */
   wasmPaths?: string;
-  /** WASM threads (`ort.env.wasm.numThreads`, process-wide, fixed once ORT initialised). Under Node with the default build: 1. */
+  /** WASM threads (`ort.env.wasm.numThreads`: global, fixed once ORT initialised; threads need cross-origin isolation in browsers). */
   threads?: number;
   /** Default provider preference when SessionOptions.providers is not given. Default ["webgpu", "wasm"]. */
   providers?: readonly ExecutionProvider[];
@@ -70,6 +69,14 @@ export interface WebBackend extends Backend {
   /** Releases every session of this backend. */
   close(): Promise<void>;
 }
+
+/**
+ * Under Node the default is onnxruntime-web's Node build (WASM, threaded). The WebGPU build's 26 MB
+ * asyncify module, once instantiated in Node 20, stalls every later asynchronous WebAssembly.compile in the
+ * process for about a minute (fetch(), ESM imports of CommonJS packages...), and runs single-threaded only.
+ * A variable specifier keeps bundlers from pulling this build into browser bundles.
+ */
+const NODE_BUILD = "onnxruntime-web";
 
 const DTYPES: ReadonlySet<string> = new Set<DType>([
   "float32",
@@ -266,13 +273,28 @@ function sourceName(source: ModelSource): string {
   return source.graph.name;
 }
 
-/** Fetches an .onnx URL and lists its external data files, which ORT-web does not find by itself. */
-async function fetchModel(
-  url: string,
-): Promise<{ bytes: Uint8Array; externalData: { path: string; data: string }[] }> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`cannot fetch model ${url}: HTTP ${res.status}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
+interface ExternalFile {
+  path: string;
+  data: Uint8Array;
+}
+
+async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`cannot fetch ${what} ${url}: ${errorMessage(e)}`);
+  }
+  if (!res.ok) throw new Error(`cannot fetch ${what} ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * Fetches an .onnx URL and the external data files its initializers name (resolved against the model
+ * URL): ORT-web does not find those by itself, and its Node build reads string paths from the disk.
+ */
+async function fetchModel(url: string): Promise<{ bytes: Uint8Array; externalData: ExternalFile[] }> {
+  const bytes = await fetchBytes(url, "model");
   const locations = new Set<string>();
   try {
     for (const t of decodeModel(bytes).graph.initializer ?? []) {
@@ -284,7 +306,13 @@ async function fetchModel(
     throw new Error(`model ${url} is not a valid ONNX model: ${errorMessage(e)}`);
   }
   const base = new URL(url, (globalThis as { location?: { href: string } }).location?.href);
-  return { bytes, externalData: [...locations].map((path) => ({ path, data: new URL(path, base).href })) };
+  const externalData = await Promise.all(
+    [...locations].map(async (path) => ({
+      path,
+      data: await fetchBytes(new URL(path, base).href, `external data of ${url}:`),
+    })),
+  );
+  return { bytes, externalData };
 }
 
 const LOG_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = {
@@ -304,13 +332,13 @@ class WebBackendImpl implements WebBackend {
 
   ort(): Promise<OrtModule> {
     this.module ??= (async () => {
-      const injected = this.opts.ort !== undefined;
-      const ort = injected ? await this.opts.ort! : await import("onnxruntime-web/webgpu");
+      let ort: OrtModule;
+      if (this.opts.ort !== undefined) ort = await this.opts.ort;
+      else if (isNode()) ort = (await import(/* @vite-ignore */ NODE_BUILD)) as OrtModule;
+      else ort = await import("onnxruntime-web/webgpu");
       const env = ort.env;
       if (this.opts.wasmPaths !== undefined) env.wasm.wasmPaths = this.opts.wasmPaths;
-      // the WebGPU build's threaded WASM needs a browser (it cannot load Node's modules from its ES module)
-      if (!injected && isNode()) env.wasm.numThreads = 1;
-      else if (this.opts.threads !== undefined) env.wasm.numThreads = this.opts.threads;
+      if (this.opts.threads !== undefined) env.wasm.numThreads = this.opts.threads;
       env.logLevel = this.opts.logLevel ?? "error";
       return ort;
     })();
@@ -336,7 +364,7 @@ class WebBackendImpl implements WebBackend {
     const ort = await this.ort();
     const name = sourceName(source);
     let model: Uint8Array;
-    let externalData: { path: string; data: string }[] | undefined;
+    let externalData: ExternalFile[] | undefined;
     if (typeof source === "string") {
       ({ bytes: model, externalData } = await fetchModel(source));
     } else if (source instanceof Uint8Array) {

@@ -1,4 +1,4 @@
-// onnxruntime-web's WASM provider under Node (the default `onnxruntime-web/webgpu` build).
+// onnxruntime-web's WASM provider under Node (the backend's Node default: onnxruntime-web's Node build).
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isDeviceTensor, runConformance } from "@flowturbo/core";
@@ -29,9 +29,6 @@ let origin = "";
 beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  // Node's fetch compiles its HTTP parser (WebAssembly) on first use; done after ORT initialised, that
-  // compile waits seconds behind V8's background tier-up of ORT's 26 MB module on a 2-core machine
-  await fetch(`${origin}/warm-up`);
 });
 afterAll(() => {
   server.closeAllConnections();
@@ -39,7 +36,7 @@ afterAll(() => {
 });
 
 describe("backend-web under Node (WASM)", () => {
-  const backend = createWebBackend();
+  const backend = createWebBackend({ threads: 2 });
   afterAll(() => backend.close());
 
   test("conformance: every op family matches the reference interpreter", async () => {
@@ -147,6 +144,12 @@ describe("backend-web under Node (WASM)", () => {
     });
     expect(Array.from(w.data as Float32Array)).toEqual(expected);
     await s.release();
-    await expect(backend.load(url.replace("external.onnx", "missing.onnx"))).rejects.toThrow(/HTTP 404/);
+    await expect(backend.load(url.replace("external.onnx", "missing.onnx"))).rejects.toThrow(
+      /cannot fetch model http:.*\/missing.onnx: HTTP 404/,
+    );
+    delete files["/models/external.onnx.data"];
+    await expect(backend.load(url)).rejects.toThrow(
+      /cannot fetch external data of .*external.onnx: .*external.onnx.data: HTTP 404/,
+    );
   });
 });
