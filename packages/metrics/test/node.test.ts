@@ -6,6 +6,7 @@ import { Tensor } from "@flowturbo/tensor";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { frechetDistance, InceptionExtractor, type RgbImage } from "../src";
 import {
+  evalAdm,
   evalFid,
   fidReportJson,
   formatFidReport,
@@ -145,6 +146,32 @@ describe("eval fid / eval stats as library calls", () => {
     expect(report.inceptionScore.a).toBeGreaterThan(1);
     expect(Math.abs(report.fid)).toBeLessThan(1e-6 * report.details.fid.traceSigma1);
     expect(Math.abs(report.sfid!)).toBeLessThan(1e-6 * report.details.sfid!.traceSigma1);
+    await ex.release();
+  });
+
+  test("evalAdm: IS, FID, sFID, precision and recall like ADM's evaluator", async () => {
+    const { tensors } = await loadCase("metrics/adm_npz");
+    const arr = tensors.get("arr_0")!.data as Uint8Array;
+    const { saveNpzFile } = await import("@flowturbo/tensor/node");
+    const a = join(dir, "adm_a.npz");
+    const b = join(dir, "adm_b.npz");
+    await saveNpzFile(a, { arr_0: new Tensor("uint8", [6, 16, 16, 3], arr) });
+    const flipped = arr.map((v) => 255 - v);
+    await saveNpzFile(b, { arr_0: new Tensor("uint8", [6, 16, 16, 3], flipped) });
+    const ex = new InceptionExtractor(node, weights, { batchSize: 6 });
+    const same = await evalAdm(a, a, { extractor: ex });
+    expect([same.precision, same.recall]).toEqual([1, 1]);
+    expect(Math.abs(same.fid)).toBeLessThan(1e-9);
+    expect(same.statsSource).toEqual({ ref: "images", sample: "images" });
+    expect(same.nRef).toBe(6);
+    const diff = await evalAdm(a, b, { extractor: ex });
+    expect(diff.fid).toBeGreaterThan(0);
+    expect(diff.sfid).toBeGreaterThan(0);
+    expect(diff.inceptionScore).toBeGreaterThanOrEqual(1);
+    // a reference batch's own mu/sigma are used (ADM's read_statistics): the fixture's are 128-d
+    await expect(evalAdm(join(FIXTURES, "metrics/adm_npz/adm_npz.npz"), a, { extractor: ex })).rejects.toThrow(
+      /different dimensions: 2048 and 128/,
+    );
     await ex.release();
   });
 });

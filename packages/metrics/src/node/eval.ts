@@ -6,6 +6,7 @@ import { type FidComparison, compareStats } from "../evaluate";
 import type { FrechetOptions } from "../fid";
 import { computeFeatures, type FeatureSummary, type InceptionExtractor } from "../features";
 import { batchImages, type ImageBatch, type ImageSource } from "../images";
+import { type PairwiseDistances, precisionRecall } from "../precisionRecall";
 import { type StatsFile, type StatsMeta, statsFromSummary } from "../statsFile";
 import { inspectNpzFile, readStatsFile, sampleNpzFileBatches, writeStatsFile } from "./files";
 
@@ -186,4 +187,92 @@ export async function writeStatsForInput(
   if (!s.summary) throw new Error(`${path}: already a statistics file`);
   const bytes = await writeStatsFile(out, s.stats);
   return { meta: s.stats.meta!, bytes };
+}
+
+export interface AdmEvalOptions {
+  extractor: InceptionExtractor;
+  /** Distances for precision/recall (default: CPU; use backendDistances(backend) for 10k x 50k sets). */
+  distances?: PairwiseDistances;
+  /** Rows per distance block (match backendDistances' block). */
+  blockSize?: number;
+  batchSize?: number;
+  limit?: number;
+  onProgress?: (path: string, done: number, total: number | undefined) => void;
+  signal?: AbortSignal;
+}
+
+/** ADM's evaluator output (evaluator.py main): IS, FID, sFID, precision, recall. */
+export interface AdmEvalReport {
+  inceptionScore: number;
+  fid: number;
+  sfid: number;
+  precision: number;
+  recall: number;
+  nRef: number;
+  nSample: number;
+  /** Where each side's FID statistics came from: the file's mu/sigma (as ADM) or its images. */
+  statsSource: { ref: "file" | "images"; sample: "file" | "images" };
+  notes: string[];
+  seconds: number;
+}
+
+async function admSide(path: string, options: AdmEvalOptions) {
+  const input = await inspectEvalInput(path);
+  if (!input.images) throw new Error(`${path}: the ADM evaluation needs images (arr_0) for precision/recall`);
+  const total =
+    options.limit !== undefined ? Math.min(options.limit, input.images.count) : input.images.count;
+  const summary = await computeFeatures(
+    options.extractor,
+    sampleNpzFileBatches(path, { batchSize: options.batchSize ?? options.extractor.batchSize }),
+    {
+      keepPool3: true,
+      limit: options.limit,
+      signal: options.signal,
+      onProgress: options.onProgress ? (done) => options.onProgress!(path, done, total) : undefined,
+    },
+  );
+  // like ADM's read_statistics: a file's own mu/sigma (mu_s/sigma_s) win over its images
+  const fileStats = input.kind === "reference" ? await readStatsFile(path) : undefined;
+  const stats: StatsFile = fileStats?.spatial
+    ? fileStats
+    : { pool: fileStats?.pool ?? summary.pool, spatial: summary.spatial };
+  return { summary, stats, source: (fileStats ? "file" : "images") as "file" | "images" };
+}
+
+/**
+ * All five numbers of ADM's evaluator (`python evaluator.py REF SAMPLES`): Inception Score of the
+ * samples, FID and sFID (reference statistics from the file when it has mu/sigma, as ADM does),
+ * precision and recall (k = 3) between the pool3 features of the reference images (arr_0) and the
+ * samples. Features are pytorch-fid's network (see the README on conventions).
+ */
+export async function evalAdm(
+  reference: string,
+  samples: string,
+  options: AdmEvalOptions,
+): Promise<AdmEvalReport> {
+  const t0 = performance.now();
+  const ref = await admSide(reference, options);
+  const sam = await admSide(samples, options);
+  const cmp = compareStats(sam.stats, ref.stats);
+  if (!cmp.sfid) throw new Error("sFID statistics missing");
+  const pr = await precisionRecall(
+    ref.summary.pool3!,
+    ref.summary.n,
+    sam.summary.pool3!,
+    sam.summary.n,
+    2048,
+    { distances: options.distances, blockSize: options.blockSize },
+  );
+  return {
+    inceptionScore: sam.summary.inceptionScore.mean,
+    fid: cmp.fid.value,
+    sfid: cmp.sfid.value,
+    precision: pr.precision,
+    recall: pr.recall,
+    nRef: ref.summary.n,
+    nSample: sam.summary.n,
+    statsSource: { ref: ref.source, sample: sam.source },
+    notes: cmp.notes,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
