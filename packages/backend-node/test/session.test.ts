@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeviceTensor } from "@flowturbo/core";
-import { Graph, op, Tensor, toOnnx } from "@flowturbo/tensor";
+import { Graph, op, Tensor, toOnnx, toOnnxWithExternalData } from "@flowturbo/tensor";
 import { afterAll, describe, expect, test } from "vitest";
 import { createNodeBackend, cudaProviderLibrary } from "../src";
 
@@ -47,6 +47,49 @@ describe.each([
     }
     // the caller's input stays intact (it is copied once, not moved)
     expect(Array.from(x.data as Float32Array)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  test("callers' buffers are never detached (Node Buffers, views of larger buffers)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ft-node-"));
+    writeFileSync(join(dir, "affine.onnx"), toOnnx(affine()));
+    const buf = readFileSync(join(dir, "affine.onnx"));
+    const a = await backend.load(buf);
+    const b = await backend.load(buf);
+    expect(buf.byteLength).toBeGreaterThan(0);
+    const big = new Float32Array(100).map((_, i) => i);
+    const view = new Tensor("float32", [2, 3], big.subarray(10, 16));
+    const out = await a.run({ x: view, idx });
+    expect(Array.from((out.y as Tensor).data as Float32Array)).toEqual([21, 23, 25, 27, 29, 31]);
+    expect(big.length).toBe(100);
+    expect(Array.from(view.data as Float32Array)).toEqual([10, 11, 12, 13, 14, 15]);
+    await a.release();
+    await b.release();
+  });
+
+  test("a model file with external data next to it", async () => {
+    const g = new Graph("external");
+    const v = g.input("v", "float32", [1, 512]);
+    g.output("w", op.matmul(v, g.param("big", [512, 4])));
+    const big = Tensor.from(
+      "float32",
+      [512, 4],
+      Array.from({ length: 2048 }, (_, i) => (i % 7) - 3),
+    );
+    const { model, external } = toOnnxWithExternalData(g, {
+      weights: { big },
+      encode: { externalData: "always" },
+    });
+    const dir = mkdtempSync(join(tmpdir(), "ft-node-"));
+    writeFileSync(join(dir, "external.onnx"), model);
+    writeFileSync(join(dir, external!.location), Buffer.concat(external!.chunks));
+    const s = await backend.load(join(dir, "external.onnx"));
+    const w = (await s.run({ v: Tensor.from("float32", [1, 512], new Array(512).fill(1)) })).w as Tensor;
+    expect(Array.from(w.data as Float32Array)).toEqual(
+      [0, 1, 2, 3].map((c) =>
+        Array.from({ length: 512 }, (_, r) => ((r * 4 + c) % 7) - 3).reduce((p, q) => p + q, 0),
+      ),
+    );
+    await s.release();
   });
 
   test("int64, float16 and bool tensors round-trip with their storage types", async () => {
