@@ -3,6 +3,7 @@ import { bench } from "./bench";
 import { convert } from "./convert";
 import { decodeCommand } from "./decode";
 import { doctor } from "./doctor";
+import { evalCommand } from "./evalCommand";
 import { models } from "./models";
 import { sampleCommand } from "./sample";
 import { trainBase } from "./trainBase";
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   decodeCommand,
   convert,
   models,
+  evalCommand,
   bench,
   doctor,
   trainBase,

@@ -1,0 +1,110 @@
+// `flowturbo eval fid A B` and `flowturbo eval stats INPUT -o stats.npz` (FlowTurbo's FID convention:
+// pytorch-fid's Inception, images as decoded, statistics compared with ADM reference batches' mu/sigma).
+import { createNodeBackend } from "@flowturbo/backend-node";
+import { decodeImageFile, listImageFiles } from "@flowturbo/data/node";
+import { InceptionExtractor } from "@flowturbo/metrics";
+import {
+  evalFid,
+  fidReportJson,
+  formatFidReport,
+  inspectEvalInput,
+  loadInceptionStateDict,
+  writeStatsForInput,
+} from "@flowturbo/metrics/node";
+import { type Command, EXIT, UsageError } from "../cli";
+import { parseIntFlag, requireFile } from "../files";
+
+/** A folder of PNG/JPEG/WebP files (recursively, sorted) as RGB images for the Inception network. */
+async function* folderImages(dir: string) {
+  for (const path of await listImageFiles(dir)) {
+    const img = await decodeImageFile(path);
+    yield { ...img, name: path };
+  }
+}
+
+async function withExtractor<T>(
+  inception: string | undefined,
+  needed: boolean,
+  batch: number,
+  fn: (e?: InceptionExtractor) => Promise<T>,
+): Promise<T> {
+  if (!needed) return fn(undefined);
+  if (!inception) {
+    throw new UsageError(
+      "--inception FILE is required to compute features of images (pt_inception-2015-12-05-6726825d.pth: see `flowturbo models`)",
+    );
+  }
+  const backend = createNodeBackend();
+  const extractor = new InceptionExtractor(
+    backend,
+    await loadInceptionStateDict(await requireFile(inception, "--inception")),
+    { batchSize: batch },
+  );
+  try {
+    return await fn(extractor);
+  } finally {
+    await extractor.release();
+    await backend.close();
+  }
+}
+
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "FID between folders / sample npz / statistics npz; statistics files for reuse",
+  usage:
+    "flowturbo eval fid A B [--inception pt_inception.pth] [--json]  |  flowturbo eval stats INPUT -o stats.npz --inception FILE",
+  examples: [
+    "flowturbo eval fid samples.npz VIRTUAL_imagenet256_labeled.npz --inception pt_inception-2015-12-05-6726825d.pth",
+    "flowturbo eval stats my-images/ -o my-stats.npz --inception pt_inception-2015-12-05-6726825d.pth",
+    "flowturbo eval fid my-stats.npz VIRTUAL_imagenet256_labeled.npz --json",
+  ],
+  options: {
+    inception: { type: "string" },
+    out: { type: "string", short: "o" },
+    batch: { type: "string" },
+    limit: { type: "string" },
+  },
+  async run(ctx) {
+    const [sub, ...paths] = ctx.positionals;
+    const batch = parseIntFlag(ctx.values.batch, "--batch") ?? 32;
+    const limit = parseIntFlag(ctx.values.limit, "--limit");
+    const inception = ctx.values.inception as string | undefined;
+    const opts = { imageFolder: folderImages, limit, batchSize: batch };
+    if (sub === "fid") {
+      if (paths.length !== 2)
+        throw new UsageError("eval fid needs two inputs: A B (folders, sample .npz or statistics .npz)");
+      const inputs = await Promise.all(
+        paths.map((p) => inspectEvalInput(p).catch((e: Error) => Promise.reject(new UsageError(e.message)))),
+      );
+      const needsFeatures = inputs.some((i) => i.kind === "folder" || i.kind === "samples");
+      const report = await withExtractor(inception, needsFeatures, batch, (extractor) =>
+        evalFid(paths[0], paths[1], { ...opts, extractor }),
+      );
+      ctx.stdout.write(
+        ctx.json ? `${JSON.stringify(fidReportJson(report))}\n` : `${formatFidReport(report)}\n`,
+      );
+      return EXIT.ok;
+    }
+    if (sub === "stats") {
+      const out = ctx.values.out as string | undefined;
+      if (paths.length !== 1 || !out) throw new UsageError("eval stats needs one input and -o stats.npz");
+      const input = await inspectEvalInput(paths[0]).catch((e: Error) =>
+        Promise.reject(new UsageError(e.message)),
+      );
+      if (input.kind === "stats" || input.kind === "reference")
+        throw new UsageError(`${paths[0]}: already holds statistics (mu, sigma)`);
+      const r = await withExtractor(inception, true, batch, (extractor) =>
+        writeStatsForInput(paths[0], out, { ...opts, extractor }),
+      );
+      ctx.stdout.write(
+        ctx.json
+          ? `${JSON.stringify({ out, bytes: r.bytes, meta: r.meta })}\n`
+          : `wrote ${out} (${r.bytes} bytes)\n`,
+      );
+      return EXIT.ok;
+    }
+    throw new UsageError(
+      `unknown eval subcommand '${sub ?? ""}': use 'eval fid A B' or 'eval stats INPUT -o stats.npz'`,
+    );
+  },
+};
