@@ -30,7 +30,11 @@ describe("WebGPU provider (Dawn)", () => {
       console.warn(`skipping the WebGPU tests: ${missing}`);
       ctx.skip(missing);
     }
-    const child = await runTs(fileURLToPath(new URL("./webgpu/child.ts", import.meta.url)), vulkanEnv());
+    const child = await runTs(
+      fileURLToPath(new URL("./webgpu/child.ts", import.meta.url)),
+      vulkanEnv(),
+      110_000,
+    );
     const report = lastJson<ChildReport>(child.stdout);
     expect(report.error, child.stderr).toBeUndefined();
     expect(child.code, child.stderr).toBe(0);
@@ -53,5 +57,5 @@ describe("WebGPU provider (Dawn)", () => {
       });
     }
     expect(report.trips.map((t) => t.worker)).toEqual([true, false]);
-  });
+  }, 120_000); // ~10 s alone; margin for CI running every package's tests at once
 });

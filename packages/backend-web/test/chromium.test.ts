@@ -37,7 +37,7 @@ beforeAll(async () => {
     },
   );
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-});
+}, 120_000);
 
 afterAll(async () => {
   await harness?.close();
@@ -88,7 +88,8 @@ describe.each(["page", "worker"] as const)("Chromium (%s)", (where) => {
     expect(failures(r)).toEqual([]);
   });
 
-  test("conformance on WebGPU (SwiftShader where there is no GPU)", async (ctx) => {
+  // ~10 s alone (SwiftShader compiles shaders on the CPU); margin for CI running all packages at once
+  test("conformance on WebGPU (SwiftShader where there is no GPU)", { timeout: 120_000 }, async (ctx) => {
     skipWithout(ctx);
     const r = await run("webgpu", where);
     if (!r.webgpu) {
