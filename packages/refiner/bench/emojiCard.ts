@@ -1,8 +1,12 @@
 // Figures and numbers of the embedded emoji model's card (models/emoji/README.md): the loss curves
 // (loss.png), sample grids (samples-*.png: one row per class) and FlowTurbo plans vs Heun against a tight
 // dopri5 solve from the same noise (eval.json), all on ORT CPU.
-// Usage: pnpm card:emoji --dir ../../models/emoji [--n 36] [--seed 0] [--cfg 1] [--threads 1] [--repeats 3]
-import { readFile, writeFile } from "node:fs/promises";
+// Usage: pnpm card:emoji --dir ../../models/emoji [--base-run DIR --refiner-run DIR] [--n 36] [--seed 0]
+//        [--cfg 1] [--threads 1] [--repeats 3]
+// --base-run / --refiner-run (train-base / train-refiner --out folders) first copy the embedded files into
+// --dir: base.safetensors (the base run's EMA weights), refiner.safetensors (the refiner run's non-EMA
+// weights, as FlowTurbo uses) and their logs thinned to every 10th step (base-log.jsonl, refiner-log.jsonl).
+import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createNodeBackend } from "@flowturbo/backend-node";
@@ -15,13 +19,18 @@ import { loadModelFile } from "../src/train/node";
 const { values } = parseArgs({
   options: {
     dir: { type: "string", default: "../../models/emoji" },
+    "base-run": { type: "string" },
+    "refiner-run": { type: "string" },
     n: { type: "string", default: "36" },
     seed: { type: "string", default: "0" },
     cfg: { type: "string", default: "1" },
     threads: { type: "string", default: "1" },
     repeats: { type: "string", default: "3" },
-    heun: { type: "string", default: "2,3,4,5,6,7,8,10" },
-    plans: { type: "string", default: "H1P1R1,H1P2R1,H1P2R2,H1P3R2,H2P3R2,H1P5R3,H2P4R3,H3P5R3,H3P7R4" },
+    heun: { type: "string", default: "1,2,3,4,5,6,8,10,12" },
+    plans: {
+      type: "string",
+      default: "H1P1R1,H1P2R1,H1P2R2,H1P3R2,H2P3R2,H1P5R3,H2P4R3,H3P5R3,H3P7R4,H2P3,H2P5,H2P8",
+    },
     "grid-plan": { type: "string", default: "H2P4R3" },
     "skip-figures": { type: "boolean", default: false },
   },
@@ -166,6 +175,23 @@ function lossPanel(
     prev = p;
   }
   cv.text(title, x0 + 10, y0 - 18, [0, 0, 0]);
+}
+
+// ---------------------------------------------------------------- files from the training runs
+async function thinLog(from: string, to: string, every = 10) {
+  const lines = (await readFile(from, "utf8")).trim().split("\n").filter(Boolean);
+  const kept = lines.filter(
+    (l, i) => (JSON.parse(l) as LogLine).step % every === 0 || i === lines.length - 1,
+  );
+  await writeFile(to, `${[...new Set(kept)].join("\n")}\n`);
+}
+if (values["base-run"]) {
+  await copyFile(join(values["base-run"], "ema.safetensors"), join(dir, "base.safetensors"));
+  await thinLog(join(values["base-run"], "log.jsonl"), join(dir, "base-log.jsonl"));
+}
+if (values["refiner-run"]) {
+  await copyFile(join(values["refiner-run"], "model.safetensors"), join(dir, "refiner.safetensors"));
+  await thinLog(join(values["refiner-run"], "log.jsonl"), join(dir, "refiner-log.jsonl"));
 }
 
 // ---------------------------------------------------------------- models
@@ -344,7 +370,7 @@ const heunAt = (cost: number, key: "cost" | "ms"): number | undefined => {
   return undefined;
 };
 const comparison = results
-  .filter((r) => r.refiner > 0)
+  .filter((r) => !/^H\d+$/.test(r.method))
   .map((r) => ({
     plan: r.method,
     cost: r.cost,

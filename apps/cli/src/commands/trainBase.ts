@@ -15,6 +15,7 @@ import {
   trainedWeights,
 } from "@flowturbo/refiner";
 import {
+  loadImageFolder,
   loadTrainingNpz,
   readTrainCheckpointFile,
   type TrainProgress,
@@ -48,6 +49,8 @@ export function parseFloatFlag(value: unknown, flag: string, min = 0, max = Infi
 export const COMMON_TRAIN_OPTIONS: Options = {
   out: { type: "string", short: "o" },
   data: { type: "string" },
+  images: { type: "string" },
+  "image-size": { type: "string" },
   synthetic: { type: "string" },
   batch: { type: "string" },
   lr: { type: "string" },
@@ -74,17 +77,27 @@ export interface TrainingData {
   source: string;
 }
 
-/** --synthetic N, --data FILE.npz, or the bundled emoji dataset. */
+/** --synthetic N, --data FILE.npz, --images DIR (ImageFolder, --image-size), or the bundled emoji dataset. */
 export async function trainingData(values: CommandContext["values"]): Promise<TrainingData> {
   const synthetic = parseIntFlag(values.synthetic, "--synthetic");
   if (synthetic !== undefined) {
-    if (values.data) throw new UsageError("--data and --synthetic are exclusive");
+    if (values.data || values.images) throw new UsageError("--synthetic excludes --data and --images");
     const set = syntheticSet(synthetic, 9, 32, 3);
     return {
       set,
       classNames: Array.from({ length: 9 }, (_, i) => `blob ${i}`),
       source: `synthetic:${synthetic}`,
     };
+  }
+  if (values.images !== undefined) {
+    if (values.data) throw new UsageError("--data and --images are exclusive");
+    const size = parseIntFlag(values["image-size"], "--image-size") ?? 32;
+    try {
+      const d = await loadImageFolder(String(values.images), size);
+      return { set: d.set, classNames: d.classNames, source: `images:${size}:${values.images}` };
+    } catch (e) {
+      throw new UsageError(`--images: ${(e as Error).message}`);
+    }
   }
   const path = values.data === undefined ? undefined : await requireFile(values.data as string, "--data");
   try {
@@ -98,6 +111,7 @@ export async function trainingData(values: CommandContext["values"]): Promise<Tr
 /** The data source the flags name (recorded in the recipe). */
 export function dataSourceFlag(values: CommandContext["values"]): string {
   if (values.synthetic !== undefined) return `synthetic:${values.synthetic}`;
+  if (values.images !== undefined) return `images:${values["image-size"] ?? 32}:${values.images}`;
   return values.data === undefined ? EMOJI_SOURCE : String(values.data);
 }
 
@@ -106,8 +120,11 @@ export function dataFlagsOnResume(
   values: CommandContext["values"],
   recorded: string,
 ): CommandContext["values"] {
-  if (values.data !== undefined || values.synthetic !== undefined) return values;
+  if (values.data !== undefined || values.synthetic !== undefined || values.images !== undefined)
+    return values;
   if (recorded.startsWith("synthetic:")) return { ...values, synthetic: recorded.slice("synthetic:".length) };
+  const folder = /^images:(\d+):(.*)$/s.exec(recorded);
+  if (folder) return { ...values, images: folder[2], "image-size": folder[1] };
   if (recorded === EMOJI_SOURCE) return values;
   return { ...values, data: recorded };
 }
@@ -257,6 +274,8 @@ const RECIPE_FLAGS = {
   "no-flip": "noFlip",
   data: "data",
   synthetic: "data",
+  images: "data",
+  "image-size": "data",
 };
 
 /** The embedded model's default size (see models/emoji/README.md). */
@@ -277,7 +296,9 @@ export const trainBase: Command = {
   usage:
     "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR] [--resume]\n" +
     "defaults (the embedded emoji model's recipe): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
-    "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100, data: the emoji dataset; files in DIR:\n" +
+    "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset, or --data FILE.npz\n" +
+    "  (uint8 images NHWC or float latents NCHW, labels), --images DIR (one subfolder per class, --image-size 32),\n" +
+    "  --synthetic N; files in DIR:\n" +
     "  checkpoint.safetensors (resume state), log.jsonl, model.safetensors and ema.safetensors (SiT weights)",
   examples: [
     "flowturbo train-base --out runs/emoji-base --steps 2000",

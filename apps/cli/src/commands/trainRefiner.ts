@@ -63,6 +63,8 @@ const RECIPE_FLAGS = {
   "dt-max": "dtMax",
   data: "data",
   synthetic: "data",
+  images: "data",
+  "image-size": "data",
   teacher: "teacher",
 };
 

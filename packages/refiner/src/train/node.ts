@@ -3,7 +3,7 @@
 // the emoji dataset from @flowturbo/data's bundled npz, and model files with their config recorded.
 import { createRequire } from "node:module";
 import { basename } from "node:path";
-import { openNpz, openSafetensors, safetensorsChunks, type Tensor } from "@flowturbo/tensor";
+import { openNpz, openSafetensors, safetensorsChunks, Tensor } from "@flowturbo/tensor";
 import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
 import { detectFormat, loadCheckpoint, type ModelCheckpoint, ONNX_CONFIG_KEY } from "../checkpoint";
 import type { SiTConfig } from "../config";
@@ -76,6 +76,37 @@ export async function loadTrainingNpz(path = emojiDatasetPath()): Promise<ImageT
   } finally {
     await src.close();
   }
+}
+
+/**
+ * An ImageFolder (one subfolder per class, names in sorted order = class ids) decoded once into memory:
+ * each image ADM-center-cropped to `imageSize` (@flowturbo/data's imageFolder).
+ */
+export async function loadImageFolder(root: string, imageSize: number): Promise<ImageTrainingData> {
+  const { imageFolder } = await import("@flowturbo/data/node");
+  const { readdir } = await import("node:fs/promises");
+  const folders = (await readdir(root, { withFileTypes: true })).filter(
+    (e) => e.isDirectory() && !e.name.startsWith("."),
+  ).length;
+  const ds = await imageFolder(root, {
+    imageSize,
+    numClasses: Math.max(folders, 1),
+    classMap: "folder-order",
+  });
+  const n = ds.length;
+  const plane = imageSize * imageSize * 3;
+  const images = new Uint8Array(n * plane);
+  const labels = new Array<number>(n);
+  let k = 0;
+  for await (const img of ds.loadInOrder(Int32Array.from({ length: n }, (_, i) => i))) {
+    images.set(img.rgb.data, k * plane);
+    labels[k++] = img.label;
+  }
+  const names = [...(ds.classes?.ids ?? new Map<string, number>())]
+    .sort((a, b) => a[1] - b[1])
+    .map(([nm]) => nm);
+  const tensor = new Tensor("uint8", [k, imageSize, imageSize, 3], images.subarray(0, k * plane));
+  return { set: uint8ImageSet(tensor, labels.slice(0, k), names.length), classNames: names, file: root };
 }
 
 /** safetensors metadata key of the model config (the same key `flowturbo convert` uses in ONNX). */
