@@ -19,14 +19,17 @@ export class InThreadTransport implements Transport {
   readonly mode = "in-thread";
   readonly generation = 0;
   private engine?: Promise<Engine>;
+  private closed = false;
 
   request<T>(req: Request): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("@flowturbo/backend-node: the backend was closed"));
     // onnxruntime-node is loaded on first use, so that worker-mode callers never load it in their thread
     this.engine ??= import("./engine").then(({ Engine }) => new Engine({ keepHostOutputs: false }));
     return this.engine.then((e) => e.handle(req) as Promise<T>);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const e = this.engine;
     this.engine = undefined;
     if (e) await (await e).close();
@@ -120,14 +123,14 @@ export class WorkerTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    if (this.closing) return;
     const w = this.worker;
-    if (!w || this.closing) return;
     try {
-      await this.request({ op: "close" });
+      if (w) await this.request({ op: "close" });
     } finally {
       this.closing = true;
-      await w.terminate();
       this.worker = undefined;
+      if (w) await w.terminate();
     }
   }
 }

@@ -71,6 +71,19 @@ describe("worker thread", () => {
     expect(t.maxGap).toBeGreaterThan(t.ms / 2);
   });
 
+  test("a closed backend refuses further work", async () => {
+    for (const worker of [true, false]) {
+      const b = createNodeBackend({ worker });
+      const g = new Graph("double");
+      g.output("y", op.mul(g.input("x", "float32", [3]), 2));
+      const s = await b.load({ graph: g });
+      await b.close();
+      await expect(s.run({ x: Tensor.from("float32", [3], [1, 2, 3]) })).rejects.toThrow(/released|closed/);
+      await expect(b.load({ graph: g })).rejects.toThrow(/the backend was closed/);
+      await b.close(); // idempotent
+    }
+  });
+
   test("a process with an idle backend and live sessions exits by itself", async () => {
     const r = await runTs(fileURLToPath(new URL("./fixtures-ts/idle-exit.ts", import.meta.url)), {}, 30_000);
     expect(r.code, r.stderr).toBe(0);
