@@ -400,6 +400,7 @@ export const trainBase: Command = {
           logPath: out.log,
           metadata: {
             kind: "base",
+            seed: String(seed),
             recipe: JSON.stringify(recipe),
             config: JSON.stringify(config),
             classes: JSON.stringify(data.classNames),

@@ -181,6 +181,7 @@ export const trainRefiner: Command = {
           logPath: out.log,
           metadata: {
             kind: "refiner",
+            seed: String(seed),
             recipe: JSON.stringify(recipe),
             config: JSON.stringify(student),
             teacherConfig: JSON.stringify(tc),
