@@ -169,9 +169,9 @@ describe("eval fid / eval stats as library calls", () => {
     expect(diff.sfid).toBeGreaterThan(0);
     expect(diff.inceptionScore).toBeGreaterThanOrEqual(1);
     // a reference batch's own mu/sigma are used (ADM's read_statistics): the fixture's are 128-d
-    await expect(evalAdm(join(FIXTURES, "metrics/adm_npz/adm_npz.npz"), a, { extractor: ex })).rejects.toThrow(
-      /different dimensions: 2048 and 128/,
-    );
+    await expect(
+      evalAdm(join(FIXTURES, "metrics/adm_npz/adm_npz.npz"), a, { extractor: ex }),
+    ).rejects.toThrow(/different dimensions: 2048 and 128/);
     await ex.release();
   });
 });

@@ -7,7 +7,8 @@ import { sample } from "@flowturbo/core";
 import { loadCheckpoint, refinerGraph, sitGraph } from "@flowturbo/refiner";
 
 const fixtures = join(import.meta.dirname, "../test/fixtures");
-const [sitPath = join(fixtures, "sit.pt"), refinerPath = join(fixtures, "refiner.pt"), heads = "4"] = process.argv.slice(2);
+const [sitPath = join(fixtures, "sit.pt"), refinerPath = join(fixtures, "refiner.pt"), heads = "4"] =
+  process.argv.slice(2);
 
 // 1. checkpoint -> architecture + weights (.pt, .safetensors or converted .onnx)
 const base = await loadCheckpoint(new Uint8Array(await readFile(sitPath)), { heads: Number(heads) });
@@ -30,5 +31,7 @@ const result = await sample({
   cfgScale: 4,
   seed: 0,
 });
-console.log(`latents [${result.latents.shape.join(", ")}], NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}`);
+console.log(
+  `latents [${result.latents.shape.join(", ")}], NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}`,
+);
 await backend.close();
