@@ -1,10 +1,10 @@
 import { interpret, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import type { Backend } from "../src";
-import { conformanceCases, createReferenceBackend, runConformance } from "../src";
+import { conformanceCases, createReferenceBackend, runConformance, WEBGPU_TRIG_TOLERANCE } from "../src";
 
 /** The reference backend, optionally corrupting one output: the suite must catch it. */
-function interpreterBackend(corrupt?: string): Backend {
+function interpreterBackend(corrupt?: string, relative = 1e-2, provider?: "webgpu"): Backend {
   const reference = createReferenceBackend();
   return {
     ...reference,
@@ -12,12 +12,13 @@ function interpreterBackend(corrupt?: string): Backend {
       const session = await reference.load(source, opts);
       return {
         ...session,
+        provider: provider ?? session.provider,
         run: async (feeds, outputs) => {
           const out = await session.run(feeds, outputs);
           const t = corrupt ? (out[corrupt] as Tensor | undefined) : undefined;
           if (corrupt && t) {
             const d = t.toFloat64();
-            d[0] += 1e-2 * Math.max(1, Math.abs(d[0]));
+            d[0] += relative * Math.max(1, Math.abs(d[0]));
             out[corrupt] = new Tensor("float64", t.shape, d);
           }
           return out;
@@ -73,5 +74,17 @@ describe("conformance suite", () => {
     expect(ok.every((r) => r.passed)).toBe(true);
     const bad = await runConformance(interpreterBackend("gelu_tanh"));
     expect(bad.filter((r) => !r.passed).map((r) => r.output)).toEqual(["gelu_tanh"]);
+  });
+
+  test("on webgpu, sin/cos outputs are held to WGSL's accuracy and nothing else is relaxed", async () => {
+    const trig = await runConformance(interpreterBackend("trig", 2e-4, "webgpu"));
+    expect(trig.filter((r) => !r.passed)).toEqual([]);
+    expect(trig.find((r) => r.output === "trig")!.tolerance).toBe(WEBGPU_TRIG_TOLERANCE);
+    const worse = await runConformance(interpreterBackend("trig", 5e-3, "webgpu"));
+    expect(worse.filter((r) => !r.passed).map((r) => r.output)).toEqual(["trig"]);
+    const other = await runConformance(interpreterBackend("silu", 2e-4, "webgpu"));
+    expect(other.filter((r) => !r.passed).map((r) => r.output)).toEqual(["silu"]);
+    const cpu = await runConformance(interpreterBackend("trig", 2e-4));
+    expect(cpu.filter((r) => !r.passed).map((r) => r.output)).toEqual(["trig"]);
   });
 });
