@@ -3,3 +3,4 @@ export * from "./conformance";
 export * from "./referenceBackend";
 export * from "./velocity";
 export * from "./sample";
+export * from "./blockSampler";

@@ -11,6 +11,13 @@ import {
 } from "@flowturbo/solvers";
 import { noiseForSample, randomNormal, Tensor } from "@flowturbo/tensor";
 import type { Session } from "./backend";
+import {
+  type BlockSessions,
+  type CompileLevel,
+  emptyTransferCounts,
+  sampleBatchWithBlocks,
+  type TransferCounts,
+} from "./blockSampler";
 import { baseVelocity, doubledLabels, refinerVelocity } from "./velocity";
 
 /** How to integrate: a FlowTurbo plan, a fixed-step solver, dopri5 or SiT's SDE. */
@@ -21,8 +28,17 @@ export type SamplingMethod =
   | { solver: "sde"; steps?: number };
 
 export interface SampleRequest {
-  base: Session;
+  /** Per-call base model session (required unless compile is "block"). */
+  base?: Session;
   refiner?: Session;
+  /**
+   * "none" / "model" (default): network calls through `base` / `refiner` (the level only says how the
+   * caller loaded them: see compileSessionOptions). "block": the plan runs through `blocks`, one
+   * compiled session per block kind, the state kept on the device; plans and Heun only.
+   */
+  compile?: CompileLevel;
+  /** Block sessions for compile "block" (e.g. from @flowturbo/refiner's compileBlocks). */
+  blocks?: BlockSessions;
   /** Latent (or pixel) shape of one sample, [C, H, W]. */
   shape: readonly number[];
   /** Class label of every sample (its length is the number of samples). */
@@ -67,6 +83,8 @@ export interface SampleResult {
   nfe: NfeCounts;
   /** Milliseconds spent in the solver (model calls included) and in decoding. */
   timings: { sampling: number; decoding: number };
+  /** compile "block" only: state uploads/downloads and host copies, counted over all batches. */
+  transfers?: TransferCounts;
 }
 
 /** Seeded starting noise of samples [first, first + count): row i depends only on (seed, first + i). */
@@ -85,7 +103,11 @@ export function initialNoise(
 export async function sample(req: SampleRequest): Promise<SampleResult> {
   const n = req.labels.length;
   const per = req.shape.reduce((a, b) => a * b, 1);
-  const batch = Math.max(1, Math.min(req.batchSize ?? n, n));
+  const blocks = req.compile === "block" ? blockRequest(req) : undefined;
+  const batch = Math.max(1, Math.min(req.batchSize ?? blocks?.sessions.batch ?? n, n));
+  if (blocks && batch > blocks.sessions.batch)
+    throw new Error(`batchSize ${batch} exceeds the compiled block batch ${blocks.sessions.batch}`);
+  const transfers = blocks ? emptyTransferCounts() : undefined;
   const cfg = req.cfgScale ?? 1;
   const first = req.firstIndex ?? 0;
   if (req.noise && req.noise.length !== n * per) {
@@ -108,13 +130,12 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     const labels = req.labels.slice(start, start + b);
     const modelLabels = guided ? doubledLabels(labels, req.nullClass) : labels;
     const x0 = guided ? doubled(z) : z;
-    const base = baseVelocity(req.base, { shape: stateShape, labels: modelLabels });
     const common = {
       signal: req.signal,
       guidance: guided
         ? { scale: cfg, shape: stateShape, channels: req.guidanceChannels, interval: req.guidanceInterval }
         : undefined,
-      onStep: (info: { step: number; t: number; x: Float32Array; nfe: NfeCounts }) =>
+      onStep: (info: { step: number; t: number; x?: Float32Array; nfe: NfeCounts }) =>
         req.onProgress?.({
           done: start,
           total: n,
@@ -128,7 +149,24 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     const t0 = performance.now();
     const m = req.method;
     let result: { x: Float32Array; nfe: NfeCounts };
-    if ("plan" in m) {
+    const base = blocks
+      ? undefined
+      : baseVelocity(requireBase(req.base), { shape: stateShape, labels: modelLabels });
+    if (blocks) {
+      result = await sampleBatchWithBlocks(blocks.sessions, z, labels, {
+        plan: blocks.plan,
+        sampleShape: req.shape,
+        nullClass: req.nullClass,
+        cfgScale: cfg,
+        guidanceChannels: req.guidanceChannels,
+        guidanceInterval: req.guidanceInterval,
+        signal: req.signal,
+        onStep: common.onStep, // no x: the state stays on the device between blocks
+        transfers,
+      });
+    } else if (!base) {
+      throw new Error("unreachable: no base velocity");
+    } else if ("plan" in m) {
       const refiner = req.refiner
         ? refinerVelocity(req.refiner, { shape: stateShape, labels: modelLabels })
         : undefined;
@@ -158,7 +196,27 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     images: images.length ? Tensor.concatRows(images) : undefined,
     nfe,
     timings,
+    ...(transfers ? { transfers } : {}),
   };
+}
+
+function requireBase(base: Session | undefined): Session {
+  if (!base) throw new Error('sample(): `base` (a model session) is required unless compile is "block"');
+  return base;
+}
+
+/** Checks a compile "block" request: block sessions given, a plan (Heun steps become plan H{steps}). */
+function blockRequest(req: SampleRequest): { sessions: BlockSessions; plan: string } {
+  if (!req.blocks) throw new Error('sample(): compile "block" needs `blocks` (compiled block sessions)');
+  const m = req.method;
+  let plan: string;
+  if ("plan" in m) plan = m.plan;
+  else if (m.solver === "heun") plan = `H${m.steps}`;
+  else
+    throw new Error(
+      `sample(): compile "block" runs FlowTurbo plans and Heun, not '${m.solver}' (use compile "model")`,
+    );
+  return { sessions: req.blocks, plan };
 }
 
 function doubled(z: Float32Array): Float32Array {

@@ -6,3 +6,4 @@ export * from "./procedural";
 export * from "./exportOnnx";
 export * from "./training";
 export * from "./train/index";
+export * from "./blocks";
