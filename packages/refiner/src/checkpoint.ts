@@ -37,7 +37,7 @@ export interface ModelCheckpoint {
   file: string;
 }
 
-/** The metadata key under which `flowturbo convert` stores the model config in .onnx files. */
+/** The metadata key of the model config in .onnx files (`flowturbo convert`) and safetensors we write. */
 export const ONNX_CONFIG_KEY = "flowturbo.config";
 
 /** Recognizes a checkpoint by its first bytes. */
@@ -53,7 +53,7 @@ export async function detectFormat(input: SourceLike, name?: string): Promise<Ch
 interface RawWeights {
   weights: Map<string, Tensor>;
   entry?: string;
-  /** Architecture recorded by `flowturbo convert` in an .onnx file. */
+  /** Architecture recorded in the file (our .onnx and .safetensors carry it under ONNX_CONFIG_KEY). */
   recorded?: { kind: ModelKind; config: SiTConfig };
 }
 
@@ -63,7 +63,11 @@ async function readWeights(
   opts: LoadCheckpointOptions,
 ): Promise<RawWeights> {
   const file = sourceName(source);
-  if (format === "safetensors") return { weights: await (await openSafetensors(source)).tensors() };
+  if (format === "safetensors") {
+    const f = await openSafetensors(source);
+    const meta = f.metadata?.[ONNX_CONFIG_KEY];
+    return { weights: await f.tensors(), recorded: meta ? JSON.parse(meta) : undefined };
+  }
   if (format === "onnx") {
     const model = decodeModel(await readAt(source, 0, source.size, "ONNX model"));
     const weights = new Map<string, Tensor>();

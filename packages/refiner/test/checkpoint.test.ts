@@ -2,7 +2,15 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeSafetensors, interpret, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
-import { checkStateDict, detectFormat, inferConfig, loadCheckpoint, refinerGraph, sitGraph } from "../src";
+import {
+  checkStateDict,
+  detectFormat,
+  inferConfig,
+  loadCheckpoint,
+  ONNX_CONFIG_KEY,
+  refinerGraph,
+  sitGraph,
+} from "../src";
 import { FIXTURES, loadCase } from "./golden";
 
 const bytes = async (name: string) => new Uint8Array(await readFile(join(FIXTURES, name)));
@@ -99,5 +107,17 @@ describe("checkpoints", () => {
     await expect(
       loadCheckpoint(pt.subarray(0, pt.length - 100), { file: "cut.pt", heads: 4 }),
     ).rejects.toThrow(/cut.pt/);
+  });
+});
+
+describe("recorded architecture", () => {
+  test("a safetensors file with the config in its metadata needs no --heads", async () => {
+    const st = await loadCheckpoint(await bytes("sit.safetensors"), { heads: 4 });
+    const file = encodeSafetensors(st.weights, {
+      metadata: { [ONNX_CONFIG_KEY]: JSON.stringify({ kind: "sit", config: st.config }) },
+    });
+    const back = await loadCheckpoint(file);
+    expect(back.config).toEqual(st.config);
+    expect(back.kind).toBe("sit");
   });
 });
