@@ -82,7 +82,7 @@ function fakeBlocks(device: FakeDevice, batch: number, guided: boolean): BlockSe
       ...(kind === "R" ? ["v"] : []),
     ],
     outputNames: kind === "R" ? ["x_next", "v_next", "cache_next"] : ["x_next", "cache_next"],
-    async run(feeds) {
+    async run(feeds): Promise<Record<string, RunValue>> {
       const x = host(feeds.x);
       const shape = [...(feeds.x as Tensor | FakeTensor).shape];
       const [t0, t1] = [num(feeds.t0), num(feeds.t1)];
