@@ -10,6 +10,7 @@ import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 import { openModel } from "../models";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
+import { ProgressBar } from "../progress";
 
 /** Plan presets from the paper. */
 export const PLAN_PRESETS: Record<string, string> = { fast: "H1P5R3", quality: "H8P9R5" };
@@ -161,6 +162,7 @@ export const sampleCommand: Command = {
         });
       }
       const decoder = vae;
+      const bar = new ProgressBar(ctx.stderr, "samples");
       const result = await sample({
         base: base.session,
         refiner: refiner?.session,
@@ -173,7 +175,17 @@ export const sampleCommand: Command = {
         batchSize: batch,
         noise,
         decode: decoder ? (latents) => decoder.decode(latents, { maxBatch: batch ?? 8 }) : undefined,
+        onProgress: (p) =>
+          bar.update({
+            done: p.done,
+            total: p.total,
+            detail:
+              p.stage === "decoding"
+                ? "decoding"
+                : `step ${p.step} NFE ${p.nfe.base}${p.nfe.refiner ? `+${p.nfe.refiner}R` : ""}`,
+          }),
       });
+      bar.finish();
       await vae?.release();
       if (latentsOut) {
         const tensors = new Map([

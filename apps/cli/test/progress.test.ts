@@ -1,0 +1,63 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { EXIT } from "../src";
+import { cli } from "./run";
+
+const FIX = join(import.meta.dirname, "fixtures");
+const CLI = join(import.meta.dirname, "../src/bin.ts");
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "flowturbo-progress-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const args = (out: string) => [
+  "sample",
+  "--base",
+  join(FIX, "sit.pt"),
+  "--heads",
+  "4",
+  "--plan",
+  "H3",
+  "--n",
+  "2",
+  "--batch",
+  "1",
+  "--latents-out",
+  out,
+];
+
+describe("progress output", () => {
+  test("under a pseudo-terminal the bar is redrawn in place", async () => {
+    // util-linux `script` gives the command a pty, as an interactive shell would
+    const cmd = [
+      "node",
+      "--conditions=@flowturbo/source",
+      "--import",
+      "tsx",
+      CLI,
+      ...args(join(dir, "a.safetensors")),
+    ]
+      .map((a) => `'${a}'`)
+      .join(" ");
+    const { stdout } = await promisify(execFile)("script", ["-qfec", cmd, "/dev/null"], {
+      cwd: join(import.meta.dirname, ".."),
+      timeout: 120_000,
+    });
+    expect(stdout).toContain("\r\x1b[2K[");
+    expect(stdout).toMatch(/\[=+\] 100% samples 2\/2/);
+    expect(stdout).toMatch(/wrote .*a\.safetensors/);
+  }, 150_000);
+
+  test("without a terminal progress comes as plain lines and --json stays parseable", async () => {
+    const r = await cli(...args(join(dir, "b.safetensors")), "--json");
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.err).not.toContain("\r");
+    expect(r.err).toMatch(/^samples 2\/2 step \d+ NFE \d+ elapsed \d+:\d\d ETA/m);
+    expect(JSON.parse(r.out).samples).toBe(2);
+  });
+});
