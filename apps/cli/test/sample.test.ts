@@ -136,6 +136,72 @@ describe("flowturbo sample", () => {
   });
 });
 
+describe("flowturbo sample --compile", () => {
+  const args = (file: string, ...extra: string[]) => [
+    "sample",
+    "--base",
+    join(FIX, "sit.pt"),
+    "--refiner",
+    join(FIX, "refiner.pt"),
+    "--heads",
+    "4",
+    "--plan",
+    "H1P2R2",
+    "--cfg",
+    "4",
+    "--n",
+    "3",
+    "--batch",
+    "2",
+    "--seed",
+    "4",
+    "--latents-out",
+    join(dir, file),
+    "--json",
+    ...extra,
+  ];
+  const lastJson = (out: string) => JSON.parse(out.trim().split("\n").pop()!);
+
+  test("none, model and block give the same samples; block is the default and counts its transfers", async () => {
+    const latents: Float64Array[] = [];
+    for (const level of ["none", "model", "block", undefined]) {
+      const file = `compile-${level ?? "default"}.safetensors`;
+      const r = await cli(...args(file, ...(level ? ["--compile", level] : [])));
+      expect(r.code, r.err).toBe(EXIT.ok);
+      const summary = lastJson(r.out);
+      expect(summary.compile).toBe(level ?? "block");
+      expect(summary.nfe).toEqual({ base: 8, refiner: 8 }); // 2 batches x (2 + 1 + 1 base, 2 x 2 refiner)
+      if (summary.compile === "block")
+        // per batch: the noise up once, the final x down once, no state output on the host
+        expect(summary.transfers).toMatchObject({ stateUploads: 2, downloads: 2, hostOutputs: 0 });
+      else expect(summary.transfers).toBeNull();
+      latents.push((await read(join(dir, file))).get("latents")!.toFloat64());
+    }
+    for (const l of latents.slice(1)) {
+      let d = 0;
+      for (let i = 0; i < l.length; i++) d = Math.max(d, Math.abs(l[i] - latents[0][i]));
+      expect(d).toBeLessThan(1e-5);
+    }
+  });
+
+  test("--compile errors, and solvers other than Heun default to model", async () => {
+    const bad = await cli(...args("x.safetensors", "--compile", "graph"));
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.err).toMatch(/--compile must be one of none, model, block, got 'graph'/);
+    const base = ["sample", "--base", join(FIX, "sit.pt"), "--heads", "4", "--n", "1", "--json"];
+    const out = ["--latents-out", join(dir, "s.safetensors")];
+    const rk4 = await cli(...base, "--solver", "rk4", "--steps", "2", "--compile", "block", ...out);
+    expect(rk4.code).toBe(EXIT.usage);
+    expect(rk4.err).toMatch(/--compile block runs FlowTurbo plans and Heun/);
+    const euler = await cli(...base, "--solver", "euler", "--steps", "2", ...out);
+    expect(euler.code, euler.err).toBe(EXIT.ok);
+    expect(lastJson(euler.out).compile).toBe("model");
+    const heun = await cli(...base, "--solver", "heun", "--steps", "2", ...out);
+    expect(heun.code, heun.err).toBe(EXIT.ok);
+    expect(lastJson(heun.out)).toMatchObject({ compile: "block", nfe: { base: 4, refiner: 0 } });
+  });
+});
+
 describe("flowturbo sample: images", () => {
   const base = [
     "sample",

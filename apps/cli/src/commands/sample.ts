@@ -1,6 +1,28 @@
 // `flowturbo sample`: generate with a FlowTurbo plan or a baseline solver.
-import { type ExecutionProvider, type SamplingMethod, sample } from "@flowturbo/core";
+import {
+  type Backend,
+  COMPILE_LEVELS,
+  type CompileLevel,
+  compileSessionOptions,
+  type ExecutionProvider,
+  type SamplingMethod,
+  type Session,
+  sample,
+} from "@flowturbo/core";
 import { createNodeBackend } from "@flowturbo/backend-node";
+import {
+  blockWeights,
+  type CompiledBlocks,
+  compileBlocks,
+  loadCheckpoint,
+  type ModelCheckpoint,
+  type ModelKind,
+  refinerGraph,
+  type SiTConfig,
+  sitGraph,
+} from "@flowturbo/refiner";
+import { fileSource } from "@flowturbo/tensor/node";
+import { basename } from "node:path";
 import { type FixedStepMethod, PlanError, parsePlan } from "@flowturbo/solvers";
 import { readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
 import { saveSafetensorsFile } from "@flowturbo/tensor/node";
@@ -8,7 +30,6 @@ import type { VaeDecoder } from "@flowturbo/vae";
 import { readFile } from "node:fs/promises";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
-import { openModel } from "../models";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 import { ProgressBar } from "../progress";
 
@@ -39,6 +60,144 @@ function parseMethod(values: Record<string, unknown>): SamplingMethod {
     throw e;
   }
   return { plan };
+}
+
+/**
+ * --compile: none | model | block. Default: block for plans and Heun (what block graphs run), model
+ * for the other solvers. Explicit block with another solver is a usage error.
+ */
+export function parseCompile(value: unknown, method: SamplingMethod): CompileLevel {
+  const blockable = "plan" in method || method.solver === "heun";
+  if (value === undefined) return blockable ? "block" : "model";
+  if (!(COMPILE_LEVELS as readonly string[]).includes(String(value)))
+    throw new UsageError(`--compile must be one of ${COMPILE_LEVELS.join(", ")}, got '${value}'`);
+  if (value === "block" && !blockable) {
+    const solver = (method as { solver: string }).solver;
+    throw new UsageError(
+      `--compile block runs FlowTurbo plans and Heun (--solver heun); use --compile model (or none) with --solver ${solver}`,
+    );
+  }
+  return value as CompileLevel;
+}
+
+async function readCheckpoint(
+  path: string,
+  flag: string,
+  heads: number | undefined,
+  expect: ModelKind,
+): Promise<ModelCheckpoint> {
+  await requireFile(path, flag);
+  const source = await fileSource(path);
+  let ckpt: ModelCheckpoint;
+  try {
+    ckpt = await loadCheckpoint(source, { file: basename(path), heads });
+  } finally {
+    await source.close();
+  }
+  if (ckpt.kind !== expect)
+    throw new UsageError(
+      `${flag} ${basename(path)}: this is a ${ckpt.kind} checkpoint, expected a ${expect}`,
+    );
+  return ckpt;
+}
+
+/** The models of a command at a compile level: per-call sessions (none/model) and/or block sessions. */
+export interface CompiledModels {
+  level: CompileLevel;
+  config: SiTConfig;
+  file: string;
+  /** Per-call sessions (compile none/model, or `perCall` requested). */
+  base?: Session;
+  refiner?: Session;
+  blocks?: CompiledBlocks;
+  provider: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Opens --base/--refiner for a compile level: none/model load per-call sessions with that level's
+ * graph optimization (an .onnx file is loaded as is); block compiles the H/P/R block graphs of the
+ * plans for `block.batch` samples (weights uploaded once, shared by the block sessions).
+ */
+export async function openCompiled(
+  backend: Backend,
+  opts: {
+    base: string;
+    refiner?: string;
+    heads?: number;
+    providers: readonly ExecutionProvider[];
+    level: CompileLevel;
+    /** Also load per-call sessions in block mode (e.g. for a reference solve); their level is "model". */
+    perCall?: boolean;
+    block?: { batch: number; guided: boolean; plans: readonly string[] };
+  },
+): Promise<CompiledModels> {
+  const base = await readCheckpoint(opts.base, "--base", opts.heads, "sit");
+  const ref = opts.refiner
+    ? await readCheckpoint(opts.refiner, "--refiner", opts.heads, "refiner")
+    : undefined;
+  const loaded: { release(): Promise<void> }[] = [];
+  const release = async () => {
+    for (const s of loaded.reverse()) await s.release();
+  };
+  try {
+    const out: CompiledModels = {
+      level: opts.level,
+      config: base.config,
+      file: base.file,
+      provider: "",
+      release,
+    };
+    if (opts.level !== "block" || opts.perCall) {
+      const so = {
+        providers: opts.providers,
+        ...compileSessionOptions(opts.level === "none" ? "none" : "model"),
+      };
+      const open = async (ckpt: ModelCheckpoint, path: string) => {
+        const s =
+          ckpt.format === "onnx"
+            ? await backend.load(path, so)
+            : await backend.load(
+                {
+                  graph: ckpt.kind === "refiner" ? refinerGraph(ckpt.config) : sitGraph(ckpt.config),
+                  weights: ckpt.weights,
+                },
+                so,
+              );
+        loaded.push(s);
+        return s;
+      };
+      out.base = await open(base, opts.base);
+      if (ref) out.refiner = await open(ref, opts.refiner!);
+      out.provider = out.base.provider;
+    }
+    if (opts.level === "block") {
+      if (!opts.block) throw new Error("openCompiled: block level needs the batch and plans");
+      const blocks = await compileBlocks(backend, {
+        base: base.config,
+        refiner: ref?.config,
+        batch: opts.block.batch,
+        guidance: opts.block.guided ? { channels: "sit" } : undefined,
+        weights: blockWeights(base.weights, ref?.weights),
+        plans: opts.block.plans,
+        session: { providers: opts.providers },
+      });
+      loaded.push(blocks);
+      out.blocks = blocks;
+      out.provider = (blocks.sessions.H ?? blocks.sessions.R)!.provider;
+    }
+    return out;
+  } catch (e) {
+    await release();
+    throw e;
+  }
+}
+
+/** The plan a block-compiled method runs (Heun N = plan HN). */
+export function blockPlan(method: SamplingMethod): string {
+  if ("plan" in method) return method.plan;
+  if (method.solver === "heun") return `H${method.steps}`;
+  throw new Error(`no block plan for solver ${method.solver}`);
 }
 
 function parseClasses(value: unknown, n: number, numClasses: number, seed: number): number[] {
@@ -80,12 +239,13 @@ export const sampleCommand: Command = {
   name: "sample",
   summary: "generate samples with a FlowTurbo plan (or a baseline solver)",
   usage:
-    "flowturbo sample --base MODEL [--refiner MODEL] [--plan fast|quality|H1P5R3] [--n N] [--seed S] [--cfg 1.5] [--latents-out FILE]",
+    "flowturbo sample --base MODEL [--refiner MODEL] [--plan fast|quality|H1P5R3] [--n N] [--seed S] [--cfg 1.5] [--compile none|model|block] [--latents-out FILE]",
   examples: [
     "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan fast --n 8 --class 207,360 --cfg 1.5 -o grid.png",
     "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan quality --n 50000 --batch 25 -o samples.npz",
     "flowturbo sample --base SiT-XL-2-256x256.pt --solver heun --steps 8 --n 4 --latents-out heun.safetensors",
     "flowturbo sample --base sit.pt --heads 4 --noise z.safetensors --n 2 --plan H1P2R2 --latents-out out.safetensors",
+    "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --plan fast --compile model --n 8 --latents-out out.safetensors",
   ],
   options: {
     base: { type: "string" },
@@ -106,6 +266,7 @@ export const sampleCommand: Command = {
     out: { type: "string", short: "o" },
     "latents-out": { type: "string" },
     "no-decode": { type: "boolean" },
+    compile: { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -118,6 +279,7 @@ export const sampleCommand: Command = {
     const provider = BACKENDS[(v.backend as string | undefined) ?? "cpu"];
     if (!provider) throw new UsageError(`--backend must be cpu, cuda or webgpu, got '${v.backend}'`);
     const method = parseMethod(v);
+    const level = parseCompile(v.compile, method);
     if (!v.base) {
       throw new UsageError(
         "--base MODEL is required (the embedded default model is not available yet; see `flowturbo sample --help`)",
@@ -137,11 +299,19 @@ export const sampleCommand: Command = {
     const backend = createNodeBackend();
     try {
       const providers = [provider];
-      const base = await openModel(backend, v.base as string, "--base", { heads, expect: "sit", providers });
-      const refiner = v.refiner
-        ? await openModel(backend, v.refiner as string, "--refiner", { heads, expect: "refiner", providers })
-        : undefined;
-      const c = base.config;
+      const models = await openCompiled(backend, {
+        base: v.base as string,
+        refiner: v.refiner as string | undefined,
+        heads,
+        providers,
+        level,
+        block: {
+          batch: Math.min(batch ?? n, n),
+          guided: cfg !== 1,
+          plans: level === "block" ? [blockPlan(method)] : [],
+        },
+      });
+      const c = models.config;
       const shape = [c.keepChannels, c.inputSize, c.inputSize];
       const labels = parseClasses(v.class, n, c.numClasses, seed);
       const noise = v.noise
@@ -164,8 +334,10 @@ export const sampleCommand: Command = {
       const decoder = vae;
       const bar = new ProgressBar(ctx.stderr, "samples");
       const result = await sample({
-        base: base.session,
-        refiner: refiner?.session,
+        base: models.base,
+        refiner: models.refiner,
+        compile: level,
+        blocks: models.blocks?.sessions,
         shape,
         labels,
         nullClass: c.numClasses,
@@ -200,8 +372,10 @@ export const sampleCommand: Command = {
         method,
         cfg,
         seed,
-        provider: base.session.provider,
+        compile: level,
+        provider: models.provider,
         nfe: result.nfe,
+        transfers: result.transfers ?? null,
         msPerSample: result.timings.sampling / n,
         latents: latentsOut ?? null,
         images: out ?? null,
@@ -211,7 +385,7 @@ export const sampleCommand: Command = {
       else {
         const how = "plan" in method ? `plan ${method.plan}` : `${method.solver}`;
         ctx.stdout.write(
-          `${n} samples with ${how}, cfg ${cfg}, seed ${seed} on ${summary.provider}: NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${[out, latentsOut].filter(Boolean).join(" and ")}\n`,
+          `${n} samples with ${how}, cfg ${cfg}, seed ${seed} on ${summary.provider} (compile ${level}): NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${[out, latentsOut].filter(Boolean).join(" and ")}\n`,
         );
       }
       return EXIT.ok;
