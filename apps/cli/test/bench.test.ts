@@ -99,3 +99,52 @@ describe("flowturbo bench", () => {
     expect(JSON.parse(fwd.out).forward.map((f: { batch: number }) => f.batch)).toEqual([1, 2]);
   });
 });
+
+describe("flowturbo bench --compile", () => {
+  test("every level reports the same errors; block is the default; --forward refuses block", async () => {
+    const args = [
+      "bench",
+      "--base",
+      join(FIX, "sit.pt"),
+      "--refiner",
+      join(FIX, "refiner.pt"),
+      "--heads",
+      "4",
+      "--plans",
+      "H1P2R2",
+      "--heun",
+      "2",
+      "--n",
+      "2",
+      "--repeats",
+      "1",
+      "--cfg",
+      "1.5",
+      "--json",
+    ];
+    const errors: Record<string, number[]> = {};
+    for (const level of ["none", "model", undefined]) {
+      const r = await cli(...args, ...(level ? ["--compile", level] : []));
+      expect(r.code, r.err).toBe(EXIT.ok);
+      const report = JSON.parse(r.out);
+      expect(report.compile).toBe(level ?? "block");
+      errors[report.compile] = report.rows.map((x: BenchRow) => x.error);
+    }
+    for (const level of ["none", "block"])
+      errors[level].forEach((e, i) => {
+        expect(Math.abs(e - errors.model[i])).toBeLessThan(1e-4 * Math.max(errors.model[i], 1e-3));
+      });
+    const fwd = await cli(
+      "bench",
+      "--base",
+      join(FIX, "sit.pt"),
+      "--heads",
+      "4",
+      "--forward",
+      "--compile",
+      "block",
+    );
+    expect(fwd.code).toBe(EXIT.usage);
+    expect(fwd.err).toMatch(/--forward times single model calls/);
+  });
+});

@@ -7,8 +7,7 @@ import { Tensor } from "@flowturbo/tensor";
 import { type BenchRow, accelerationRatios, errorLatencySvg, median, relativeL2 } from "../benchReport";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag } from "../files";
-import { openModel } from "../models";
-import { PLAN_PRESETS } from "./sample";
+import { openCompiled, PLAN_PRESETS, parseCompile } from "./sample";
 
 const list = (v: unknown, fallback: string) =>
   String(v ?? fallback)
@@ -20,7 +19,7 @@ export const bench: Command = {
   name: "bench",
   summary: "latency, NFE and error vs a reference solve for FlowTurbo plans and Heun (or other) baselines",
   usage:
-    "flowturbo bench --base MODEL [--refiner MODEL] [--plans fast,quality] [--heun 8,11,15,24] [--solvers rk4:4] [--n 8] [--batch 8] [--repeats 5] [--cfg 1.5] [--plot bench.svg] [--forward --batches 1,8]",
+    "flowturbo bench --base MODEL [--refiner MODEL] [--plans fast,quality] [--heun 8,11,15,24] [--solvers rk4:4] [--n 8] [--batch 8] [--repeats 5] [--cfg 1.5] [--plot bench.svg] [--compile none|model|block] [--forward --batches 1,8]",
   examples: [
     "flowturbo bench --base sit-xl-2.onnx --refiner refiner.onnx --plans H1P5R3,H2P4R2 --heun 4,6,8 --n 8 --plot bench.svg",
     "flowturbo bench --base sit-xl-2.onnx --forward --batches 1,8 --json",
@@ -41,6 +40,7 @@ export const bench: Command = {
     forward: { type: "boolean" },
     batches: { type: "string" },
     heads: { type: "string" },
+    compile: { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -52,14 +52,32 @@ export const bench: Command = {
     const cfg = v.cfg === undefined ? 1 : Number(v.cfg);
     const rtol = v.rtol === undefined ? 1e-5 : Number(v.rtol);
     if (!Number.isFinite(cfg) || !(rtol > 0)) throw new UsageError("--cfg and --rtol must be numbers");
+    // --compile applies to the plans and Heun runs (default block); the dopri5 reference, --solvers
+    // and --forward use per-call sessions (at "none" when asked, else "model")
+    if (v.forward && v.compile === "block")
+      throw new UsageError("--forward times single model calls: use --compile none or model");
+    const level = parseCompile(v.compile ?? (v.forward ? "model" : undefined), { plan: "H1" });
     const backend = createNodeBackend();
     try {
       const heads = parseIntFlag(v.heads, "--heads");
-      const base = await openModel(backend, v.base as string, "--base", {
+      const planNames = list(v.plans, v.refiner ? "fast,quality" : "").map((p) => PLAN_PRESETS[p] ?? p);
+      const heunSteps = list(v.heun, "4,8").map((k) => parseIntFlag(k, "--heun"));
+      if (!v.forward && !v.refiner && planNames.some((p) => /R/i.test(p)))
+        throw new UsageError("plans with R blocks need --refiner MODEL");
+      const models = await openCompiled(backend, {
+        base: v.base as string,
+        refiner: v.forward ? undefined : (v.refiner as string | undefined),
         heads,
-        expect: "sit",
         providers: ["cpu"],
+        level,
+        perCall: true,
+        block: {
+          batch: Math.min(batch, n),
+          guided: cfg !== 1,
+          plans: [...planNames, ...heunSteps.map((k) => `H${k}`)],
+        },
       });
+      const base = { session: models.base!, config: models.config, file: models.file };
       const c = base.config;
       const shape = [c.keepChannels, c.inputSize, c.inputSize];
       const time = async (fn: () => Promise<unknown>) => {
@@ -96,26 +114,11 @@ export const bench: Command = {
         return EXIT.ok;
       }
 
-      const refiner = v.refiner
-        ? await openModel(backend, v.refiner as string, "--refiner", {
-            heads,
-            expect: "refiner",
-            providers: ["cpu"],
-          })
-        : undefined;
+      const refiner = models.refiner ? { session: models.refiner } : undefined;
       const methods: { name: string; kind: BenchRow["kind"]; method: SamplingMethod }[] = [];
-      for (const p of list(v.plans, refiner ? "fast,quality" : ""))
-        methods.push({
-          name: PLAN_PRESETS[p] ?? p,
-          kind: "flowturbo",
-          method: { plan: PLAN_PRESETS[p] ?? p },
-        });
-      for (const k of list(v.heun, "4,8"))
-        methods.push({
-          name: `heun:${k}`,
-          kind: "baseline",
-          method: { plan: `H${parseIntFlag(k, "--heun")}` },
-        });
+      for (const p of planNames) methods.push({ name: p, kind: "flowturbo", method: { plan: p } });
+      for (const k of heunSteps)
+        methods.push({ name: `heun:${k}`, kind: "baseline", method: { plan: `H${k}` } });
       for (const s of list(v.solvers, "")) {
         const [solver, steps] = s.split(":");
         methods.push({
@@ -124,18 +127,14 @@ export const bench: Command = {
           method: { solver, steps: parseIntFlag(steps, `--solvers ${s}`) } as SamplingMethod,
         });
       }
-      if (
-        methods.some((m) => m.kind === "flowturbo") &&
-        !refiner &&
-        methods.some((m) => "plan" in m.method && /R/.test(m.method.plan))
-      ) {
-        throw new UsageError("plans with R blocks need --refiner MODEL");
-      }
       const labels = Array.from({ length: n }, (_, i) => (seed + i) % c.numClasses);
       const run = (method: SamplingMethod) =>
         sample({
           base: base.session,
           refiner: refiner?.session,
+          ...(level === "block" && "plan" in method
+            ? { compile: "block" as const, blocks: models.blocks!.sessions }
+            : {}),
           shape,
           labels,
           nullClass: c.numClasses,
@@ -174,6 +173,7 @@ export const bench: Command = {
         batch,
         repeats,
         cfg,
+        compile: level,
         reference: { solver: "dopri5", rtol, nfe: reference.nfe.base },
         rows,
         acceleration: ratios,
