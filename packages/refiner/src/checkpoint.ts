@@ -35,6 +35,8 @@ export interface ModelCheckpoint {
   entry?: string;
   /** File name (for messages and manifests). */
   file: string;
+  /** String metadata of a safetensors file (e.g. "classes": a JSON list of class names). */
+  metadata?: Record<string, string>;
 }
 
 /** The metadata key of the model config in .onnx files (`flowturbo convert`) and safetensors we write. */
@@ -55,6 +57,7 @@ interface RawWeights {
   entry?: string;
   /** Architecture recorded in the file (our .onnx and .safetensors carry it under ONNX_CONFIG_KEY). */
   recorded?: { kind: ModelKind; config: SiTConfig };
+  metadata?: Record<string, string>;
 }
 
 async function readWeights(
@@ -66,7 +69,11 @@ async function readWeights(
   if (format === "safetensors") {
     const f = await openSafetensors(source);
     const meta = f.metadata?.[ONNX_CONFIG_KEY];
-    return { weights: await f.tensors(), recorded: meta ? JSON.parse(meta) : undefined };
+    return {
+      weights: await f.tensors(),
+      recorded: meta ? JSON.parse(meta) : undefined,
+      metadata: f.metadata ? { ...f.metadata } : undefined,
+    };
   }
   if (format === "onnx") {
     const model = decodeModel(await readAt(source, 0, source.size, "ONNX model"));
@@ -96,8 +103,8 @@ export async function loadCheckpoint(
   const source = toSource(input, opts.file);
   const file = opts.file ?? sourceName(source);
   const format = await detectFormat(source);
-  const { weights, entry, recorded } = await readWeights(source, format, opts);
-  if (recorded) return { ...recorded, weights, format, file };
+  const { weights, entry, recorded, metadata } = await readWeights(source, format, opts);
+  if (recorded) return { ...recorded, weights, format, file, metadata };
   const { kind, config } = inferConfig(weights, { ...opts, file });
-  return { kind, config, weights, format, entry, file };
+  return { kind, config, weights, format, entry, file, metadata };
 }
