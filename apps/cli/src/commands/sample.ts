@@ -31,6 +31,7 @@ import { readFile } from "node:fs/promises";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
+import { embeddedModel } from "../embedded";
 import { ProgressBar } from "../progress";
 
 /** Plan presets from the paper. */
@@ -106,6 +107,8 @@ export interface CompiledModels {
   level: CompileLevel;
   config: SiTConfig;
   file: string;
+  /** Class names recorded in the base model file (our safetensors "classes" metadata), if any. */
+  classNames?: string[];
   /** Per-call sessions (compile none/model, or `perCall` requested). */
   base?: Session;
   refiner?: Session;
@@ -145,6 +148,7 @@ export async function openCompiled(
       level: opts.level,
       config: base.config,
       file: base.file,
+      classNames: base.metadata?.classes ? (JSON.parse(base.metadata.classes) as string[]) : undefined,
       provider: "",
       release,
     };
@@ -200,7 +204,14 @@ export function blockPlan(method: SamplingMethod): string {
   throw new Error(`no block plan for solver ${method.solver}`);
 }
 
-function parseClasses(value: unknown, n: number, numClasses: number, seed: number): number[] {
+/** --class: ids or (for models that record them) class names, comma-separated; cycled over the n samples. */
+function parseClasses(
+  value: unknown,
+  n: number,
+  numClasses: number,
+  seed: number,
+  names?: readonly string[],
+): number[] {
   if (value === undefined) {
     // deterministic labels: sample i gets class (seed + i) mod numClasses
     return Array.from({ length: n }, (_, i) => (seed + i) % numClasses);
@@ -209,9 +220,13 @@ function parseClasses(value: unknown, n: number, numClasses: number, seed: numbe
     .split(",")
     .map((s) => s.trim());
   const out = ids.map((s) => {
+    const byName = names?.findIndex((name) => name.toLowerCase() === s.toLowerCase()) ?? -1;
+    if (byName >= 0) return byName;
     const c = Number(s);
-    if (!Number.isInteger(c) || c < 0 || c >= numClasses)
-      throw new UsageError(`--class: '${s}' is not a class id in 0..${numClasses - 1}`);
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+      const known = names?.length ? ` or one of: ${names.join(", ")}` : "";
+      throw new UsageError(`--class: '${s}' is not a class id in 0..${numClasses - 1}${known}`);
+    }
     return c;
   });
   return Array.from({ length: n }, (_, i) => out[i % out.length]);
@@ -239,8 +254,10 @@ export const sampleCommand: Command = {
   name: "sample",
   summary: "generate samples with a FlowTurbo plan (or a baseline solver)",
   usage:
-    "flowturbo sample --base MODEL [--refiner MODEL] [--plan fast|quality|H1P5R3] [--n N] [--seed S] [--cfg 1.5] [--compile none|model|block] [--latents-out FILE]",
+    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg 1.5] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]",
   examples: [
+    "flowturbo sample                                   # the embedded emoji model, 16 samples -> samples.png",
+    "flowturbo sample --class Flags,Symbols --n 8 --cfg 2 -o emoji.png",
     "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan fast --n 8 --class 207,360 --cfg 1.5 -o grid.png",
     "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan quality --n 50000 --batch 25 -o samples.npz",
     "flowturbo sample --base SiT-XL-2-256x256.pt --solver heun --steps 8 --n 4 --latents-out heun.safetensors",
@@ -270,7 +287,7 @@ export const sampleCommand: Command = {
   },
   async run(ctx) {
     const v = ctx.values;
-    const n = parseIntFlag(v.n, "--n") ?? 1;
+    const nFlag = parseIntFlag(v.n, "--n");
     const seed = parseIntFlag(v.seed, "--seed", 0) ?? 0;
     const batch = parseIntFlag(v.batch, "--batch");
     const heads = parseIntFlag(v.heads, "--heads");
@@ -280,18 +297,30 @@ export const sampleCommand: Command = {
     if (!provider) throw new UsageError(`--backend must be cpu, cuda or webgpu, got '${v.backend}'`);
     const method = parseMethod(v);
     const level = parseCompile(v.compile, method);
-    if (!v.base) {
-      throw new UsageError(
-        "--base MODEL is required (the embedded default model is not available yet; see `flowturbo sample --help`)",
-      );
+    // no model given: the embedded default (a small class-conditional SiT + refiner trained on emoji)
+    let basePath = v.base as string | undefined;
+    let refinerPath = v.refiner as string | undefined;
+    let n = nFlag;
+    if (!basePath) {
+      const embedded = embeddedModel();
+      if (!embedded) {
+        throw new UsageError(
+          "--base MODEL is required: the embedded default model (models/emoji/) was not found; set FLOWTURBO_MODEL_DIR or pass --base",
+        );
+      }
+      basePath = embedded.base;
+      refinerPath ??= embedded.refiner;
+      n ??= 16;
     }
+    n ??= 1;
     const latentsOut = v["latents-out"] as string | undefined;
-    const out = v.out as string | undefined;
     const noDecode = v["no-decode"] === true;
-    if (!out && !latentsOut)
-      throw new UsageError("pass -o/--out (grid.png, samples.npz or a folder) and/or --latents-out FILE");
+    if (noDecode && !latentsOut)
+      throw new UsageError("--no-decode needs --latents-out FILE (it writes no images)");
+    // nothing asked for: a PNG grid in the current folder
+    const out = (v.out as string | undefined) ?? (latentsOut ? undefined : "samples.png");
     if (noDecode && out) throw new UsageError("--no-decode writes no images: drop -o/--out or --no-decode");
-    if ("plan" in method && parsePlan(method.plan).counts.R > 0 && !v.refiner) {
+    if ("plan" in method && parsePlan(method.plan).counts.R > 0 && !refinerPath) {
       throw new UsageError(
         `--plan ${method.plan} has refiner (R) steps: pass --refiner MODEL, or use a plan without R`,
       );
@@ -300,8 +329,8 @@ export const sampleCommand: Command = {
     try {
       const providers = [provider];
       const models = await openCompiled(backend, {
-        base: v.base as string,
-        refiner: v.refiner as string | undefined,
+        base: basePath,
+        refiner: refinerPath,
         heads,
         providers,
         level,
@@ -313,7 +342,7 @@ export const sampleCommand: Command = {
       });
       const c = models.config;
       const shape = [c.keepChannels, c.inputSize, c.inputSize];
-      const labels = parseClasses(v.class, n, c.numClasses, seed);
+      const labels = parseClasses(v.class, n, c.numClasses, seed, models.classNames);
       const noise = v.noise
         ? await readNoise(await requireFile(v.noise as string, "--noise"), n, shape)
         : undefined;
