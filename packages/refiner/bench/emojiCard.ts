@@ -29,9 +29,11 @@ const { values } = parseArgs({
     heun: { type: "string", default: "1,2,3,4,5,6,8,10,12" },
     plans: {
       type: "string",
-      default: "H1P1R1,H1P2R1,H1P2R2,H1P3R2,H2P3R2,H1P5R3,H2P4R3,H3P5R3,H3P7R4,H2P3,H2P5,H2P8",
+      default:
+        "H1P1R1,H1P2R1,H1P2R2,H1P3R2,H2P3R2,H1P5R3,H2P4R3,H3P5R3,H3P7R4,H1P2,H1P3,H1P4,H1P6,H2P5,H2P8,H3P9",
     },
     "grid-plan": { type: "string", default: "H2P4R3" },
+    "grid-cfg": { type: "string", default: "2" },
     "skip-figures": { type: "boolean", default: false },
   },
 });
@@ -203,16 +205,16 @@ const refinerSession = await backend.load({ graph: refinerGraph(refiner.config),
 const shape = [base.config.keepChannels, base.config.inputSize, base.config.inputSize];
 const numClasses = base.config.numClasses;
 
-async function run(method: SamplingMethod, labels: number[], s: Session = baseSession) {
+async function run(method: SamplingMethod, labels: number[], scale = cfgScale) {
   return sample({
-    base: s,
+    base: baseSession,
     refiner: refinerSession,
     shape,
     labels,
     nullClass: numClasses,
     method,
     seed,
-    cfgScale,
+    cfgScale: scale,
   });
 }
 
@@ -248,7 +250,7 @@ if (!values["skip-figures"]) {
     ["dopri5", { solver: "dopri5" }],
     [values["grid-plan"]!, { plan: values["grid-plan"]! }],
   ] as [string, SamplingMethod][]) {
-    const r = await run(method, labels);
+    const r = await run(method, labels, Number(values["grid-cfg"]));
     const grid = makeGrid(
       new Tensor("float32", [labels.length, ...shape], r.latents.data as Float32Array),
       8,
