@@ -234,3 +234,33 @@ describe("flowturbo train-refiner", () => {
     expect(r.err).toMatch(/--teacher SIT is required/);
   });
 });
+
+describe("train-refiner on an image folder", () => {
+  test("class folders that do not map to the teacher's classes are refused unless mapped explicitly", async () => {
+    const { encodePng } = await import("@flowturbo/data");
+    const { mkdir, writeFile } = await import("node:fs/promises");
+    const images = join(dir, "catdog");
+    for (const [k, cls] of ["cat", "dog"].entries()) {
+      await mkdir(join(images, cls), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        const data = new Uint8Array(32 * 32 * 3).map((_, j) => (j * (k + 3) + i * 17) % 256);
+        await writeFile(join(images, cls, `${i}.png`), await encodePng({ width: 32, height: 32, data }));
+      }
+    }
+    const teacher = join(dir, "base", "ema.safetensors");
+    const args = ["train-refiner", "--teacher", teacher, "--images", images, "--steps", "1", "--batch", "2"];
+    const refused = await cli(...args, "--out", join(dir, "catdog-a"));
+    expect(refused.code).toBe(EXIT.usage);
+    expect(refused.err).toMatch(/'cat', 'dog'/);
+    expect(refused.err).toMatch(/9 classes/);
+    const mapped = await cli(
+      ...args,
+      "--out",
+      join(dir, "catdog-b"),
+      "--class-map",
+      "folder-order",
+      "--json",
+    );
+    expect(mapped.code, mapped.err).toBe(EXIT.ok);
+  });
+});

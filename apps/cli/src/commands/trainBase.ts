@@ -78,7 +78,11 @@ export interface TrainingData {
 }
 
 /** --synthetic N, --data FILE.npz, --images DIR (ImageFolder, --image-size), or the bundled emoji dataset. */
-export async function trainingData(values: CommandContext["values"]): Promise<TrainingData> {
+export async function trainingData(
+  values: CommandContext["values"],
+  /** The model's class count when training for an existing model (the refiner's teacher). */
+  numClasses?: number,
+): Promise<TrainingData> {
   const synthetic = parseIntFlag(values.synthetic, "--synthetic");
   if (synthetic !== undefined) {
     if (values.data || values.images) throw new UsageError("--synthetic excludes --data and --images");
@@ -93,7 +97,10 @@ export async function trainingData(values: CommandContext["values"]): Promise<Tr
     if (values.data) throw new UsageError("--data and --images are exclusive");
     const size = parseIntFlag(values["image-size"], "--image-size") ?? 32;
     try {
-      const d = await loadImageFolder(String(values.images), size);
+      const d = await loadImageFolder(String(values.images), size, {
+        numClasses,
+        classMap: values["class-map"] as string | undefined,
+      });
       return { set: d.set, classNames: d.classNames, source: `images:${size}:${values.images}` };
     } catch (e) {
       throw new UsageError(`--images: ${(e as Error).message}`);

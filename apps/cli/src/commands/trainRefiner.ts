@@ -65,6 +65,7 @@ const RECIPE_FLAGS = {
   synthetic: "data",
   images: "data",
   "image-size": "data",
+  "class-map": "data",
   teacher: "teacher",
 };
 
@@ -86,6 +87,8 @@ export const trainRefiner: Command = {
     heads: { type: "string" },
     depth: { type: "string" },
     "dt-max": { type: "string" },
+    /** --images only: how folder names map to the teacher's classes (file, "imagenet" or "folder-order"). */
+    "class-map": { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -133,7 +136,10 @@ export const trainRefiner: Command = {
     } catch (e) {
       throw new UsageError(`--teacher: ${(e as Error).message}`);
     }
-    const data = await trainingData(out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v);
+    const data = await trainingData(
+      out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v,
+      teacher.config.numClasses,
+    );
     const tc = teacher.config;
     const [c, h] = data.set.shape;
     if (tc.keepChannels !== c || tc.inputSize !== h)

@@ -79,19 +79,26 @@ export async function loadTrainingNpz(path = emojiDatasetPath()): Promise<ImageT
 }
 
 /**
- * An ImageFolder (one subfolder per class, names in sorted order = class ids) decoded once into memory:
- * each image ADM-center-cropped to `imageSize` (@flowturbo/data's imageFolder).
+ * An ImageFolder (one subfolder per class) decoded once into memory: each image ADM-center-cropped to
+ * `imageSize` (@flowturbo/data's imageFolder). Without `numClasses` the folders define a new model's
+ * classes (sorted names = ids). With it (an existing model, e.g. a refiner's teacher) the folders must map
+ * to that model's classes: ImageNet synset folders map automatically for 1000 classes, anything else needs
+ * `classMap` (a class-map file, "imagenet", or an explicit "folder-order") or fails naming the folders.
  */
-export async function loadImageFolder(root: string, imageSize: number): Promise<ImageTrainingData> {
-  const { imageFolder } = await import("@flowturbo/data/node");
+export async function loadImageFolder(
+  root: string,
+  imageSize: number,
+  opts: { numClasses?: number; classMap?: string } = {},
+): Promise<ImageTrainingData> {
+  const { imageFolder, loadClassMap } = await import("@flowturbo/data/node");
   const { readdir } = await import("node:fs/promises");
   const folders = (await readdir(root, { withFileTypes: true })).filter(
     (e) => e.isDirectory() && !e.name.startsWith("."),
   ).length;
   const ds = await imageFolder(root, {
     imageSize,
-    numClasses: Math.max(folders, 1),
-    classMap: "folder-order",
+    numClasses: opts.numClasses ?? Math.max(folders, 1),
+    classMap: opts.numClasses === undefined ? "folder-order" : await loadClassMap(opts.classMap),
   });
   const n = ds.length;
   const plane = imageSize * imageSize * 3;
@@ -106,7 +113,8 @@ export async function loadImageFolder(root: string, imageSize: number): Promise<
     .sort((a, b) => a[1] - b[1])
     .map(([nm]) => nm);
   const tensor = new Tensor("uint8", [k, imageSize, imageSize, 3], images.subarray(0, k * plane));
-  return { set: uint8ImageSet(tensor, labels.slice(0, k), names.length), classNames: names, file: root };
+  const numClasses = opts.numClasses ?? names.length;
+  return { set: uint8ImageSet(tensor, labels.slice(0, k), numClasses), classNames: names, file: root };
 }
 
 /** safetensors metadata key of the model config (the same key `flowturbo convert` uses in ONNX). */
