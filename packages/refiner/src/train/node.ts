@@ -3,9 +3,9 @@
 // the emoji dataset from @flowturbo/data's bundled npz, and model files with their config recorded.
 import { createRequire } from "node:module";
 import { basename } from "node:path";
-import { openNpz, openSafetensors, safetensorsChunks, Tensor } from "@flowturbo/tensor";
-import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
-import { detectFormat, loadCheckpoint, type ModelCheckpoint, ONNX_CONFIG_KEY } from "../checkpoint";
+import { openNpz, safetensorsChunks, Tensor } from "@flowturbo/tensor";
+import { fileSource, withFileSource, writeFileStreaming } from "@flowturbo/tensor/node";
+import { loadCheckpoint, type ModelCheckpoint, ONNX_CONFIG_KEY } from "../checkpoint";
 import type { SiTConfig } from "../config";
 import type { ModelKind } from "../weights";
 import { type TrainingSet, tensorSet, uint8ImageSet } from "./data";
@@ -143,22 +143,8 @@ export async function loadModelFile(
   path: string,
   opts: { heads?: number; kind?: ModelKind } = {},
 ): Promise<ModelCheckpoint> {
-  const src = await fileSource(path);
-  try {
-    let recorded: { kind: ModelKind; config: SiTConfig } | undefined;
-    if ((await detectFormat(src)) === "safetensors") {
-      const meta = (await openSafetensors(src)).metadata?.[MODEL_CONFIG_KEY];
-      if (meta) recorded = JSON.parse(meta);
-    }
-    const ckpt = await loadCheckpoint(src, {
-      file: basename(path),
-      heads: opts.heads ?? recorded?.config.numHeads,
-      kind: opts.kind ?? recorded?.kind,
-    });
-    return recorded && opts.heads === undefined
-      ? { ...ckpt, kind: recorded.kind, config: recorded.config }
-      : ckpt;
-  } finally {
-    await src.close();
-  }
+  // loadCheckpoint uses the architecture recorded in our safetensors metadata when present
+  return withFileSource(path, (src) =>
+    loadCheckpoint(src, { file: basename(path), heads: opts.heads, kind: opts.kind }),
+  );
 }
