@@ -10,7 +10,7 @@ import type {
   Session,
   SessionOptions,
 } from "@flowturbo/core";
-import { isDeviceTensor } from "@flowturbo/core";
+import { checkFeeds, isDeviceTensor, shapeString } from "@flowturbo/core";
 import { type DType, Tensor, type TypedArray, toOnnx } from "@flowturbo/tensor";
 import {
   freshCopy,
@@ -67,10 +67,6 @@ const DTYPE_NAMES: ReadonlySet<string> = new Set<DType>([
   "uint8",
   "bool",
 ]);
-
-function shapeString(shape: readonly (number | string)[]): string {
-  return `[${shape.join(", ")}]`;
-}
 
 /** A value kept where the session runs: a WebGPU buffer ("gpu-buffer") or the worker's memory ("worker"). */
 class NodeDeviceTensor implements DeviceTensor {
@@ -142,40 +138,7 @@ class NodeSessionImpl implements NodeSession {
   }
 
   private check(feeds: Record<string, RunValue>, outputs?: readonly string[]): void {
-    const where = `model '${this.name}'`;
-    for (const name of Object.keys(feeds)) {
-      if (!this.inputNames.includes(name)) {
-        throw new Error(`${where}: unknown input '${name}' (inputs: ${this.inputNames.join(", ")})`);
-      }
-    }
-    for (const info of this.inputInfo) {
-      const v = feeds[info.name];
-      if (!v)
-        throw new Error(
-          `${where}: missing input '${info.name}' (${info.type}${shapeString(info.shape ?? [])})`,
-        );
-      if (v.dtype !== info.type) {
-        throw new Error(
-          `${where}: input '${info.name}' must be ${info.type}, got ${v.dtype}${shapeString(v.shape)}`,
-        );
-      }
-      const want = info.shape;
-      if (want) {
-        const fits =
-          want.length === v.shape.length &&
-          want.every((d, i) => typeof d === "string" || d < 0 || d === v.shape[i]);
-        if (!fits) {
-          throw new Error(
-            `${where}: input '${info.name}' must have shape ${shapeString(want)}, got ${shapeString(v.shape)}`,
-          );
-        }
-      }
-    }
-    for (const name of outputs ?? []) {
-      if (!this.outputNames.includes(name)) {
-        throw new Error(`${where}: unknown output '${name}' (outputs: ${this.outputNames.join(", ")})`);
-      }
-    }
+    checkFeeds(this.name, this.inputInfo, this.outputNames, feeds, outputs);
   }
 
   async run(feeds: Record<string, RunValue>, outputs?: readonly string[]): Promise<Record<string, RunValue>> {

@@ -22,13 +22,9 @@ export type WireFeed = { kind: "host"; tensor: WireTensor } | { kind: "handle"; 
 export type WireOutput = { kind: "host"; tensor: WireTensor } | ({ kind: "handle" } & WireHandle);
 
 /** Name, element type and dimensions (numbers, or symbolic names) of a model input or output. */
-export interface ValueInfo {
-  name: string;
-  /** The ONNX Runtime element type, e.g. "float32" (a DType) or another ORT type such as "int8". */
-  type: string;
-  /** Dimensions; a string is a symbolic (dynamic) dimension. Undefined for non-tensor values. */
-  shape?: (number | string)[];
-}
+import type { ValueInfo } from "@flowturbo/core";
+
+export type { ValueInfo };
 
 export type LogLevel = "verbose" | "info" | "warning" | "error" | "fatal";
 

@@ -10,7 +10,7 @@ import type {
   Session,
   SessionOptions,
 } from "@flowturbo/core";
-import { isDeviceTensor } from "@flowturbo/core";
+import { checkFeeds, isDeviceTensor, shapeString } from "@flowturbo/core";
 import {
   type DType,
   decodeModel,
@@ -44,13 +44,9 @@ export interface WebBackendOptions {
   logLevel?: LogLevel;
 }
 
-export interface ValueInfo {
-  name: string;
-  /** ORT element type, e.g. "float32". */
-  type: string;
-  /** Dimensions; a string is a symbolic (dynamic) dimension. Undefined for non-tensor values. */
-  shape?: (number | string)[];
-}
+import type { ValueInfo } from "@flowturbo/core";
+
+export type { ValueInfo };
 
 export interface WebSession extends Session {
   /** The model's name in messages: the graph name, the URL, or "<n bytes>". */
@@ -90,10 +86,6 @@ const DTYPES: ReadonlySet<string> = new Set<DType>([
 
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function shapeString(shape: readonly (number | string)[]): string {
-  return `[${shape.join(", ")}]`;
 }
 
 function isNode(): boolean {
@@ -180,40 +172,7 @@ class WebSessionImpl implements WebSession {
   }
 
   private check(feeds: Record<string, RunValue>, outputs?: readonly string[]): void {
-    const where = `model '${this.name}'`;
-    for (const name of Object.keys(feeds)) {
-      if (!this.inputNames.includes(name)) {
-        throw new Error(`${where}: unknown input '${name}' (inputs: ${this.inputNames.join(", ")})`);
-      }
-    }
-    for (const info of this.inputInfo) {
-      const v = feeds[info.name];
-      if (!v)
-        throw new Error(
-          `${where}: missing input '${info.name}' (${info.type}${shapeString(info.shape ?? [])})`,
-        );
-      if (v.dtype !== info.type) {
-        throw new Error(
-          `${where}: input '${info.name}' must be ${info.type}, got ${v.dtype}${shapeString(v.shape)}`,
-        );
-      }
-      const want = info.shape;
-      if (want) {
-        const fits =
-          want.length === v.shape.length &&
-          want.every((d, i) => typeof d === "string" || d < 0 || d === v.shape[i]);
-        if (!fits) {
-          throw new Error(
-            `${where}: input '${info.name}' must have shape ${shapeString(want)}, got ${shapeString(v.shape)}`,
-          );
-        }
-      }
-    }
-    for (const name of outputs ?? []) {
-      if (!this.outputNames.includes(name)) {
-        throw new Error(`${where}: unknown output '${name}' (outputs: ${this.outputNames.join(", ")})`);
-      }
-    }
+    checkFeeds(this.name, this.inputInfo, this.outputNames, feeds, outputs);
   }
 
   async run(feeds: Record<string, RunValue>, outputs?: readonly string[]): Promise<Record<string, RunValue>> {

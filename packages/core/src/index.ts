@@ -4,3 +4,4 @@ export * from "./referenceBackend";
 export * from "./velocity";
 export * from "./sample";
 export * from "./blockSampler";
+export * from "./feeds";
