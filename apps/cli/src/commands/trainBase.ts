@@ -23,6 +23,7 @@ import {
   train,
   writeModelFile,
 } from "@flowturbo/refiner/node";
+import { clock } from "../progress";
 import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 
@@ -155,15 +156,6 @@ export function resumeRecipe(saved: string | undefined, now: Recipe, given: Read
 /** A loss for humans: 4 decimals, or 4 significant digits below 0.01. */
 export function fmtLoss(x: number): string {
   return Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(3) : x.toFixed(4);
-}
-
-function clock(sec: number): string {
-  if (!Number.isFinite(sec)) return "--:--";
-  const s = Math.round(sec);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
 /** Progress on stderr: a redrawn bar on a TTY, plain lines every `every` steps otherwise. */
