@@ -1,0 +1,1 @@
+export { parseRange, type SampleRange, shardRange } from "./shard";
