@@ -19,6 +19,9 @@ export {
   proceduralValues,
 } from "./procedural";
 export {
+  LABEL_STREAM,
+  labelForSample,
+  labelsForSamples,
   NOISE_STREAM,
   noiseBatch,
   noiseForSample,

@@ -15,6 +15,8 @@ export type StreamName = string | number;
 
 /** Stream of the initial-noise helpers {@link noiseForSample} / {@link noiseBatch}. */
 export const NOISE_STREAM = "noise";
+/** Stream of the default class labels of samples ({@link labelForSample} / {@link labelsForSamples}). */
+export const LABEL_STREAM = "sample/label";
 
 const TWO32 = 4294967296;
 const TWO_M24 = 2 ** -24;
@@ -287,4 +289,32 @@ export function noiseBatch(
   const data = new Float32Array(count * n);
   for (let i = 0; i < count; i++) data.set(noiseForSample(seed, firstIndex + i, shape, stream), i * n);
   return new Tensor("float32", [count, ...shape], data);
+}
+
+/**
+ * The default class label of one sample: element `sampleIndex` of stream `stream` (default
+ * "sample/label", subsequence 0) drawn with `int(0, numClasses)`. Like the noise, it depends only on
+ * (seed, sampleIndex, numClasses, stream): a shard of a job draws the same labels as the whole job.
+ */
+export function labelForSample(
+  seed: Seed,
+  sampleIndex: number,
+  numClasses: number,
+  stream: StreamName = LABEL_STREAM,
+): number {
+  return labelsForSamples(seed, sampleIndex, 1, numClasses, stream)[0];
+}
+
+/** Labels of samples firstIndex .. firstIndex+count-1: element i is `labelForSample(seed, firstIndex + i, ...)`. */
+export function labelsForSamples(
+  seed: Seed,
+  firstIndex: number,
+  count: number,
+  numClasses: number,
+  stream: StreamName = LABEL_STREAM,
+): Int32Array {
+  if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 2 ** 31)
+    throw new Error(`labels: numClasses must be an integer in [1, 2^31], got ${numClasses}`);
+  checkRange(firstIndex, count, 2, "labels");
+  return new RngStream(seed, stream).int(firstIndex, count, 0, numClasses);
 }

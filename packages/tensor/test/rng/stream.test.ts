@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   fnv1a32,
+  LABEL_STREAM,
+  labelForSample,
+  labelsForSamples,
   NOISE_STREAM,
   noiseBatch,
   noiseForSample,
@@ -265,5 +268,35 @@ describe("per-sample noise", () => {
     expect(() => noiseForSample(9, -1, shape)).toThrow();
     expect(() => noiseBatch(9, 2 ** 32 - 1, 2, shape)).toThrow();
     expect(() => noiseForSample(9, 0, [2, -1])).toThrow();
+  });
+});
+
+describe("labels for samples", () => {
+  it("are the int(0, numClasses) elements of stream 'sample/label' at the global sample index", () => {
+    expect(streamId(LABEL_STREAM)).toBe(0xfde41666);
+    expect([...labelsForSamples(0, 0, 12, 9)]).toEqual([5, 1, 3, 8, 4, 6, 0, 1, 5, 8, 4, 0]);
+    expect([...labelsForSamples(12345, 1000, 6, 1000)]).toEqual([916, 410, 880, 168, 640, 379]);
+    expect(labelsForSamples(7, 3, 20, 10)).toEqual(randomInt(7, LABEL_STREAM, 3, 20, 0, 10));
+  });
+
+  it("do not depend on how the samples are split into shards", () => {
+    const whole = labelsForSamples(42, 0, 50, 1000);
+    for (const [a, b] of [
+      [0, 13],
+      [13, 14],
+      [14, 50],
+    ])
+      expect(labelsForSamples(42, a, b - a, 1000)).toEqual(whole.subarray(a, b));
+    for (let i = 0; i < 50; i++) expect(labelForSample(42, i, 1000)).toBe(whole[i]);
+    expect(labelsForSamples(43, 0, 50, 1000)).not.toEqual(whole);
+  });
+
+  it("cover every class about equally and reject bad class counts", () => {
+    const counts = new Array(9).fill(0);
+    for (const c of labelsForSamples(1, 0, 9000, 9)) counts[c]++;
+    // chi-square with 8 d.o.f. (99.9% quantile 26.1)
+    expect(counts.reduce((acc, c) => acc + (c - 1000) ** 2 / 1000, 0)).toBeLessThan(26.1);
+    expect(() => labelForSample(0, 0, 0)).toThrow(/numClasses/);
+    expect(() => labelsForSamples(0, -1, 2, 5)).toThrow(/non-negative/);
   });
 });
