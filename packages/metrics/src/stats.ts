@@ -13,6 +13,39 @@ export interface GaussianStats {
   n?: number;
 }
 
+/**
+ * The raw sums of a set of feature vectors, in float64: what a shard of a sampling job saves so that
+ * FID/sFID of the whole job can be computed without moving images. Parts merge by adding (`mergeMoments`).
+ */
+export interface FeatureMoments {
+  dim: number;
+  /** Number of feature vectors. */
+  n: number;
+  /** sum x, length dim. */
+  sum: Float64Array;
+  /**
+   * sum x x^T, upper triangle packed row by row (entries (0,0..d-1), (1,1..d-1), ...; numpy:
+   * `S[np.triu_indices(d)]`), length dim (dim + 1) / 2.
+   */
+  sumOuter: Float64Array;
+}
+
+/**
+ * Sums of several parts of one feature set (added in the order given, so the same parts in the same
+ * order give the same bits).
+ */
+export function mergeMoments(parts: readonly FeatureMoments[]): FeatureMoments {
+  if (parts.length === 0) throw new Error("mergeMoments: no parts");
+  const acc = StatsAccumulator.fromMoments(parts[0]);
+  for (const p of parts.slice(1)) acc.merge(StatsAccumulator.fromMoments(p));
+  return acc.moments();
+}
+
+/** mu and sigma (ddof 1) of saved sums, computed exactly as `StatsAccumulator.stats()` does. */
+export function momentsStats(m: FeatureMoments): GaussianStats {
+  return StatsAccumulator.fromMoments(m).stats();
+}
+
 /** Feature vectors folded into the sums per pass over the d x d triangle. */
 const BLOCK = 32;
 
@@ -135,6 +168,38 @@ export class StatsAccumulator {
       }
     }
     acc._n = n;
+    return acc;
+  }
+
+  /** The raw sums (copies): n, sum x and the packed upper triangle of sum x x^T (see FeatureMoments). */
+  moments(): FeatureMoments {
+    const d = this.dim;
+    const packed = new Float64Array((d * (d + 1)) / 2);
+    let k = 0;
+    for (let i = 0; i < d; i++) {
+      packed.set(this.sumOuter.subarray(i * d + i, (i + 1) * d), k);
+      k += d - i;
+    }
+    return { dim: d, n: this._n, sum: this.sum.slice(), sumOuter: packed };
+  }
+
+  /** An accumulator holding saved sums (the inverse of `moments()`, exact). */
+  static fromMoments(m: FeatureMoments): StatsAccumulator {
+    const d = m.dim;
+    if (!Number.isInteger(m.n) || m.n < 0) throw new Error(`feature moments: bad count n = ${m.n}`);
+    if (m.sum.length !== d || m.sumOuter.length !== (d * (d + 1)) / 2) {
+      throw new Error(
+        `feature moments: sum has ${m.sum.length} and sum_outer ${m.sumOuter.length} values, expected ${d} and ${(d * (d + 1)) / 2} for dimension ${d}`,
+      );
+    }
+    const acc = new StatsAccumulator(d);
+    acc.sum.set(m.sum);
+    let k = 0;
+    for (let i = 0; i < d; i++) {
+      acc.sumOuter.set(m.sumOuter.subarray(k, k + d - i), i * d + i);
+      k += d - i;
+    }
+    acc._n = m.n;
     return acc;
   }
 

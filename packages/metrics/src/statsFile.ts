@@ -1,7 +1,8 @@
 // Statistics files. Reading: ADM reference batches (VIRTUAL_imagenet256_labeled.npz: arr_0 images +
 // mu, sigma, mu_s, sigma_s) and our own stats files, taking only the statistics members out of the
 // archive (arr_0 is never read). Writing: a small npz with the same keys (so ADM's evaluator can read
-// it too) plus n and a JSON description.
+// it too) plus n and a JSON description. Moments files: the raw float64 sums of one shard's features
+// (n, sum, sum of outer products), merged across shards into a stats file.
 import {
   type NpzFile,
   npzChunks,
@@ -12,7 +13,7 @@ import {
 } from "@flowturbo/tensor";
 import type { FeatureConvention, FeatureSummary } from "./features";
 import { type SampleArrayInfo, sampleArrayInfo } from "./images";
-import type { GaussianStats } from "./stats";
+import { type FeatureMoments, type GaussianStats, momentsStats, mergeMoments } from "./stats";
 
 export const STATS_FORMAT = "flowturbo-fid-stats";
 
@@ -178,5 +179,122 @@ export function statsFromSummary(summary: FeatureSummary, source?: string): Stat
       },
       source,
     },
+  };
+}
+
+export const MOMENTS_FORMAT = "flowturbo-feature-moments";
+
+/** The JSON stored as uint8 bytes in the `flowturbo_meta` member of a moments file. */
+export interface MomentsMeta {
+  format: typeof MOMENTS_FORMAT;
+  version: 1;
+  n: number;
+  convention: FeatureConvention;
+  /** Global sample indices [start, end) the features belong to (a shard of a sampling job). */
+  range?: { start: number; end: number };
+  source?: string;
+}
+
+/** Feature moments of a set of images: pool3 (FID) and spatial (sFID) sums. */
+export interface MomentsFile {
+  pool: FeatureMoments;
+  spatial?: FeatureMoments;
+  meta: MomentsMeta;
+}
+
+/**
+ * The arrays of a moments file (all float64 but `n` and the JSON): n (int64 scalar), sum [d],
+ * sum_outer [d (d+1) / 2] (packed upper triangle, numpy `S[np.triu_indices(d)]`), sum_s / sum_outer_s
+ * for the spatial features, flowturbo_meta (uint8 JSON).
+ */
+export function momentsNpzArrays(m: MomentsFile): Map<string, Tensor> {
+  const arrays = new Map<string, Tensor>();
+  arrays.set("n", Tensor.from("int64", [], [m.meta.n]));
+  const put = (f: FeatureMoments, suffix: string) => {
+    if (f.n !== m.meta.n) throw new Error(`moments${suffix}: n = ${f.n}, but the file records ${m.meta.n}`);
+    arrays.set(`sum${suffix}`, new Tensor("float64", [f.dim], f.sum));
+    arrays.set(`sum_outer${suffix}`, new Tensor("float64", [f.sumOuter.length], f.sumOuter));
+  };
+  put(m.pool, "");
+  if (m.spatial) put(m.spatial, "_s");
+  const bytes = new TextEncoder().encode(JSON.stringify(m.meta));
+  arrays.set("flowturbo_meta", new Tensor("uint8", [bytes.length], bytes));
+  return arrays;
+}
+
+/** A moments file as npz chunks (~16 MB each for pool3 and spatial). */
+export function momentsNpzChunks(m: MomentsFile): Generator<Uint8Array> {
+  return npzChunks(momentsNpzArrays(m));
+}
+
+/** Reads a moments file written by `momentsNpzChunks` (checks format, shapes and counts). */
+export async function readMomentsNpz(
+  input: SourceLike | NpzFile,
+  options: { name?: string } = {},
+): Promise<MomentsFile> {
+  const npz = await asNpz(input, options.name);
+  const fail = (why: string): never => {
+    throw new TensorFileError(npz.name, `not a feature moments file: ${why}`);
+  };
+  if (!npz.has("flowturbo_meta") || !npz.has("sum") || !npz.has("sum_outer"))
+    fail(`expected n, sum, sum_outer and flowturbo_meta (arrays: ${npz.names.join(", ") || "none"})`);
+  let meta: MomentsMeta | undefined;
+  try {
+    meta = JSON.parse(
+      new TextDecoder().decode((await npz.read("flowturbo_meta")).data as Uint8Array),
+    ) as MomentsMeta;
+  } catch {
+    fail("'flowturbo_meta' is not valid JSON");
+  }
+  if (meta?.format !== MOMENTS_FORMAT)
+    fail(`'flowturbo_meta' format is ${meta?.format}, not ${MOMENTS_FORMAT}`);
+  const n = npz.has("n") ? Number((await npz.read("n")).toFloat64()[0]) : meta!.n;
+  if (n !== meta!.n) fail(`n = ${n} but flowturbo_meta records ${meta!.n}`);
+  const read = async (suffix: string): Promise<FeatureMoments> => {
+    const sum = await readVector(npz, `sum${suffix}`);
+    const sumOuter = await readVector(npz, `sum_outer${suffix}`);
+    const d = sum.length;
+    if (sumOuter.length !== (d * (d + 1)) / 2)
+      fail(
+        `'sum_outer${suffix}' has ${sumOuter.length} values, expected ${(d * (d + 1)) / 2} for ${d}-d 'sum${suffix}'`,
+      );
+    return { dim: d, n, sum, sumOuter };
+  };
+  const pool = await read("");
+  const spatial = npz.has("sum_s") ? await read("_s") : undefined;
+  return { pool, spatial, meta: meta! };
+}
+
+/**
+ * Adds the moments of the parts of one image set (in the order given: sort shards by their range for
+ * results that do not depend on completion order). All parts must share one feature convention.
+ */
+export function mergeMomentsFiles(parts: readonly MomentsFile[], source?: string): MomentsFile {
+  if (parts.length === 0) throw new Error("mergeMomentsFiles: no parts");
+  const convention = JSON.stringify(parts[0].meta.convention);
+  for (const p of parts) {
+    if (JSON.stringify(p.meta.convention) !== convention) {
+      throw new Error(
+        `moments of different feature conventions cannot be merged: ${convention} and ${JSON.stringify(p.meta.convention)}`,
+      );
+    }
+    if (!p.spatial !== !parts[0].spatial)
+      throw new Error("some parts have spatial (sFID) moments and some not");
+  }
+  const pool = mergeMoments(parts.map((p) => p.pool));
+  const spatial = parts[0].spatial ? mergeMoments(parts.map((p) => p.spatial!)) : undefined;
+  return {
+    pool,
+    spatial,
+    meta: { format: MOMENTS_FORMAT, version: 1, n: pool.n, convention: parts[0].meta.convention, source },
+  };
+}
+
+/** mu/sigma (and mu_s/sigma_s) of merged moments, as a stats file (ddof 1, as every stats path here). */
+export function statsFromMoments(m: MomentsFile, source = m.meta.source): StatsFile {
+  return {
+    pool: momentsStats(m.pool),
+    spatial: m.spatial ? momentsStats(m.spatial) : undefined,
+    meta: { format: STATS_FORMAT, version: 1, n: m.meta.n, convention: m.meta.convention, source },
   };
 }

@@ -4,7 +4,16 @@ import { openNpz, readSafetensors, stateDict, type Tensor } from "@flowturbo/ten
 import { fileSource, loadTorchFile, withFileSource, writeFileStreaming } from "@flowturbo/tensor/node";
 import type { ImageBatch } from "../images";
 import { sampleNpzBatches } from "../images";
-import { type NpzKind, inspectNpz, readStatsNpz, type StatsFile, statsNpzChunks } from "../statsFile";
+import {
+  inspectNpz,
+  type MomentsFile,
+  momentsNpzChunks,
+  type NpzKind,
+  readMomentsNpz,
+  readStatsNpz,
+  type StatsFile,
+  statsNpzChunks,
+} from "../statsFile";
 
 /**
  * Reads the FID Inception state dict: pytorch-fid's pt_inception-2015-12-05-6726825d.pth (torch zip,
@@ -26,6 +35,16 @@ export function readStatsFile(path: string): Promise<StatsFile> {
 /** Writes a stats file (streamed; the file appears atomically). Returns its size in bytes. */
 export function writeStatsFile(path: string, stats: StatsFile): Promise<number> {
   return writeFileStreaming(path, statsNpzChunks(stats));
+}
+
+/** Writes a feature moments file (streamed; the file appears atomically). Returns its size in bytes. */
+export function writeMomentsFile(path: string, moments: MomentsFile): Promise<number> {
+  return writeFileStreaming(path, momentsNpzChunks(moments));
+}
+
+/** Reads a feature moments file (one shard's n, sum and sum of outer products, float64). */
+export function readMomentsFile(path: string): Promise<MomentsFile> {
+  return withFileSource(path, (src) => readMomentsNpz(src, { name: path }));
 }
 
 /** What an npz on disk holds (stats, ADM reference batch, or sample batch). */
