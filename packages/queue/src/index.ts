@@ -1,1 +1,7 @@
+export type { ConnectionOptions } from "bullmq";
+export * from "./jobs";
+export * from "./redis";
 export { parseRange, type SampleRange, shardRange } from "./shard";
+export * from "./status";
+export * from "./submit";
+export * from "./worker";
