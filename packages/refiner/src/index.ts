@@ -7,3 +7,4 @@ export * from "./exportOnnx";
 export * from "./training";
 export * from "./train/index";
 export * from "./blocks";
+export * from "./sessions";

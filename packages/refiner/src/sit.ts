@@ -69,14 +69,35 @@ function block(s: Scope, x: Value, c: Value, cfg: SiTConfig): Value {
   return op.add(x, op.mul(op.unsqueeze(gateMlp, [1]), nn.linear(mlp.child("fc2"), hidden, d)));
 }
 
+/**
+ * SiT's x_embedder.proj (a Conv2d with kernel = stride = p, weight [d, C, p, p]) as patchify + MatMul:
+ * x [B, C, H, W] -> tokens [B, (H/p)(W/p), d], token (i, j) = the patch at rows i*p.., columns j*p...
+ * The same sums as the convolution; written this way because onnxruntime's WebGPU Conv returns wrong
+ * values for some input channel counts (6 channels, e.g. a pixel-space refiner's [x, v]: see
+ * apps/web's README), while MatMul is exact everywhere.
+ */
+export function patchEmbed(s: Scope, x: Value, d: number, p: number): Value {
+  const [, C, H, W] = x.shape as number[];
+  const gh = H / p;
+  const gw = W / p;
+  const w = s.param("weight", [d, C, p, p]);
+  const b = s.param("bias", [d]);
+  // [B, C, gh, p, gw, p] -> [B, gh, gw, C, p, p] -> [B, T, C*p*p] (the weight's (c, u, v) order)
+  const patches = op.reshape(op.transpose(op.reshape(x, [0, C, gh, p, gw, p]), [0, 2, 4, 1, 3, 5]), [
+    0,
+    gh * gw,
+    C * p * p,
+  ]);
+  return op.add(op.matmul(patches, op.transpose(op.reshape(w, [d, C * p * p]), [1, 0])), b);
+}
+
 /** Network body: input image-shaped x [B, C_in, H, W] -> [B, keepChannels, H, W]. */
 export function sitNetwork(s: Scope, x: Value, t: Value, y: Value, cfg: SiTConfig): Value {
   const { patchSize: p, hiddenSize: d, inputSize } = cfg;
   if (inputSize % p !== 0) throw new Error(`input size ${inputSize} is not divisible by patch size ${p}`);
   const grid = inputSize / p;
   const tokens = grid * grid;
-  const patches = nn.conv2d(s.child("x_embedder.proj"), x, d, { kernel: p, stride: p });
-  let h = op.transpose(op.reshape(patches, [0, d, tokens]), [0, 2, 1]);
+  let h = patchEmbed(s.child("x_embedder.proj"), x, d, p);
   h = op.add(h, s.param("pos_embed", [1, tokens, d], { trainable: false }));
   const c = conditioning(s, t, y, cfg);
   for (let i = 0; i < cfg.depth; i++) h = block(s.child(`blocks.${i}`), h, c, cfg);

@@ -1,35 +1,17 @@
 // Node side of the Chromium tests: bundles the test page with esbuild, serves it (and onnxruntime-web's own
 // files from node_modules/onnxruntime-web/dist) on an ephemeral localhost port, drives headless Chromium.
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
-import { dirname, extname, join, normalize } from "node:path";
+import { dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
+import { launchChromium, serveFiles } from "@flowturbo/browser-test";
 import { build } from "esbuild";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-export const requireChromium = process.env.FLOWTURBO_REQUIRE_CHROMIUM === "1";
-export const requireWebGpu = process.env.FLOWTURBO_REQUIRE_WEBGPU === "1";
-
-/** Why the Chromium tests cannot run here, or undefined. */
-export function chromiumUnavailable(): string | undefined {
-  return existsSync(CHROMIUM)
-    ? undefined
-    : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-}
+export { chromiumUnavailable, requireChromium, requireWebGpu } from "@flowturbo/browser-test";
 
 const ORT_DIST = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
 const HERE = dirname(fileURLToPath(import.meta.url));
-
-const MIME: Record<string, string> = {
-  ".html": "text/html",
-  ".js": "text/javascript",
-  ".mjs": "text/javascript",
-  ".wasm": "application/wasm",
-  ".map": "application/json",
-};
 
 async function bundle(): Promise<Record<string, Uint8Array>> {
   const out = await build({
@@ -71,61 +53,27 @@ export interface Harness {
 
 export async function startHarness(): Promise<Harness> {
   const files = await bundle();
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
-    let body: Uint8Array | string | undefined;
-    if (path === "/favicon.ico") {
-      res.writeHead(204).end();
-      return;
-    }
-    if (path === "/") body = PAGE;
-    else if (files[path]) body = files[path];
-    else if (path.startsWith("/ort/")) {
+  const server = await serveFiles((path) => {
+    if (path === "/") return PAGE;
+    if (files[path]) return files[path];
+    if (path.startsWith("/ort/")) {
       const file = normalize(join(ORT_DIST, path.slice("/ort/".length)));
-      if (file.startsWith(ORT_DIST) && existsSync(file)) body = readFileSync(file);
+      if (file.startsWith(ORT_DIST) && existsSync(file)) return readFileSync(file);
     }
-    if (body === undefined) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      "content-type": MIME[path === "/" ? ".html" : extname(path)] ?? "application/octet-stream",
-      // cross-origin isolation: SharedArrayBuffer, hence threaded WASM
-      "cross-origin-opener-policy": "same-origin",
-      "cross-origin-embedder-policy": "require-corp",
-    });
-    res.end(body);
+    return undefined;
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://localhost:${(server.address() as AddressInfo).port}/`;
   let browser: Browser;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--enable-unsafe-webgpu",
-        "--enable-features=Vulkan",
-        // WebGPU on SwiftShader's Vulkan when there is no GPU
-        "--use-webgpu-adapter=swiftshader",
-        "--enable-unsafe-swiftshader",
-      ],
-    });
+    browser = await launchChromium();
   } catch (e) {
     server.close();
     throw e;
   }
   return {
-    url,
+    url: server.url,
     browser,
     close: async () => {
       await browser.close();
-      server.closeAllConnections();
       server.close();
     },
   };

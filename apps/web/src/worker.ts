@@ -1,0 +1,209 @@
+// The generation worker: loads the model (download + cache), opens ONNX Runtime Web sessions (WebGPU,
+// WASM fallback) and runs the Generator off the main thread, posting progress, previews and results.
+import { createWebBackend, type WebBackend } from "@flowturbo/backend-web";
+import type { ExecutionProvider } from "@flowturbo/core";
+import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/refiner";
+import {
+  loadVaeDecoder,
+  loadVaeWeights,
+  SD_VAE_CONFIG,
+  type VaeDecoder,
+  vaeConfigFromDiffusers,
+} from "@flowturbo/vae";
+import { Generator } from "./generator";
+import { readModelFile, refName } from "./modelFiles";
+import type { BackendChoice, FileRef, FromWorker, ModelChoice, ToWorker, WebGpuStatus } from "./protocol";
+import { detectWebGpu } from "./webgpu";
+
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+};
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+/** ORT's .mjs/.wasm files are served under ort/ next to the app root (see vite.config.ts); this module is one level down (src/ in dev, assets/ in a build). */
+const WASM_PATHS = new URL(/* @vite-ignore */ "../ort/", import.meta.url).href;
+
+let backend: WebBackend | undefined;
+let generator: Generator | undefined;
+let vae: VaeDecoder | undefined;
+const running = new Map<number, AbortController>();
+/** Loads and generations run one at a time, in order. */
+let queue: Promise<void> = Promise.resolve();
+
+function providersFor(choice: BackendChoice, gpu: WebGpuStatus): ExecutionProvider[] {
+  if (choice === "wasm") return ["wasm"];
+  if (choice === "webgpu") {
+    if (!gpu.available) throw new Error(`WebGPU was requested but is not available: ${gpu.reason}`);
+    return ["webgpu"];
+  }
+  return gpu.available ? ["webgpu", "wasm"] : ["wasm"];
+}
+
+async function readCheckpoint(ref: FileRef, what: string): Promise<ModelCheckpoint> {
+  const bytes = await readModelFile(ref, (p) => post({ type: "download", ...p }));
+  try {
+    return await loadCheckpoint(bytes, { file: refName(ref) });
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error).message}`);
+  }
+}
+
+async function openVae(model: ModelChoice, providers: ExecutionProvider[]): Promise<VaeDecoder | undefined> {
+  if (!model.vae) return undefined;
+  const file = refName(model.vae);
+  const bytes = await readModelFile(model.vae, (p) => post({ type: "download", ...p }));
+  let config = SD_VAE_CONFIG;
+  if (model.vaeConfig) {
+    const text = new TextDecoder().decode(await readModelFile(model.vaeConfig));
+    config = vaeConfigFromDiffusers(text, refName(model.vaeConfig));
+  }
+  // without a config.json: the SD VAE (sd-vae-ft-ema), the one SiT and FlowTurbo use
+  const weights = await loadVaeWeights(bytes, { file, config, parts: ["decoder"] });
+  return loadVaeDecoder(backend!, weights, { config, session: { providers } });
+}
+
+async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
+  await generator?.release();
+  await vae?.release();
+  generator = undefined;
+  vae = undefined;
+  const gpu = await detectWebGpu(choice);
+  const providers = providersFor(choice, gpu);
+  if (!backend) {
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    backend = createWebBackend({
+      wasmPaths: WASM_PATHS,
+      // threaded WASM needs SharedArrayBuffer, i.e. a cross-origin isolated page
+      threads: isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1,
+    });
+  }
+  const base = await readCheckpoint(model.base, "base model");
+  const refiner = model.refiner ? await readCheckpoint(model.refiner, "refiner") : undefined;
+  if (refiner && refiner.kind !== "refiner")
+    throw new Error(`refiner: ${refiner.file} is a ${refiner.kind} checkpoint, expected a refiner`);
+  if (base.kind !== "sit")
+    throw new Error(`base model: ${base.file} is a ${base.kind} checkpoint, expected a SiT`);
+  vae = base.config.keepChannels === 3 ? undefined : await openVae(model, providers);
+  generator = new Generator(backend, { base, refiner, vae }, providers);
+  let parameters = 0;
+  for (const t of base.weights.values()) parameters += t.size;
+  post({
+    type: "loaded",
+    model: {
+      file: base.file,
+      numClasses: base.config.numClasses,
+      classNames: generator.classNames,
+      shape: [base.config.keepChannels, base.config.inputSize, base.config.inputSize],
+      hasRefiner: refiner !== undefined,
+      hasVae: vae !== undefined,
+      parameters,
+    },
+    webgpu: gpu,
+    providers,
+  });
+}
+
+async function generate(id: number, request: Extract<ToWorker, { type: "generate" }>["request"]) {
+  if (!generator) throw new Error("no model loaded");
+  const abort = new AbortController();
+  running.set(id, abort);
+  try {
+    const n = request.labels.length;
+    const g = await generator.generate(request, {
+      signal: abort.signal,
+      beforeRun: async () => {
+        await yieldToEventLoop();
+        abort.signal.throwIfAborted();
+      },
+      onProgress: (p) => {
+        let preview: { data: Float32Array; shape: number[] } | undefined;
+        if (request.preview && p.x) {
+          const shape = generator!.config;
+          const per = shape.keepChannels * shape.inputSize * shape.inputSize;
+          const rows = Math.min(Math.floor(p.x.length / per), n - p.done);
+          // guided batches are [cond; uncond]: the first rows are the samples
+          preview = {
+            data: p.x.slice(0, rows * per),
+            shape: [rows, shape.keepChannels, shape.inputSize, shape.inputSize],
+          };
+        }
+        post(
+          {
+            type: "progress",
+            id,
+            done: p.done,
+            total: p.total,
+            step: p.step,
+            t: p.t,
+            nfe: p.nfe,
+            stage: p.stage,
+            preview,
+          },
+          preview ? [preview.data.buffer] : [],
+        );
+      },
+    });
+    const images = g.images.toFloat32().slice();
+    post(
+      {
+        type: "result",
+        id,
+        images,
+        shape: [...g.images.shape],
+        labels: g.labels,
+        nfe: g.nfe,
+        timings: g.timings,
+        provider: g.provider,
+        fallbackReason: generator.fallbackReason,
+        compile: g.compile,
+      },
+      [images.buffer],
+    );
+  } finally {
+    running.delete(id);
+  }
+}
+
+/** Lets queued messages (a cancel) run: a MessageChannel task, without setTimeout's 4 ms clamp. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(0);
+  });
+}
+
+function isAbort(e: unknown): boolean {
+  return e instanceof Error && (e.name === "AbortError" || /abort/i.test(e.message));
+}
+
+scope.onmessage = (e) => {
+  const msg = e.data;
+  if (msg.type === "cancel") {
+    running.get(msg.id)?.abort();
+    return;
+  }
+  queue = queue.then(async () => {
+    if (msg.type === "load") {
+      try {
+        await load(msg.model, msg.backend);
+      } catch (err) {
+        post({ type: "error", stage: "load", message: (err as Error).message });
+      }
+    } else {
+      try {
+        await generate(msg.id, msg.request);
+      } catch (err) {
+        if (isAbort(err)) post({ type: "cancelled", id: msg.id });
+        else post({ type: "error", id: msg.id, stage: "generate", message: (err as Error).message });
+      }
+    }
+  });
+};

@@ -1,0 +1,189 @@
+// The built web app in headless Chromium (Debian's, WebGPU on SwiftShader): loads from a local server,
+// generates on WASM and on WebGPU with the images of `flowturbo sample` for the same settings, reacts to
+// controls, cancels, and shows messages (not a blank page) for a bad model URL and for missing WebGPU.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { chromiumUnavailable, launchChromium, requireChromium, requireWebGpu } from "@flowturbo/browser-test";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { FromWorker } from "../src/protocol";
+import { APP_ROOT, type BuiltApp, buildAndServe } from "./app";
+import { cliSample, maxAbsDiff } from "./embedded";
+
+type Result = Extract<FromWorker, { type: "result" }>;
+interface AppState {
+  ready: boolean;
+  busy: boolean;
+  error?: string;
+  generations: number;
+  last?: Result;
+  webgpu?: { available: boolean; reason?: string };
+}
+
+export const ARTIFACTS = join(APP_ROOT, "test-artifacts");
+const missing = chromiumUnavailable();
+let app: BuiltApp | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (missing) return;
+  app = await buildAndServe();
+  browser = await launchChromium();
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+function skipWithout(ctx: { skip(note?: string): void }): void {
+  if (!missing) return;
+  if (requireChromium) throw new Error(`FLOWTURBO_REQUIRE_CHROMIUM=1 but ${missing}`);
+  console.warn(`skipping the web app tests: ${missing}`);
+  ctx.skip(missing);
+}
+
+const SETTINGS = "class=3&plan=H1P2R2&seed=7&n=4&batch=4&cfg=1.5&compile=block&preview=1";
+
+async function open(b: Browser, query: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await b.newPage({ viewport: { width: 1100, height: 900 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${app!.server.url}?${query}`);
+  return { page, errors };
+}
+
+const state = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { flowturboApp: AppState }).flowturboApp);
+
+async function waitFor(page: Page, what: "ready" | "error", timeout = 120_000): Promise<void> {
+  await page.waitForFunction(
+    (w) => {
+      const s = (globalThis as unknown as { flowturboApp?: AppState }).flowturboApp;
+      return w === "ready" ? s?.ready && !s.busy : s?.error !== undefined;
+    },
+    what,
+    { timeout },
+  );
+}
+
+/** Clicks Generate and waits for the next result (or an error). */
+async function generate(page: Page): Promise<Result> {
+  const before = (await state(page)).generations;
+  await page.click("#generate");
+  await page.waitForFunction(
+    (n) => {
+      const s = (globalThis as unknown as { flowturboApp: AppState }).flowturboApp;
+      return s.generations > n || s.error !== undefined;
+    },
+    before,
+    { timeout: 240_000 },
+  );
+  const s = await state(page);
+  if (s.error) throw new Error(`the page reported: ${s.error}`);
+  return s.last!;
+}
+
+describe("web app in Chromium", () => {
+  test("WASM: the same images as flowturbo sample; controls change the output; cancel", async (ctx) => {
+    skipWithout(ctx);
+    const { page, errors } = await open(browser!, `backend=wasm&${SETTINGS}`);
+    await waitFor(page, "ready");
+    expect(await page.textContent("#backend-line")).toMatch(/WebGPU not used: WASM was chosen/);
+    const r = await generate(page);
+    expect(r.provider).toBe("wasm");
+    expect(r.shape).toEqual([4, 3, 32, 32]);
+    expect(r.labels).toEqual([3, 3, 3, 3]);
+    const node = await cliSample({ plan: "H1P2R2", seed: 7, classId: 3, n: 4, cfg: 1.5, compile: "block" });
+    expect(maxAbsDiff(r.images, node)).toBeLessThan(1e-4);
+    expect(await page.textContent("#timings")).toMatch(/base model\s*\d+ ms \(4 calls\)/);
+    // the canvas shows the grid (2 x 2 images of 32 px, 2 px gaps) and is not blank
+    const canvas = await page.evaluate(() => {
+      const c = document.getElementById("canvas") as HTMLCanvasElement;
+      const px = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      const distinct = new Set<number>();
+      for (let i = 0; i < px.length; i += 4) distinct.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+      return { w: c.width, h: c.height, colors: distinct.size };
+    });
+    expect(canvas).toMatchObject({ w: 66, h: 66 });
+    expect(canvas.colors).toBeGreaterThan(50);
+
+    await page.fill("#seed", "8");
+    const reseeded = await generate(page);
+    expect(maxAbsDiff(reseeded.images, r.images)).toBeGreaterThan(0.1);
+    await page.selectOption("#class", "5");
+    const reclassed = await generate(page);
+    expect(reclassed.labels).toEqual([5, 5, 5, 5]);
+    expect(maxAbsDiff(reclassed.images, reseeded.images)).toBeGreaterThan(0.05);
+
+    // a long run, cancelled once it is under way: the page says so and can generate again
+    await page.selectOption("#method", "euler");
+    await page.fill("#steps", "250");
+    await page.click("#generate");
+    await page.waitForFunction(() =>
+      /step [1-9]/.test(document.getElementById("status-line")!.textContent ?? ""),
+    );
+    await page.click("#cancel");
+    await page.waitForFunction(() => document.getElementById("status-line")!.textContent === "Cancelled.");
+    await page.fill("#steps", "2");
+    const after = await generate(page);
+    expect(after.nfe.base).toBe(2); // Euler, 2 steps (a guided call on the doubled batch counts once)
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test("WebGPU (SwiftShader): the same images within WebGPU's float tolerance; screenshot kept", async (ctx) => {
+    skipWithout(ctx);
+    const { page, errors } = await open(browser!, `backend=webgpu&${SETTINGS}`);
+    await waitFor(page, "ready");
+    const s = await state(page);
+    if (!s.webgpu?.available) {
+      if (requireWebGpu) throw new Error(`FLOWTURBO_REQUIRE_WEBGPU=1 but the page says: ${s.webgpu?.reason}`);
+      ctx.skip(`no WebGPU adapter: ${s.webgpu?.reason}`);
+    }
+    const r = await generate(page);
+    expect(r.provider).toBe("webgpu");
+    const node = await cliSample({ plan: "H1P2R2", seed: 7, classId: 3, n: 4, cfg: 1.5, compile: "block" });
+    // WGSL bounds sin/cos only to 2^-11 and SwiftShader's transcendentals are approximate: a few 1e-4
+    // over the whole trajectory (measured 8.7e-4 with onnxruntime-node's Dawn on the same plan)
+    expect(maxAbsDiff(r.images, node)).toBeLessThan(5e-3);
+    expect(await page.textContent("#backend-line")).toMatch(/Ran on WebGPU \(compile block\)/);
+    await page.screenshot({ path: join(ARTIFACTS, "web-app-webgpu.png"), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test("a bad model URL shows a message, not a blank page", async (ctx) => {
+    skipWithout(ctx);
+    const { page } = await open(browser!, "backend=wasm&base=/models/missing.safetensors");
+    await waitFor(page, "error");
+    expect(await page.isVisible("#error")).toBe(true);
+    expect(await page.textContent("#error")).toMatch(/could not download .*missing\.safetensors: HTTP 404/);
+    expect(await page.textContent("#status-line")).toMatch(/could not be loaded/);
+    expect(await page.isVisible("h1")).toBe(true);
+    expect(await page.isDisabled("#generate")).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, "web-app-bad-url.png"), fullPage: true });
+    await page.close();
+  });
+
+  test("without WebGPU: auto falls back to WASM and says why; asking for WebGPU explains", async (ctx) => {
+    skipWithout(ctx);
+    const plain = await launchChromium({ webgpu: false });
+    try {
+      const { page } = await open(plain, `backend=auto&${SETTINGS.replace("n=4&batch=4", "n=1&batch=1")}`);
+      await waitFor(page, "ready");
+      expect(await page.textContent("#backend-line")).toMatch(
+        /WebGPU not used: .*(no WebGPU|no GPU adapter)/,
+      );
+      const r = await generate(page);
+      expect(r.provider).toBe("wasm");
+      await page.close();
+      const asked = await open(plain, `backend=webgpu&${SETTINGS}`);
+      await waitFor(asked.page, "error");
+      expect(await asked.page.textContent("#error")).toMatch(/WebGPU was requested but is not available/);
+      await asked.page.close();
+    } finally {
+      await plain.close();
+    }
+  });
+});

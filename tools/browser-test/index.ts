@@ -1,0 +1,99 @@
+// Shared by the browser tests (backend-web, apps/web): headless Chromium with WebGPU on SwiftShader when
+// there is no GPU, and a localhost file server with the cross-origin isolation headers threaded WASM needs.
+import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+/** CI sets these so that a missing Chromium or WebGPU adapter fails instead of skipping. */
+export const requireChromium = process.env.FLOWTURBO_REQUIRE_CHROMIUM === "1";
+export const requireWebGpu = process.env.FLOWTURBO_REQUIRE_WEBGPU === "1";
+
+/** Why the Chromium tests cannot run here, or undefined. */
+export function chromiumUnavailable(): string | undefined {
+  return existsSync(CHROMIUM)
+    ? undefined
+    : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+}
+
+const BASE_FLAGS = [
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+/** WebGPU on SwiftShader's Vulkan when there is no GPU. */
+const WEBGPU_FLAGS = [
+  "--enable-unsafe-webgpu",
+  "--enable-features=Vulkan",
+  "--use-webgpu-adapter=swiftshader",
+  "--enable-unsafe-swiftshader",
+];
+
+/** Launches headless Chromium; `webgpu: false` leaves WebGPU disabled (navigator.gpu absent). */
+export async function launchChromium(opts: { webgpu?: boolean } = {}): Promise<Browser> {
+  const webgpu = opts.webgpu ?? true;
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : [...BASE_FLAGS, "--disable-features=WebGPU"],
+  });
+}
+
+export const MIME: Record<string, string> = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".css": "text/css",
+  ".wasm": "application/wasm",
+  ".map": "application/json",
+  ".json": "application/json",
+  ".png": "image/png",
+  ".svg": "image/svg+xml",
+};
+
+export interface FileServer {
+  /** http://localhost:PORT/ */
+  url: string;
+  close(): void;
+}
+
+/**
+ * Serves whatever `lookup(path)` returns (404 when undefined) on an ephemeral localhost port, with
+ * COOP/COEP so pages are cross-origin isolated (SharedArrayBuffer: threaded WASM).
+ */
+export async function serveFiles(
+  lookup: (path: string) => Uint8Array | string | undefined,
+): Promise<FileServer> {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const body = lookup(path);
+    if (body === undefined && path === "/favicon.ico") {
+      res.writeHead(204).end(); // no favicon: not an error in the page's console
+      return;
+    }
+    if (body === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    const type = MIME[extname(path)] ?? (path.endsWith("/") ? "text/html" : "application/octet-stream");
+    res.writeHead(200, {
+      "content-type": type,
+      "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.byteLength,
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-embedder-policy": "require-corp",
+    });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://localhost:${(server.address() as AddressInfo).port}/`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
