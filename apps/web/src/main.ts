@@ -132,7 +132,10 @@ function modelChoice(): ModelChoice {
       vae: vae ? { file: vae } : undefined,
     };
   }
-  return { base: { url: embeddedBase }, refiner: { url: embeddedRefiner } };
+  return {
+    base: { url: embeddedBase, name: "emoji base.safetensors" },
+    refiner: { url: embeddedRefiner, name: "emoji refiner.safetensors" },
+  };
 }
 
 function loadModel(): void {

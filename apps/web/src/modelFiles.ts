@@ -15,6 +15,7 @@ export interface DownloadProgress {
 /** The name of a file reference in messages: the URL's last path segment or the file name. */
 export function refName(ref: FileRef): string {
   if ("file" in ref) return ref.file.name;
+  if (ref.name) return ref.name;
   try {
     const path = new URL(ref.url, "http://x/").pathname;
     return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1)) || ref.url;

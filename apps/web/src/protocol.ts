@@ -4,7 +4,8 @@ import type { CompileLevel, SamplingMethod } from "@flowturbo/core";
 import type { StageTimings } from "./generator";
 
 /** Where a model file comes from: a URL (fetched, kept in Cache Storage) or a file the user picked. */
-export type FileRef = { url: string } | { file: File };
+/** `name`: what messages call a URL (default: its last path segment). */
+export type FileRef = { url: string; name?: string } | { file: File };
 
 export interface ModelChoice {
   base: FileRef;

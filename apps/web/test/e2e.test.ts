@@ -166,6 +166,28 @@ describe("web app in Chromium", () => {
     await page.close();
   });
 
+  test("phone-size screen: one column, no sideways scrolling, every control labelled", async (ctx) => {
+    skipWithout(ctx);
+    const page = await browser!.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await page.goto(`${app!.server.url}?backend=wasm`);
+    await waitFor(page, "ready");
+    const layout = await page.evaluate(() => {
+      const unlabelled = [...document.querySelectorAll("input, select")]
+        .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute("aria-label"))
+        .map((el) => el.id);
+      const form = document.getElementById("controls")!.getBoundingClientRect();
+      const out = document.getElementById("output")!.getBoundingClientRect();
+      return {
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+        unlabelled,
+        stacked: out.top >= form.bottom - 1,
+      };
+    });
+    expect(layout).toEqual({ overflow: 0, unlabelled: [], stacked: true });
+    await page.screenshot({ path: join(ARTIFACTS, "web-app-phone.png"), fullPage: true });
+    await page.close();
+  });
+
   test("without WebGPU: auto falls back to WASM and says why; asking for WebGPU explains", async (ctx) => {
     skipWithout(ctx);
     const plain = await launchChromium({ webgpu: false });

@@ -52,6 +52,7 @@ describe("readModelFile", () => {
 
   test("names shown for URLs and files", () => {
     expect(refName({ url: "https://h/models/sit%20xl.onnx?download=1" })).toBe("sit xl.onnx");
+    expect(refName({ url: "/assets/base-CR8H.safetensors", name: "emoji base" })).toBe("emoji base");
     expect(refName({ file: new File([new Uint8Array(1)], "local.pt") })).toBe("local.pt");
   });
 });
