@@ -54,10 +54,16 @@ export async function openVaeDecoder(
 
 export type ImageOutput = { kind: "grid" | "npz" | "folder"; path: string };
 
-/** `.png` -> one grid, `.npz` -> ADM sample npz, anything else -> a folder of PNGs. */
+/** `.png` -> one grid, `.npz` -> ADM sample npz, no extension (or a trailing /) -> a folder of PNGs; other extensions are refused. */
 export function imageOutput(path: string): ImageOutput {
   if (path.endsWith(".png")) return { kind: "grid", path };
   if (path.endsWith(".npz")) return { kind: "npz", path };
+  // a trailing slash always means a folder (e.g. "run.v2/")
+  const ext = path.endsWith("/") ? undefined : /\.([A-Za-z][A-Za-z0-9]{1,4})$/.exec(path)?.[1];
+  if (ext)
+    throw new UsageError(
+      `-o ${path}: images are written as a .png grid, an ADM .npz batch or a folder of PNGs (a path without an extension, or ending in /); .${ext} is none of these`,
+    );
   return { kind: "folder", path };
 }
 
