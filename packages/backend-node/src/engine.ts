@@ -85,6 +85,11 @@ export interface EngineOptions {
   keepHostOutputs: boolean;
 }
 
+/** What to do when Dawn finds no adapter: it needs a Vulkan driver (SwiftShader's works without a GPU). */
+export function webgpuHint(message: string): string {
+  if (!/No supported adapters|Failed to get a WebGPU adapter/i.test(message)) return "";
+  return " [WebGPU in Node runs on Vulkan: install your GPU's Vulkan driver, or without a GPU use Chromium's SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium (apt-get install chromium; slow, for testing)]";
+}
 export class Engine {
   private readonly sessions = new Map<number, SessionEntry>();
   private readonly values = new Map<number, ValueEntry>();
@@ -171,7 +176,7 @@ export class Engine {
             ? await ort.InferenceSession.create(model, this.sessionOptions(p, o))
             : await ort.InferenceSession.create(model, this.sessionOptions(p, o));
       } catch (e) {
-        reasons.push(`${p}: ${errorMessage(e)}`);
+        reasons.push(`${p}: ${errorMessage(e)}${p === "webgpu" ? webgpuHint(errorMessage(e)) : ""}`);
         continue;
       }
       const outputs = metadata(session.outputMetadata);

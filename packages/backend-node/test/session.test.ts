@@ -195,3 +195,13 @@ describe.each([
     await s.release();
   });
 });
+
+describe("webgpuHint", () => {
+  test("Dawn without an adapter gets told how to get one", async () => {
+    const { webgpuHint } = await import("../src/engine");
+    expect(webgpuHint("Failed to get a WebGPU adapter: No supported adapters")).toMatch(
+      /Vulkan driver.*VK_ICD_FILENAMES=\/usr\/lib\/chromium\/vk_swiftshader_icd\.json/,
+    );
+    expect(webgpuHint("some other failure")).toBe("");
+  });
+});
