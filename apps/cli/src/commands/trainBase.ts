@@ -26,6 +26,7 @@ import {
 import { clock } from "../progress";
 import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
+import { loadLatentCacheSet } from "../latentSet";
 
 /** Exit code of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
@@ -51,6 +52,7 @@ export const COMMON_TRAIN_OPTIONS: Options = {
   out: { type: "string", short: "o" },
   data: { type: "string" },
   images: { type: "string" },
+  latents: { type: "string" },
   "image-size": { type: "string" },
   synthetic: { type: "string" },
   batch: { type: "string" },
@@ -78,11 +80,15 @@ export interface TrainingData {
   source: string;
 }
 
-/** --synthetic N, --data FILE.npz, --images DIR (ImageFolder, --image-size), or the bundled emoji dataset. */
+/**
+ * --synthetic N, --data FILE.npz, --images DIR (ImageFolder, --image-size), --latents DIR (a latent cache:
+ * a fresh posterior sample per draw, from `seed`), or the bundled emoji dataset.
+ */
 export async function trainingData(
   values: CommandContext["values"],
   /** The model's class count when training for an existing model (the refiner's teacher). */
-  numClasses?: number,
+  numClasses: number | undefined,
+  seed: number,
 ): Promise<TrainingData> {
   const synthetic = parseIntFlag(values.synthetic, "--synthetic");
   if (synthetic !== undefined) {
@@ -94,8 +100,20 @@ export async function trainingData(
       source: `synthetic:${synthetic}`,
     };
   }
+  const sources = ["data", "images", "latents"].filter((k) => values[k] !== undefined);
+  if (sources.length > 1)
+    throw new UsageError(`--${sources.join(" and --")} are exclusive: pick one data source`);
+  if (values.latents !== undefined) {
+    const dir = String(values.latents);
+    try {
+      const d = await loadLatentCacheSet(dir, { seed, numClasses });
+      const names = Array.from({ length: d.set.numClasses }, (_, i) => String(i));
+      return { set: d.set, classNames: names, source: `latents:${dir}` };
+    } catch (e) {
+      throw new UsageError(`--latents: ${(e as Error).message}`);
+    }
+  }
   if (values.images !== undefined) {
-    if (values.data) throw new UsageError("--data and --images are exclusive");
     const size = parseIntFlag(values["image-size"], "--image-size") ?? 32;
     try {
       const d = await loadImageFolder(String(values.images), size, {
@@ -120,6 +138,7 @@ export async function trainingData(
 export function dataSourceFlag(values: CommandContext["values"]): string {
   if (values.synthetic !== undefined) return `synthetic:${values.synthetic}`;
   if (values.images !== undefined) return `images:${values["image-size"] ?? 32}:${values.images}`;
+  if (values.latents !== undefined) return `latents:${values.latents}`;
   return values.data === undefined ? EMOJI_SOURCE : String(values.data);
 }
 
@@ -128,8 +147,14 @@ export function dataFlagsOnResume(
   values: CommandContext["values"],
   recorded: string,
 ): CommandContext["values"] {
-  if (values.data !== undefined || values.synthetic !== undefined || values.images !== undefined)
+  if (
+    values.data !== undefined ||
+    values.synthetic !== undefined ||
+    values.images !== undefined ||
+    values.latents !== undefined
+  )
     return values;
+  if (recorded.startsWith("latents:")) return { ...values, latents: recorded.slice("latents:".length) };
   if (recorded.startsWith("synthetic:")) return { ...values, synthetic: recorded.slice("synthetic:".length) };
   const folder = /^images:(\d+):(.*)$/s.exec(recorded);
   if (folder) return { ...values, images: folder[2], "image-size": folder[1] };
@@ -297,6 +322,7 @@ export const trainBase: Command = {
     "defaults (the embedded emoji model's recipe): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
     "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset, or --data FILE.npz\n" +
     "  (uint8 images NHWC or float latents NCHW, labels), --images DIR (one subfolder per class, --image-size 32),\n" +
+    "  --latents DIR (a latent cache of VAE posteriors: a fresh sample per draw),\n" +
     "  --synthetic N; files in DIR:\n" +
     "  checkpoint.safetensors (resume state), log.jsonl, model.safetensors and ema.safetensors (SiT weights)",
   examples: [
@@ -343,7 +369,11 @@ export const trainBase: Command = {
         );
       recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS));
     }
-    const data = await trainingData(out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v);
+    const data = await trainingData(
+      out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v,
+      undefined,
+      Number(recipe.seed),
+    );
     recipe = { ...recipe, data: data.source };
     const [c, h, w] = data.set.shape;
     if (h !== w) throw new UsageError(`training images must be square, got ${h}x${w}`);

@@ -75,10 +75,12 @@ export const trainRefiner: Command = {
   usage:
     "flowturbo train-refiner --teacher SIT --out DIR --steps N [--batch 18] [--lr 5e-5] [--resume]\n" +
     "defaults (FlowTurbo's recipe): --depth 1 --batch 18 --lr 5e-5 --weight-decay 0 --ema 0.9999 --dt-max 0.12\n" +
-    "  --label-drop 0.1, data: the emoji dataset; files in DIR as train-base (model.safetensors: the refiner)",
+    "  --label-drop 0.1, data: the emoji dataset, or --data / --images / --latents DIR (a latent cache) as in\n" +
+    "  train-base; files in DIR as train-base (model.safetensors: the refiner)",
   examples: [
     "flowturbo train-refiner --teacher runs/emoji-base/ema.safetensors --out runs/emoji-refiner --steps 1500",
     "flowturbo train-refiner --out runs/emoji-refiner --steps 3000 --resume",
+    "flowturbo train-refiner --teacher SiT-XL-2-256x256.pt --latents imagenet-latents/ --out runs/xl-refiner --steps 100000",
     "flowturbo train-refiner --teacher my-sit.safetensors --heads 8 --out runs/r --steps 100 --data my-images.npz",
   ],
   options: {
@@ -139,6 +141,7 @@ export const trainRefiner: Command = {
     const data = await trainingData(
       out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v,
       teacher.config.numClasses,
+      Number(recipe.seed),
     );
     const tc = teacher.config;
     const [c, h] = data.set.shape;

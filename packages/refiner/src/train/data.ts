@@ -26,8 +26,11 @@ export interface TrainingSet {
   readonly shape: readonly [number, number, number];
   readonly numClasses: number;
   label(index: number): number;
-  /** Writes example `index` (mirrored left-right if `flip`) as CHW float32 into `out` at `offset`. */
-  write(index: number, flip: boolean, out: Float32Array, offset: number): void;
+  /**
+   * Writes example `index` (mirrored left-right if `flip`) as CHW float32 into `out` at `offset`. `epoch`
+   * (of this draw) lets sets with per-epoch randomness, e.g. VAE posterior samples, draw fresh values.
+   */
+  write(index: number, flip: boolean, out: Float32Array, offset: number, epoch: number): void;
 }
 
 const UINT8_TO_UNIT = (() => {
@@ -152,17 +155,19 @@ export class BatchSampler {
     return Math.floor((step * this.batch) / this.n);
   }
 
-  indices(step: number): { indices: Int32Array; flips: Uint8Array } {
+  indices(step: number): { indices: Int32Array; flips: Uint8Array; epochs: Int32Array } {
     const indices = new Int32Array(this.batch);
     const flips = new Uint8Array(this.batch);
+    const epochs = new Int32Array(this.batch);
     for (let b = 0; b < this.batch; b++) {
       const p = step * this.batch + b;
       const epoch = Math.floor(p / this.n);
       const i = this.order(epoch)[p % this.n];
       indices[b] = i;
+      epochs[b] = epoch;
       flips[b] = new Rng(this.seed).stream(TRAIN_STREAMS.flip, epoch).uniform(i, 1)[0] < 0.5 ? 1 : 0;
     }
-    return { indices, flips };
+    return { indices, flips, epochs };
   }
 }
 
@@ -175,12 +180,12 @@ export function stepFeeds(o: FeedOptions, sampler: BatchSampler, step: number): 
   const { set, batch, seed } = o;
   const [c, h, w] = set.shape;
   const size = c * h * w;
-  const { indices, flips } = sampler.indices(step);
+  const { indices, flips, epochs } = sampler.indices(step);
   const x1 = new Float32Array(batch * size);
   const labels = new Array<number>(batch);
   const flip = o.flip ?? true;
   for (let b = 0; b < batch; b++) {
-    set.write(indices[b], flip && flips[b] === 1, x1, b * size);
+    set.write(indices[b], flip && flips[b] === 1, x1, b * size, epochs[b]);
     labels[b] = set.label(indices[b]);
   }
   const rng = new Rng(seed);

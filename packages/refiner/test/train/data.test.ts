@@ -28,11 +28,11 @@ describe("training data from files", () => {
       expect(d.set.shape).toEqual([3, 4, 4]);
       expect([0, 1, 2, 3].map((i) => d.set.label(i))).toEqual([0, 0, 1, 1]);
       const out = new Float32Array(48);
-      d.set.write(0, false, out, 0);
+      d.set.write(0, false, out, 0, 0);
       // channel 0 (red): 1 on the left half, -1 on the right after the centre crop
       expect([out[0], out[1], out[2], out[3]]).toEqual([1, 1, -1, -1]);
       expect([out[32], out[35]]).toEqual([-1, 1]); // blue channel
-      d.set.write(0, true, out, 0);
+      d.set.write(0, true, out, 0, 0);
       expect([out[0], out[3]]).toEqual([-1, 1]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -47,7 +47,7 @@ describe("training data from files", () => {
     expect(d.classNames[0]).toBe("Smileys & Emotion");
     expect(d.set.length).toBeGreaterThan(1000);
     const out = new Float32Array(3 * 32 * 32);
-    d.set.write(0, false, out, 0);
+    d.set.write(0, false, out, 0, 0);
     expect(Math.max(...out)).toBeLessThanOrEqual(1);
     expect(Math.min(...out)).toBeGreaterThanOrEqual(-1);
     expect(out[0]).toBe(1); // white background in the corner
