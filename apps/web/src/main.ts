@@ -105,7 +105,7 @@ function className(c: number): string {
 
 function fillClasses(model: ModelInfo): void {
   const previous = ui.cls.value;
-  ui.cls.replaceChildren(new Option("Mixed (one class after another)", "mixed"));
+  ui.cls.replaceChildren(new Option("Random (per image, from the seed)", "random"));
   for (let c = 0; c < model.numClasses; c++)
     ui.cls.append(new Option(model.classNames?.[c] ?? String(c), String(c)));
   if ([...ui.cls.options].some((o) => o.value === previous)) ui.cls.value = previous;
@@ -179,7 +179,7 @@ function request(): GenerateRequest {
   const cfg = Number(ui.cfg.value);
   if (!Number.isFinite(cfg) || cfg < 0)
     throw new Error(`guidance scale must be a number >= 0, got '${ui.cfg.value}'`);
-  const choice: ClassChoice = ui.cls.value === "mixed" ? "mixed" : Number(ui.cls.value);
+  const choice: ClassChoice = ui.cls.value === "random" ? "random" : Number(ui.cls.value);
   let compile = ui.compile.value as CompileLevel;
   // block graphs exist for plans and Heun: other solvers run on model sessions
   if (compile === "block" && !("plan" in method) && method.solver !== "heun") compile = "model";
