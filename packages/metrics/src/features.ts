@@ -14,7 +14,6 @@ import {
 } from "./inception";
 import { InceptionScoreAccumulator, type InceptionScoreResult } from "./inceptionScore";
 import { type GaussianStats, StatsAccumulator } from "./stats";
-import { MOMENTS_FORMAT, type MomentsFile, type MomentsMeta } from "./statsFile";
 
 /** Which network and input pipeline produced a set of features (recorded in stats files). */
 export interface FeatureConvention {
@@ -212,16 +211,6 @@ export class FeatureAccumulator {
     this.spatial.add(f.spatial, f.count);
     this.is.add(f.logitsNoBias, f.count);
     if (this.options.keepPool3) this.kept.push(f.pool3.slice());
-  }
-
-  /** The raw sums of the pool3 and spatial features so far (to merge with other shards' later). */
-  moments(extra: Pick<MomentsMeta, "range" | "source"> = {}): MomentsFile {
-    if (!this.convention) throw new Error("no images were given");
-    return {
-      pool: this.pool.moments(),
-      spatial: this.spatial.moments(),
-      meta: { format: MOMENTS_FORMAT, version: 1, n: this.n, convention: this.convention, ...extra },
-    };
   }
 
   summary(): FeatureSummary {

@@ -8,6 +8,7 @@ export * from "./images";
 export * from "./inception";
 export * from "./inceptionScore";
 export * from "./linalg";
+export * from "./moments";
 export * from "./precisionRecall";
 export * from "./stats";
 export * from "./statsFile";

@@ -1,5 +1,6 @@
 // Streaming feature statistics in float64: n, the sum and the sum of outer products, mergeable
 // across shards; mean and covariance (ddof 1, as np.cov) come out at the end.
+import type { FeatureMoments } from "./moments";
 
 /** Mean and covariance of a set of feature vectors (what FID compares). */
 export interface GaussianStats {
@@ -11,39 +12,6 @@ export interface GaussianStats {
   sigma: Float64Array;
   /** Number of feature vectors, when known (ADM reference batches do not record it). */
   n?: number;
-}
-
-/**
- * The raw sums of a set of feature vectors, in float64: what a shard of a sampling job saves so that
- * FID/sFID of the whole job can be computed without moving images. Parts merge by adding (`mergeMoments`).
- */
-export interface FeatureMoments {
-  dim: number;
-  /** Number of feature vectors. */
-  n: number;
-  /** sum x, length dim. */
-  sum: Float64Array;
-  /**
-   * sum x x^T, upper triangle packed row by row (entries (0,0..d-1), (1,1..d-1), ...; numpy:
-   * `S[np.triu_indices(d)]`), length dim (dim + 1) / 2.
-   */
-  sumOuter: Float64Array;
-}
-
-/**
- * Sums of several parts of one feature set (added in the order given, so the same parts in the same
- * order give the same bits).
- */
-export function mergeMoments(parts: readonly FeatureMoments[]): FeatureMoments {
-  if (parts.length === 0) throw new Error("mergeMoments: no parts");
-  const acc = StatsAccumulator.fromMoments(parts[0]);
-  for (const p of parts.slice(1)) acc.merge(StatsAccumulator.fromMoments(p));
-  return acc.moments();
-}
-
-/** mu and sigma (ddof 1) of saved sums, computed exactly as `StatsAccumulator.stats()` does. */
-export function momentsStats(m: FeatureMoments): GaussianStats {
-  return StatsAccumulator.fromMoments(m).stats();
 }
 
 /** Feature vectors folded into the sums per pass over the d x d triangle. */
@@ -183,7 +151,10 @@ export class StatsAccumulator {
     return { dim: d, n: this._n, sum: this.sum.slice(), sumOuter: packed };
   }
 
-  /** An accumulator holding saved sums (the inverse of `moments()`, exact). */
+  /**
+   * An accumulator holding saved sums (the inverse of `moments()`, exact). Compensation terms
+   * (`sumLo`, `sumOuterLo`) are folded in: each sum becomes the float64 nearest to sum + lo.
+   */
   static fromMoments(m: FeatureMoments): StatsAccumulator {
     const d = m.dim;
     if (!Number.isInteger(m.n) || m.n < 0) throw new Error(`feature moments: bad count n = ${m.n}`);
@@ -193,11 +164,11 @@ export class StatsAccumulator {
       );
     }
     const acc = new StatsAccumulator(d);
-    acc.sum.set(m.sum);
+    for (let i = 0; i < d; i++) acc.sum[i] = m.sum[i] + (m.sumLo ? m.sumLo[i] : 0);
+    const lo = m.sumOuterLo;
     let k = 0;
     for (let i = 0; i < d; i++) {
-      acc.sumOuter.set(m.sumOuter.subarray(k, k + d - i), i * d + i);
-      k += d - i;
+      for (let j = i; j < d; j++, k++) acc.sumOuter[i * d + j] = m.sumOuter[k] + (lo ? lo[k] : 0);
     }
     acc._n = m.n;
     return acc;

@@ -13,7 +13,8 @@ import {
 } from "@flowturbo/tensor";
 import type { FeatureConvention, FeatureSummary } from "./features";
 import { type SampleArrayInfo, sampleArrayInfo } from "./images";
-import { type FeatureMoments, type GaussianStats, momentsStats, mergeMoments } from "./stats";
+import { type FeatureMoments, mergeMoments, momentsStats } from "./moments";
+import type { GaussianStats } from "./stats";
 
 export const STATS_FORMAT = "flowturbo-fid-stats";
 
@@ -204,8 +205,9 @@ export interface MomentsFile {
 
 /**
  * The arrays of a moments file (all float64 but `n` and the JSON): n (int64 scalar), sum [d],
- * sum_outer [d (d+1) / 2] (packed upper triangle, numpy `S[np.triu_indices(d)]`), sum_s / sum_outer_s
- * for the spatial features, flowturbo_meta (uint8 JSON).
+ * sum_outer [d (d+1) / 2] (packed upper triangle, numpy `S[np.triu_indices(d)]`), their compensation
+ * terms sum_lo / sum_outer_lo (the sums are sum + sum_lo), the same with suffix _s for the spatial
+ * features, flowturbo_meta (uint8 JSON).
  */
 export function momentsNpzArrays(m: MomentsFile): Map<string, Tensor> {
   const arrays = new Map<string, Tensor>();
@@ -214,6 +216,9 @@ export function momentsNpzArrays(m: MomentsFile): Map<string, Tensor> {
     if (f.n !== m.meta.n) throw new Error(`moments${suffix}: n = ${f.n}, but the file records ${m.meta.n}`);
     arrays.set(`sum${suffix}`, new Tensor("float64", [f.dim], f.sum));
     arrays.set(`sum_outer${suffix}`, new Tensor("float64", [f.sumOuter.length], f.sumOuter));
+    if (f.sumLo) arrays.set(`sum_lo${suffix}`, new Tensor("float64", [f.dim], f.sumLo));
+    if (f.sumOuterLo)
+      arrays.set(`sum_outer_lo${suffix}`, new Tensor("float64", [f.sumOuterLo.length], f.sumOuterLo));
   };
   put(m.pool, "");
   if (m.spatial) put(m.spatial, "_s");
@@ -258,7 +263,14 @@ export async function readMomentsNpz(
       fail(
         `'sum_outer${suffix}' has ${sumOuter.length} values, expected ${(d * (d + 1)) / 2} for ${d}-d 'sum${suffix}'`,
       );
-    return { dim: d, n, sum, sumOuter };
+    const lo = npz.has(`sum_lo${suffix}`) ? await readVector(npz, `sum_lo${suffix}`) : undefined;
+    const outerLo = npz.has(`sum_outer_lo${suffix}`)
+      ? await readVector(npz, `sum_outer_lo${suffix}`)
+      : undefined;
+    if (lo && lo.length !== d) fail(`'sum_lo${suffix}' has ${lo.length} values, expected ${d}`);
+    if (outerLo && outerLo.length !== sumOuter.length)
+      fail(`'sum_outer_lo${suffix}' has ${outerLo.length} values, expected ${sumOuter.length}`);
+    return { dim: d, n, sum, sumOuter, sumLo: lo, sumOuterLo: outerLo };
   };
   const pool = await read("");
   const spatial = npz.has("sum_s") ? await read("_s") : undefined;

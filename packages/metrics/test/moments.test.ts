@@ -2,12 +2,13 @@ import { concatBytes, openNpz, randomNormal } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import {
   type FeatureConvention,
-  FeatureAccumulator,
+  FeatureMomentsAccumulator,
   featureStats,
   type GaussianStats,
   mergeMoments,
   mergeMomentsFiles,
   momentsNpzChunks,
+  MomentsAccumulator,
   momentsStats,
   readMomentsNpz,
   StatsAccumulator,
@@ -54,11 +55,14 @@ const CONVENTION: FeatureConvention = {
 };
 
 describe("feature moments", () => {
-  test("moments of parts merge to the whole set's mu and sigma (ddof 1) within 1e-12", () => {
+  test("moments of parts merge to the whole set's mu and sigma (ddof 1): within 1e-12, and the same bits whatever the split", () => {
     const dim = 37;
     const n = 101;
-    const x = features(n, dim, 3);
+    // float32 features, as the Inception network gives them
+    const x = new Float32Array(features(n, dim, 3));
     const whole = featureStats(x, dim);
+    const reference = momentsStats(new MomentsAccumulator(dim).add(x).moments());
+    expect(maxRelDiff(reference, whole)).toBeLessThan(1e-12);
     for (const cuts of [
       [0, 101],
       [0, 1, 2, 101],
@@ -66,14 +70,22 @@ describe("feature moments", () => {
       [0, 33, 34, 100, 101],
     ]) {
       const parts = [];
-      for (let k = 0; k + 1 < cuts.length; k++) {
-        parts.push(new StatsAccumulator(dim).add(x.subarray(cuts[k] * dim, cuts[k + 1] * dim)).moments());
+      for (let k = 0; k + 1 < cuts.length; k++)
+        parts.push(new MomentsAccumulator(dim).add(x.subarray(cuts[k] * dim, cuts[k + 1] * dim)).moments());
+      for (const order of [parts, [...parts].reverse()]) {
+        const merged = mergeMoments(order);
+        expect(merged.n).toBe(n);
+        const stats = momentsStats(merged);
+        expect(stats.n).toBe(n);
+        expect(maxRelDiff(stats, whole)).toBeLessThan(1e-12);
+        expect(sameBits(stats.mu, reference.mu)).toBe(true);
+        expect(sameBits(stats.sigma, reference.sigma)).toBe(true);
       }
-      const merged = mergeMoments(parts);
-      expect(merged.n).toBe(n);
-      const stats = momentsStats(merged);
-      expect(stats.n).toBe(n);
-      expect(maxRelDiff(stats, whole)).toBeLessThan(1e-12);
+      // plain (uncompensated) sums of the same parts merge within rounding too
+      const plain = cuts
+        .slice(1)
+        .map((end, k) => new StatsAccumulator(dim).add(x.subarray(cuts[k] * dim, end * dim)).moments());
+      expect(maxRelDiff(momentsStats(mergeMoments(plain)), whole)).toBeLessThan(1e-12);
     }
   });
 
@@ -96,7 +108,7 @@ describe("feature moments", () => {
 
   test("moments files: written, read back bit for bit, merged in order into stats", async () => {
     const make = (seed: number, n: number, start: number) => {
-      const acc = new FeatureAccumulator();
+      const acc = new FeatureMomentsAccumulator();
       const pool3 = new Float32Array(features(n, 2048, seed));
       const spatial = new Float32Array(features(n, 2023, seed + 100));
       acc.add({ count: n, pool3, spatial, logitsNoBias: new Float32Array(n * 1008) }, CONVENTION);
@@ -113,9 +125,10 @@ describe("feature moments", () => {
     const merged = mergeMomentsFiles([back, b.file], "job");
     expect(merged.meta.n).toBe(7);
     const stats = statsFromMoments(merged);
-    const whole = a.acc.pool.merge(b.acc.pool).stats();
+    const whole = momentsStats(a.acc.pool.merge(b.acc.pool.moments()).moments());
     expect(sameBits(stats.pool.mu, whole.mu)).toBe(true);
     expect(sameBits(stats.pool.sigma, whole.sigma)).toBe(true);
+    expect(sameBits(back.pool.sumOuterLo!, a.file.pool.sumOuterLo!)).toBe(true);
     expect(stats.spatial!.dim).toBe(2023);
     expect(stats.meta).toMatchObject({ n: 7, convention: CONVENTION, source: "job" });
   });
