@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeSafetensors, readSafetensors } from "@flowturbo/tensor";
+import { encodeSafetensors, labelsForSamples, readSafetensors } from "@flowturbo/tensor";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { cli } from "./run";
@@ -236,11 +236,14 @@ describe("flowturbo sample: images", () => {
     const arrays = await readNpzFile(npz);
     expect(arrays.get("arr_0")!.shape).toEqual([3, 16, 16, 3]);
     expect(arrays.get("arr_0")!.dtype).toBe("uint8");
-    expect([...arrays.get("arr_1")!.toFloat64()]).toEqual([1, 2, 3]);
+    // no --class: the counter-based default labels of samples 0..2 (seed 1, 1000 classes)
+    const labels = [...labelsForSamples(1, 0, 3, 1000)];
+    expect(labels).toEqual([778, 216, 24]);
+    expect([...arrays.get("arr_1")!.toFloat64()]).toEqual(labels);
     const folder = join(dir, "pngs");
     expect((await cli(...base, "--vae", vae, "-o", folder)).code).toBe(EXIT.ok);
     const { readdir } = await import("node:fs/promises");
-    expect((await readdir(folder)).sort()).toEqual(["000000_1.png", "000001_2.png", "000002_3.png"]);
+    expect((await readdir(folder)).sort()).toEqual(["000000_778.png", "000001_216.png", "000002_24.png"]);
   });
 
   test("a latent model without --vae explains what to pass", async () => {

@@ -1,4 +1,4 @@
-export type { ConnectionOptions } from "bullmq";
+export { type ConnectionOptions, UnrecoverableError } from "bullmq";
 export * from "./jobs";
 export * from "./redis";
 export { parseRange, type SampleRange, shardRange } from "./shard";

@@ -1,18 +1,23 @@
-// `flowturbo eval fid A B` and `flowturbo eval stats INPUT -o stats.npz` (FlowTurbo's FID convention:
-// pytorch-fid's Inception, images as decoded, statistics compared with ADM reference batches' mu/sigma).
+// `flowturbo eval fid A B`, `flowturbo eval stats INPUT -o stats.npz` (FlowTurbo's FID convention:
+// pytorch-fid's Inception, images as decoded, statistics compared with ADM reference batches' mu/sigma)
+// and `flowturbo eval merge RUN_DIR` (a sharded run's FID from its shards' feature moments).
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { decodeImageFile, listImageFiles } from "@flowturbo/data/node";
-import { InceptionExtractor } from "@flowturbo/metrics";
+import { compareStats, InceptionExtractor } from "@flowturbo/metrics";
 import {
   evalFid,
   fidReportJson,
   formatFidReport,
   inspectEvalInput,
   loadInceptionStateDict,
+  statsForInput,
+  writeStatsFile,
   writeStatsForInput,
 } from "@flowturbo/metrics/node";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
+import { assembleSampleNpz, runStats } from "../mergeRun";
+import { readRunShards } from "../shards";
 
 /** A folder of PNG/JPEG/WebP files (recursively, sorted) as RGB images for the Inception network. */
 async function* folderImages(dir: string) {
@@ -50,19 +55,25 @@ async function withExtractor<T>(
 
 export const evalCommand: Command = {
   name: "eval",
-  summary: "FID between folders / sample npz / statistics npz; statistics files for reuse",
+  summary:
+    "FID between folders / sample npz / statistics npz; statistics files for reuse; merge a sharded run",
   usage:
-    "flowturbo eval fid A B [--inception pt_inception.pth] [--json]  |  flowturbo eval stats INPUT -o stats.npz --inception FILE",
+    "flowturbo eval fid A B [--inception pt_inception.pth] [--json]  |  flowturbo eval stats INPUT -o stats.npz --inception FILE  |  flowturbo eval merge RUN_DIR [--ref REF] [-o stats.npz] [--npz samples.npz] [--total N]",
   examples: [
     "flowturbo eval fid samples.npz VIRTUAL_imagenet256_labeled.npz --inception pt_inception-2015-12-05-6726825d.pth",
     "flowturbo eval stats my-images/ -o my-stats.npz --inception pt_inception-2015-12-05-6726825d.pth",
     "flowturbo eval fid my-stats.npz VIRTUAL_imagenet256_labeled.npz --json",
+    "flowturbo eval merge run/ --ref VIRTUAL_imagenet256_labeled.npz -o run-stats.npz   # FID/sFID of `sample --shard` folders from their moments",
+    "flowturbo eval merge run/ --npz samples.npz --total 50000                           # one ADM sample npz from the shards' images",
   ],
   options: {
     inception: { type: "string" },
     out: { type: "string", short: "o" },
     batch: { type: "string" },
     limit: { type: "string" },
+    ref: { type: "string" },
+    npz: { type: "string" },
+    total: { type: "string" },
   },
   async run(ctx) {
     const [sub, ...paths] = ctx.positionals;
@@ -103,8 +114,63 @@ export const evalCommand: Command = {
       );
       return EXIT.ok;
     }
+    if (sub === "merge") {
+      if (paths.length !== 1)
+        throw new UsageError("eval merge needs one input: the -o folder of a sharded sample run");
+      const out = ctx.values.out as string | undefined;
+      const ref = ctx.values.ref as string | undefined;
+      const npz = ctx.values.npz as string | undefined;
+      const run = await readRunShards(paths[0], parseIntFlag(ctx.values.total, "--total"));
+      const hasMoments = run.shards.some((s) => s.manifest.moments);
+      if ((out || ref) && !hasMoments)
+        throw new UsageError(
+          `${paths[0]}: the shards have no feature moments (sample them with --inception FILE)`,
+        );
+      const stats = hasMoments ? await runStats(run) : undefined;
+      if (out) await writeStatsFile(out, stats!);
+      let comparison: ReturnType<typeof compareStats> | undefined;
+      if (ref) {
+        const input = await inspectEvalInput(ref).catch((e: Error) =>
+          Promise.reject(new UsageError(e.message)),
+        );
+        const needsFeatures = input.kind === "folder" || input.kind === "samples";
+        const refStats = await withExtractor(inception, needsFeatures, batch, (extractor) =>
+          statsForInput(ref, { ...opts, extractor }),
+        );
+        comparison = compareStats(stats!, refStats.stats);
+      }
+      const npzBytes = npz ? await assembleSampleNpz(run, npz) : undefined;
+      const report = {
+        run: run.root,
+        total: run.total,
+        shards: run.shards.length,
+        incomplete: run.incomplete,
+        n: stats?.meta?.n ?? null,
+        fid: comparison?.fid.value ?? null,
+        sfid: comparison?.sfid?.value ?? null,
+        ref: ref ?? null,
+        stats: out ?? null,
+        npz: npz ?? null,
+        npzBytes: npzBytes ?? null,
+        notes: comparison?.notes ?? [],
+      };
+      if (ctx.json) ctx.stdout.write(`${JSON.stringify(report)}\n`);
+      else {
+        const lines = [
+          `${run.root}: ${run.total} samples in ${run.shards.length} shards${run.incomplete.length ? ` (${run.incomplete.length} interrupted .tmp folders ignored)` : ""}`,
+        ];
+        if (comparison)
+          lines.push(
+            `FID ${comparison.fid.value.toFixed(4)}${comparison.sfid ? `, sFID ${comparison.sfid.value.toFixed(4)}` : ""} against ${ref}`,
+            ...comparison.notes.map((n) => `note: ${n}`),
+          );
+        for (const f of [out, npz]) if (f) lines.push(`wrote ${f}`);
+        ctx.stdout.write(`${lines.join("\n")}\n`);
+      }
+      return EXIT.ok;
+    }
     throw new UsageError(
-      `unknown eval subcommand '${sub ?? ""}': use 'eval fid A B' or 'eval stats INPUT -o stats.npz'`,
+      `unknown eval subcommand '${sub ?? ""}': use 'eval fid A B', 'eval stats INPUT -o stats.npz' or 'eval merge RUN_DIR'`,
     );
   },
 };

@@ -5,6 +5,7 @@ import { decodeCommand } from "./decode";
 import { doctor } from "./doctor";
 import { evalCommand } from "./evalCommand";
 import { models } from "./models";
+import { queueCommand } from "./queue";
 import { sampleCommand } from "./sample";
 import { trainBase } from "./trainBase";
 import { trainRefiner } from "./trainRefiner";
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   convert,
   models,
   evalCommand,
+  queueCommand,
   bench,
   doctor,
   trainBase,

@@ -24,15 +24,17 @@ import {
 import { fileSource } from "@flowturbo/tensor/node";
 import { basename } from "node:path";
 import { type FixedStepMethod, PlanError, parsePlan } from "@flowturbo/solvers";
-import { readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
+import { labelsForSamples, readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
 import { saveSafetensorsFile } from "@flowturbo/tensor/node";
 import type { VaeDecoder } from "@flowturbo/vae";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 import { embeddedModel } from "../embedded";
 import { ProgressBar } from "../progress";
+import { DEFAULT_SHARD_BATCH, parseShardFlags, runShard, shardSummaryBase } from "../sampleShard";
+import { completeShardDir } from "../shards";
 
 /** Plan presets from the paper. */
 export const PLAN_PRESETS: Record<string, string> = { fast: "H1P5R3", quality: "H8P9R5" };
@@ -204,18 +206,20 @@ export function blockPlan(method: SamplingMethod): string {
   throw new Error(`no block plan for solver ${method.solver}`);
 }
 
-/** --class: ids or (for models that record them) class names, comma-separated; cycled over the n samples. */
+/**
+ * Labels of the samples with global indices first .. first+count-1. --class: ids or (for models that
+ * record them) class names, comma-separated; sample g gets list[g mod length]. Without --class: the
+ * counter-based labelForSample(seed, g, numClasses), so a shard gets the same labels as the whole run.
+ */
 function parseClasses(
   value: unknown,
-  n: number,
+  first: number,
+  count: number,
   numClasses: number,
   seed: number,
   names?: readonly string[],
 ): number[] {
-  if (value === undefined) {
-    // deterministic labels: sample i gets class (seed + i) mod numClasses
-    return Array.from({ length: n }, (_, i) => (seed + i) % numClasses);
-  }
+  if (value === undefined) return Array.from(labelsForSamples(seed, first, count, numClasses));
   const ids = String(value)
     .split(",")
     .map((s) => s.trim());
@@ -229,7 +233,7 @@ function parseClasses(
     }
     return c;
   });
-  return Array.from({ length: n }, (_, i) => out[i % out.length]);
+  return Array.from({ length: count }, (_, i) => out[(first + i) % out.length]);
 }
 
 async function readNoise(path: string, n: number, shape: readonly number[]): Promise<Float32Array> {
@@ -254,7 +258,7 @@ export const sampleCommand: Command = {
   name: "sample",
   summary: "generate samples with a FlowTurbo plan (or a baseline solver)",
   usage:
-    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg 1.5] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]",
+    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg 1.5] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]  |  flowturbo sample (--shard k/K --total N | --range a:b [--total N]) -o RUN_DIR [--format png|npz] [--inception FILE [--fid-input uint8|float]] [sampling options]",
   examples: [
     "flowturbo sample                                   # the embedded emoji model, 16 samples -> samples.png",
     "flowturbo sample --class Flags,Symbols --n 8 --cfg 2 -o emoji.png",
@@ -263,6 +267,8 @@ export const sampleCommand: Command = {
     "flowturbo sample --base SiT-XL-2-256x256.pt --solver heun --steps 8 --n 4 --latents-out heun.safetensors",
     "flowturbo sample --base sit.pt --heads 4 --noise z.safetensors --n 2 --plan H1P2R2 --latents-out out.safetensors",
     "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --plan fast --compile model --n 8 --latents-out out.safetensors",
+    "flowturbo sample --shard 3/8 --total 50000 --batch 25 --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --inception pt_inception-2015-12-05-6726825d.pth -o run/   # shard 3 of 8 of a 50k run -> run/shard-00018750-00025000/",
+    "flowturbo sample --range 0:100 --total 1000 -o run/          # global samples 0..99 of a 1000-sample run (embedded model)",
   ],
   options: {
     base: { type: "string" },
@@ -284,6 +290,12 @@ export const sampleCommand: Command = {
     "latents-out": { type: "string" },
     "no-decode": { type: "boolean" },
     compile: { type: "string" },
+    shard: { type: "string" },
+    range: { type: "string" },
+    total: { type: "string" },
+    format: { type: "string" },
+    inception: { type: "string" },
+    "fid-input": { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -297,6 +309,16 @@ export const sampleCommand: Command = {
     if (!provider) throw new UsageError(`--backend must be cpu, cuda or webgpu, got '${v.backend}'`);
     const method = parseMethod(v);
     const level = parseCompile(v.compile, method);
+    const shard = parseShardFlags(v);
+    if (shard) {
+      // a retried shard that was committed before: nothing to do
+      const dir = await completeShardDir(shard.out, shard.range);
+      if (dir) {
+        const summary = { ...shardSummaryBase(shard), dir, alreadyComplete: true, duplicate: false };
+        ctx.stdout.write(ctx.json ? `${JSON.stringify(summary)}\n` : `${dir} is complete already\n`);
+        return EXIT.ok;
+      }
+    }
     // no model given: the embedded default (a small class-conditional SiT + refiner trained on emoji)
     let basePath = v.base as string | undefined;
     let refinerPath = v.refiner as string | undefined;
@@ -312,19 +334,26 @@ export const sampleCommand: Command = {
       refinerPath ??= embedded.refiner;
       n ??= 16;
     }
+    if (shard) n = shard.range.end - shard.range.start;
     n ??= 1;
+    const first = shard?.range.start ?? 0;
+    // shard mode samples chunk by chunk (the block graphs are compiled for one chunk)
+    const chunk = shard ? Math.min(batch ?? DEFAULT_SHARD_BATCH, n) : undefined;
     const latentsOut = v["latents-out"] as string | undefined;
     const noDecode = v["no-decode"] === true;
     if (noDecode && !latentsOut)
       throw new UsageError("--no-decode needs --latents-out FILE (it writes no images)");
     // nothing asked for: a PNG grid in the current folder
-    const out = (v.out as string | undefined) ?? (latentsOut ? undefined : "samples.png");
+    const out = shard
+      ? undefined
+      : ((v.out as string | undefined) ?? (latentsOut ? undefined : "samples.png"));
     if (noDecode && out) throw new UsageError("--no-decode writes no images: drop -o/--out or --no-decode");
     if ("plan" in method && parsePlan(method.plan).counts.R > 0 && !refinerPath) {
       throw new UsageError(
         `--plan ${method.plan} has refiner (R) steps: pass --refiner MODEL, or use a plan without R`,
       );
     }
+    const t0 = performance.now();
     const backend = createNodeBackend();
     try {
       const providers = [provider];
@@ -335,20 +364,20 @@ export const sampleCommand: Command = {
         providers,
         level,
         block: {
-          batch: Math.min(batch ?? n, n),
+          batch: chunk ?? Math.min(batch ?? n, n),
           guided: cfg !== 1,
           plans: level === "block" ? [blockPlan(method)] : [],
         },
       });
       const c = models.config;
       const shape = [c.keepChannels, c.inputSize, c.inputSize];
-      const labels = parseClasses(v.class, n, c.numClasses, seed, models.classNames);
+      const labels = parseClasses(v.class, first, n, c.numClasses, seed, models.classNames);
       const noise = v.noise
         ? await readNoise(await requireFile(v.noise as string, "--noise"), n, shape)
         : undefined;
       // pixel-space models (3 channels) produce images directly; latent models need the VAE
       let vae: VaeDecoder | undefined;
-      if (out && c.keepChannels !== 3) {
+      if ((out || shard) && c.keepChannels !== 3) {
         if (!v.vae) {
           throw new UsageError(
             `this model generates ${c.keepChannels}-channel latents: pass --vae (a stabilityai/sd-vae-ft-ema folder) to write images, or --latents-out with --no-decode`,
@@ -361,21 +390,60 @@ export const sampleCommand: Command = {
         });
       }
       const decoder = vae;
-      const bar = new ProgressBar(ctx.stderr, "samples");
-      const result = await sample({
+      const request = {
         base: models.base,
         refiner: models.refiner,
         compile: level,
         blocks: models.blocks?.sessions,
         shape,
-        labels,
         nullClass: c.numClasses,
         method,
         seed,
         cfgScale: cfg,
+        decode: decoder ? (latents: Tensor) => decoder.decode(latents, { maxBatch: batch ?? 8 }) : undefined,
+      };
+      if (shard) {
+        const fileId = async (path: string | undefined) =>
+          path ? { file: basename(path), bytes: (await stat(path)).size } : null;
+        const run = {
+          base: await fileId(basePath),
+          refiner: await fileId(refinerPath),
+          vae: await fileId(v.vae as string | undefined),
+          heads: heads ?? null,
+          method,
+          cfg,
+          seed,
+          class: (v.class as string | undefined) ?? null,
+          compile: level,
+          backend: models.provider,
+        };
+        const summary = await runShard(ctx, {
+          spec: shard,
+          run,
+          labels,
+          batch: chunk!,
+          backend,
+          loadSeconds: (performance.now() - t0) / 1000,
+          sampleChunk: async (firstIndex, chunkLabels) => {
+            const r = await sample({ ...request, labels: chunkLabels, firstIndex, batchSize: chunk });
+            return r.images ?? r.latents;
+          },
+        });
+        await vae?.release();
+        const s = summary as { dir: string; seconds: { total: number } };
+        ctx.stdout.write(
+          ctx.json
+            ? `${JSON.stringify({ ...summary, method, cfg, seed, compile: level, provider: models.provider })}\n`
+            : `samples ${shard.range.start}:${shard.range.end} of ${shard.total} -> ${s.dir} (${s.seconds.total.toFixed(1)} s)\n`,
+        );
+        return EXIT.ok;
+      }
+      const bar = new ProgressBar(ctx.stderr, "samples");
+      const result = await sample({
+        ...request,
+        labels,
         batchSize: batch,
         noise,
-        decode: decoder ? (latents) => decoder.decode(latents, { maxBatch: batch ?? 8 }) : undefined,
         onProgress: (p) =>
           bar.update({
             done: p.done,
