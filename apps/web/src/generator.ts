@@ -10,6 +10,7 @@ import {
   type SamplingMethod,
   type Session,
   sample,
+  type TransferCounts,
 } from "@flowturbo/core";
 import {
   checkpointClassNames,
@@ -55,6 +56,8 @@ export interface Generation {
   timings: StageTimings;
   provider: ExecutionProvider;
   compile: CompileLevel;
+  /** compile "block": state uploads/downloads and host copies (no per-step copies on WebGPU). */
+  transfers?: TransferCounts;
 }
 
 export interface GeneratorModels {
@@ -214,6 +217,7 @@ export class Generator {
       timings,
       provider: m.provider,
       compile: p.compile,
+      transfers: result.transfers,
     };
   }
 

@@ -229,6 +229,13 @@ function showTimings(r: Result, wall: number): void {
     ],
     ["total", `${wall.toFixed(0)} ms, ${((1000 * n) / wall).toFixed(2)} images/s`],
   ];
+  if (r.transfers) {
+    const t = r.transfers;
+    rows.push([
+      "state copies",
+      `${t.stateUploads} up, ${t.downloads} down, ${t.hostOutputs} to JS between blocks (${t.locations.join(", ")})`,
+    ]);
+  }
   const body = ui.timings.tBodies[0];
   body.replaceChildren(
     ...rows.map(([k, v]) => {

@@ -1,6 +1,6 @@
 // Messages between the page (main.ts) and the generation worker (worker.ts). Everything is structured-
 // clonable; image data travels as transferred Float32Arrays.
-import type { CompileLevel, SamplingMethod } from "@flowturbo/core";
+import type { CompileLevel, SamplingMethod, TransferCounts } from "@flowturbo/core";
 import type { StageTimings } from "./generator";
 
 /** Where a model file comes from: a URL (fetched, kept in Cache Storage) or a file the user picked. */
@@ -80,6 +80,7 @@ export type FromWorker =
       /** Why the preferred provider was not used (e.g. WebGPU unavailable), if it was not. */
       fallbackReason?: string;
       compile: CompileLevel;
+      transfers?: TransferCounts;
     }
   | { type: "cancelled"; id: number }
   | { type: "error"; id?: number; stage: "load" | "generate"; message: string };

@@ -160,6 +160,7 @@ async function generate(id: number, request: Extract<ToWorker, { type: "generate
         provider: g.provider,
         fallbackReason: generator.fallbackReason,
         compile: g.compile,
+        transfers: g.transfers,
       },
       [images.buffer],
     );

@@ -148,6 +148,13 @@ describe("web app in Chromium", () => {
     // over the whole trajectory (measured 8.7e-4 with onnxruntime-node's Dawn on the same plan)
     expect(maxAbsDiff(r.images, node)).toBeLessThan(5e-3);
     expect(await page.textContent("#backend-line")).toMatch(/Ran on WebGPU \(compile block\)/);
+    // the state stayed in GPU buffers between blocks: one upload and one download for the batch
+    expect(r.transfers).toMatchObject({
+      stateUploads: 1,
+      downloads: 1,
+      hostOutputs: 0,
+      locations: ["gpu-buffer"],
+    });
     await page.screenshot({ path: join(ARTIFACTS, "web-app-webgpu.png"), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
