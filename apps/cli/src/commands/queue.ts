@@ -23,27 +23,9 @@ import {
 } from "@flowturbo/queue";
 import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
 import { parseIntFlag } from "../files";
+import { SAMPLING_OPTIONS } from "./sample";
 
-/** `flowturbo sample` flags a run passes to every shard (paths among them are made absolute). */
-const SAMPLE_FLAGS: Options = {
-  base: { type: "string" },
-  refiner: { type: "string" },
-  plan: { type: "string" },
-  solver: { type: "string" },
-  steps: { type: "string" },
-  cfg: { type: "string" },
-  class: { type: "string" },
-  seed: { type: "string" },
-  batch: { type: "string" },
-  backend: { type: "string" },
-  heads: { type: "string" },
-  vae: { type: "string" },
-  "vae-config": { type: "string" },
-  compile: { type: "string" },
-  format: { type: "string" },
-  inception: { type: "string" },
-  "fid-input": { type: "string" },
-};
+// SAMPLING_OPTIONS (from `sample`) go to every shard, MERGE_FLAGS to the merge; paths are made absolute.
 /** `flowturbo eval merge` flags of the merge job. */
 const MERGE_FLAGS: Options = { ref: { type: "string" }, npz: { type: "string" }, stats: { type: "string" } };
 const PATH_FLAGS = new Set(["base", "refiner", "vae", "vae-config", "inception", "ref", "npz", "stats"]);
@@ -146,7 +128,7 @@ async function submit(ctx: CommandContext): Promise<number> {
   const size = parseIntFlag(v["shard-size"], "--shard-size");
   const shards = parseIntFlag(v.shards, "--shards") ?? shardCount(total, size ?? 1000);
   if (shards > total) throw new UsageError(`--shards ${shards} is more than the ${total} samples`);
-  const sArgs = passThrough(v, SAMPLE_FLAGS);
+  const sArgs = passThrough(v, SAMPLING_OPTIONS);
   const mArgs = passThrough(v, MERGE_FLAGS, { stats: "out" });
   if (v.inception) mArgs.push("--inception", resolve(String(v.inception)));
   if ((v.ref || v.stats) && !v.inception)
@@ -344,7 +326,7 @@ export const queueCommand: Command = {
     shards: { type: "string" },
     "shard-size": { type: "string" },
     out: { type: "string", short: "o" },
-    ...SAMPLE_FLAGS,
+    ...SAMPLING_OPTIONS,
     ...MERGE_FLAGS,
     attempts: { type: "string" },
     "backoff-ms": { type: "string" },

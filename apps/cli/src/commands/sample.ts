@@ -28,7 +28,7 @@ import { labelsForSamples, readNpy, readSafetensors, Tensor } from "@flowturbo/t
 import { saveSafetensorsFile } from "@flowturbo/tensor/node";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { readFile, stat } from "node:fs/promises";
-import { type Command, EXIT, UsageError } from "../cli";
+import { type Command, EXIT, type Options, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 import { embeddedModel } from "../embedded";
@@ -254,6 +254,27 @@ async function readNoise(path: string, n: number, shape: readonly number[]): Pro
   return z.toFloat32();
 }
 
+/** The options that define a run's samples and shard outputs (`queue submit` passes them to every shard). */
+export const SAMPLING_OPTIONS: Options = {
+  base: { type: "string" },
+  refiner: { type: "string" },
+  plan: { type: "string" },
+  solver: { type: "string" },
+  steps: { type: "string" },
+  cfg: { type: "string" },
+  class: { type: "string" },
+  seed: { type: "string" },
+  batch: { type: "string" },
+  backend: { type: "string" },
+  heads: { type: "string" },
+  vae: { type: "string" },
+  "vae-config": { type: "string" },
+  compile: { type: "string" },
+  format: { type: "string" },
+  inception: { type: "string" },
+  "fid-input": { type: "string" },
+};
+
 export const sampleCommand: Command = {
   name: "sample",
   summary: "generate samples with a FlowTurbo plan (or a baseline solver)",
@@ -271,31 +292,15 @@ export const sampleCommand: Command = {
     "flowturbo sample --range 0:100 --total 1000 -o run/          # global samples 0..99 of a 1000-sample run (embedded model)",
   ],
   options: {
-    base: { type: "string" },
-    refiner: { type: "string" },
-    plan: { type: "string" },
-    solver: { type: "string" },
-    steps: { type: "string" },
-    cfg: { type: "string" },
-    class: { type: "string" },
-    seed: { type: "string" },
+    ...SAMPLING_OPTIONS,
     n: { type: "string" },
-    batch: { type: "string" },
-    backend: { type: "string" },
-    heads: { type: "string" },
     noise: { type: "string" },
-    vae: { type: "string" },
-    "vae-config": { type: "string" },
     out: { type: "string", short: "o" },
     "latents-out": { type: "string" },
     "no-decode": { type: "boolean" },
-    compile: { type: "string" },
     shard: { type: "string" },
     range: { type: "string" },
     total: { type: "string" },
-    format: { type: "string" },
-    inception: { type: "string" },
-    "fid-input": { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
