@@ -90,6 +90,12 @@ describe("web app in Chromium", () => {
     const { page, errors } = await open(browser!, `backend=wasm&${SETTINGS}`);
     await waitFor(page, "ready");
     expect(await page.textContent("#backend-line")).toMatch(/WebGPU not used: WASM was chosen/);
+    // both model files were kept in Cache Storage: a reload reads them from there
+    const cached = await page.evaluate(async () =>
+      (await (await caches.open("flowturbo-models")).keys()).map((r) => new URL(r.url).pathname),
+    );
+    expect(cached).toHaveLength(2);
+    expect(cached.every((p) => p.endsWith(".safetensors"))).toBe(true);
     const r = await generate(page);
     expect(r.provider).toBe("wasm");
     expect(r.shape).toEqual([4, 3, 32, 32]);
