@@ -1,46 +1,76 @@
-// Opening model files for commands: checkpoint or converted ONNX -> a backend session + its config.
+// Opening model files for commands: a checkpoint or converted ONNX path -> checked checkpoint -> sessions
+// at a compile level through @flowturbo/refiner's openSamplingModels (the loader the web app uses too).
 import { basename } from "node:path";
-import type { Backend, ExecutionProvider, Session } from "@flowturbo/core";
-import { loadCheckpoint, type ModelKind, refinerGraph, type SiTConfig, sitGraph } from "@flowturbo/refiner";
+import type { Backend, CompileLevel, ExecutionProvider } from "@flowturbo/core";
+import {
+  loadCheckpoint,
+  type ModelCheckpoint,
+  type ModelKind,
+  openSamplingModels,
+  type SamplingModels,
+} from "@flowturbo/refiner";
 import { fileSource } from "@flowturbo/tensor/node";
 import { UsageError } from "./cli";
 import { requireFile } from "./files";
 
-export interface OpenedModel {
-  session: Session;
-  kind: ModelKind;
-  config: SiTConfig;
-  file: string;
-}
-
-export async function openModel(
-  backend: Backend,
+/** Reads `path` (given as `flag`) and checks that it holds a `expect` model. */
+export async function readCheckpoint(
   path: string,
   flag: string,
-  opts: { heads?: number; expect: ModelKind; providers: readonly ExecutionProvider[] },
-): Promise<OpenedModel> {
+  heads: number | undefined,
+  expect: ModelKind,
+): Promise<ModelCheckpoint> {
   await requireFile(path, flag);
   const source = await fileSource(path);
-  let ckpt: Awaited<ReturnType<typeof loadCheckpoint>>;
+  let ckpt: ModelCheckpoint;
   try {
-    ckpt = await loadCheckpoint(source, { file: basename(path), heads: opts.heads });
+    ckpt = await loadCheckpoint(source, { file: basename(path), heads });
   } finally {
     await source.close();
   }
-  if (ckpt.kind !== opts.expect) {
+  if (ckpt.kind !== expect)
     throw new UsageError(
-      `${flag} ${basename(path)}: this is a ${ckpt.kind} checkpoint, expected a ${opts.expect}`,
+      `${flag} ${basename(path)}: this is a ${ckpt.kind} checkpoint, expected a ${expect}`,
     );
-  }
-  const session =
-    ckpt.format === "onnx"
-      ? await backend.load(path, { providers: opts.providers })
-      : await backend.load(
-          {
-            graph: ckpt.kind === "refiner" ? refinerGraph(ckpt.config) : sitGraph(ckpt.config),
-            weights: ckpt.weights,
-          },
-          { providers: opts.providers },
-        );
-  return { session, kind: ckpt.kind, config: ckpt.config, file: basename(path) };
+  return ckpt;
+}
+
+/** The models of a command at a compile level: per-call sessions (none/model) and/or block sessions. */
+export interface CompiledModels extends SamplingModels {
+  /** The base model's file name. */
+  file: string;
+}
+
+/**
+ * Opens --base/--refiner for a compile level: none/model load per-call sessions with that level's
+ * graph optimization (an .onnx file is loaded as is); block compiles the H/P/R block graphs of the
+ * plans for `block.batch` samples (weights uploaded once, shared by the block sessions).
+ */
+export async function openCompiled(
+  backend: Backend,
+  opts: {
+    base: string;
+    refiner?: string;
+    heads?: number;
+    providers: readonly ExecutionProvider[];
+    level: CompileLevel;
+    /** Also load per-call sessions in block mode (e.g. for a reference solve); their level is "model". */
+    perCall?: boolean;
+    block?: { batch: number; guided: boolean; plans: readonly string[] };
+  },
+): Promise<CompiledModels> {
+  const base = await readCheckpoint(opts.base, "--base", opts.heads, "sit");
+  const refiner = opts.refiner
+    ? await readCheckpoint(opts.refiner, "--refiner", opts.heads, "refiner")
+    : undefined;
+  const models = await openSamplingModels(backend, {
+    base,
+    refiner,
+    level: opts.level,
+    providers: opts.providers,
+    onnxSources: { base: opts.base, refiner: opts.refiner },
+    perCall: opts.perCall,
+    block: opts.block,
+  });
+  return Object.assign(models, { file: base.file });
 }

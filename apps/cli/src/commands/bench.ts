@@ -3,11 +3,12 @@
 import { writeFile } from "node:fs/promises";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { initialNoise, type SamplingMethod, sample } from "@flowturbo/core";
-import { Tensor } from "@flowturbo/tensor";
+import { labelsForSamples, Tensor } from "@flowturbo/tensor";
 import { type BenchRow, accelerationRatios, errorLatencySvg, median, relativeL2 } from "../benchReport";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag } from "../files";
-import { openCompiled, PLAN_PRESETS, parseCompile } from "./sample";
+import { openCompiled } from "../models";
+import { PLAN_PRESETS, parseCompile } from "./sample";
 
 const list = (v: unknown, fallback: string) =>
   String(v ?? fallback)
@@ -127,7 +128,7 @@ export const bench: Command = {
           method: { solver, steps: parseIntFlag(steps, `--solvers ${s}`) } as SamplingMethod,
         });
       }
-      const labels = Array.from({ length: n }, (_, i) => (seed + i) % c.numClasses);
+      const labels = Array.from(labelsForSamples(seed, 0, n, c.numClasses)); // as `sample` without --class
       const run = (method: SamplingMethod) =>
         sample({
           base: base.session,

@@ -1,27 +1,12 @@
 // `flowturbo sample`: generate with a FlowTurbo plan or a baseline solver.
 import {
-  type Backend,
   COMPILE_LEVELS,
   type CompileLevel,
-  compileSessionOptions,
   type ExecutionProvider,
   type SamplingMethod,
-  type Session,
   sample,
 } from "@flowturbo/core";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import {
-  blockWeights,
-  type CompiledBlocks,
-  compileBlocks,
-  loadCheckpoint,
-  type ModelCheckpoint,
-  type ModelKind,
-  refinerGraph,
-  type SiTConfig,
-  sitGraph,
-} from "@flowturbo/refiner";
-import { fileSource } from "@flowturbo/tensor/node";
 import { basename } from "node:path";
 import { type FixedStepMethod, PlanError, parsePlan } from "@flowturbo/solvers";
 import { labelsForSamples, readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
@@ -32,6 +17,7 @@ import { type Command, EXIT, type Options, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 import { embeddedModel } from "../embedded";
+import { openCompiled } from "../models";
 import { ProgressBar } from "../progress";
 import { DEFAULT_SHARD_BATCH, parseShardFlags, runShard, shardSummaryBase } from "../sampleShard";
 import { completeShardDir } from "../shards";
@@ -81,122 +67,6 @@ export function parseCompile(value: unknown, method: SamplingMethod): CompileLev
     );
   }
   return value as CompileLevel;
-}
-
-async function readCheckpoint(
-  path: string,
-  flag: string,
-  heads: number | undefined,
-  expect: ModelKind,
-): Promise<ModelCheckpoint> {
-  await requireFile(path, flag);
-  const source = await fileSource(path);
-  let ckpt: ModelCheckpoint;
-  try {
-    ckpt = await loadCheckpoint(source, { file: basename(path), heads });
-  } finally {
-    await source.close();
-  }
-  if (ckpt.kind !== expect)
-    throw new UsageError(
-      `${flag} ${basename(path)}: this is a ${ckpt.kind} checkpoint, expected a ${expect}`,
-    );
-  return ckpt;
-}
-
-/** The models of a command at a compile level: per-call sessions (none/model) and/or block sessions. */
-export interface CompiledModels {
-  level: CompileLevel;
-  config: SiTConfig;
-  file: string;
-  /** Class names recorded in the base model file (our safetensors "classes" metadata), if any. */
-  classNames?: string[];
-  /** Per-call sessions (compile none/model, or `perCall` requested). */
-  base?: Session;
-  refiner?: Session;
-  blocks?: CompiledBlocks;
-  provider: string;
-  release(): Promise<void>;
-}
-
-/**
- * Opens --base/--refiner for a compile level: none/model load per-call sessions with that level's
- * graph optimization (an .onnx file is loaded as is); block compiles the H/P/R block graphs of the
- * plans for `block.batch` samples (weights uploaded once, shared by the block sessions).
- */
-export async function openCompiled(
-  backend: Backend,
-  opts: {
-    base: string;
-    refiner?: string;
-    heads?: number;
-    providers: readonly ExecutionProvider[];
-    level: CompileLevel;
-    /** Also load per-call sessions in block mode (e.g. for a reference solve); their level is "model". */
-    perCall?: boolean;
-    block?: { batch: number; guided: boolean; plans: readonly string[] };
-  },
-): Promise<CompiledModels> {
-  const base = await readCheckpoint(opts.base, "--base", opts.heads, "sit");
-  const ref = opts.refiner
-    ? await readCheckpoint(opts.refiner, "--refiner", opts.heads, "refiner")
-    : undefined;
-  const loaded: { release(): Promise<void> }[] = [];
-  const release = async () => {
-    for (const s of loaded.reverse()) await s.release();
-  };
-  try {
-    const out: CompiledModels = {
-      level: opts.level,
-      config: base.config,
-      file: base.file,
-      classNames: base.metadata?.classes ? (JSON.parse(base.metadata.classes) as string[]) : undefined,
-      provider: "",
-      release,
-    };
-    if (opts.level !== "block" || opts.perCall) {
-      const so = {
-        providers: opts.providers,
-        ...compileSessionOptions(opts.level === "none" ? "none" : "model"),
-      };
-      const open = async (ckpt: ModelCheckpoint, path: string) => {
-        const s =
-          ckpt.format === "onnx"
-            ? await backend.load(path, so)
-            : await backend.load(
-                {
-                  graph: ckpt.kind === "refiner" ? refinerGraph(ckpt.config) : sitGraph(ckpt.config),
-                  weights: ckpt.weights,
-                },
-                so,
-              );
-        loaded.push(s);
-        return s;
-      };
-      out.base = await open(base, opts.base);
-      if (ref) out.refiner = await open(ref, opts.refiner!);
-      out.provider = out.base.provider;
-    }
-    if (opts.level === "block") {
-      if (!opts.block) throw new Error("openCompiled: block level needs the batch and plans");
-      const blocks = await compileBlocks(backend, {
-        base: base.config,
-        refiner: ref?.config,
-        batch: opts.block.batch,
-        guidance: opts.block.guided ? { channels: "sit" } : undefined,
-        weights: blockWeights(base.weights, ref?.weights),
-        plans: opts.block.plans,
-        session: { providers: opts.providers },
-      });
-      loaded.push(blocks);
-      out.blocks = blocks;
-      out.provider = (blocks.sessions.H ?? blocks.sessions.R)!.provider;
-    }
-    return out;
-  } catch (e) {
-    await release();
-    throw e;
-  }
 }
 
 /** The plan a block-compiled method runs (Heun N = plan HN). */
@@ -353,6 +223,7 @@ export const sampleCommand: Command = {
       ? undefined
       : ((v.out as string | undefined) ?? (latentsOut ? undefined : "samples.png"));
     if (noDecode && out) throw new UsageError("--no-decode writes no images: drop -o/--out or --no-decode");
+    const output = out ? imageOutput(out) : undefined; // checked before any sampling
     if ("plan" in method && parsePlan(method.plan).counts.R > 0 && !refinerPath) {
       throw new UsageError(
         `--plan ${method.plan} has refiner (R) steps: pass --refiner MODEL, or use a plan without R`,
@@ -468,7 +339,7 @@ export const sampleCommand: Command = {
         ]);
         await saveSafetensorsFile(latentsOut, tensors);
       }
-      if (out) await writeImages(imageOutput(out), result.images ?? result.latents, labels);
+      if (output) await writeImages(output, result.images ?? result.latents, labels);
       const summary = {
         samples: n,
         method,
