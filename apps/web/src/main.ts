@@ -23,6 +23,9 @@ const ui = {
   baseUrl: $<HTMLInputElement>("base-url"),
   refinerUrl: $<HTMLInputElement>("refiner-url"),
   vaeUrl: $<HTMLInputElement>("vae-url"),
+  vaeConfigUrl: $<HTMLInputElement>("vae-config-url"),
+  vaeConfigFile: $<HTMLInputElement>("vae-config-file"),
+  heads: $<HTMLInputElement>("heads"),
   baseFile: $<HTMLInputElement>("base-file"),
   refinerFile: $<HTMLInputElement>("refiner-file"),
   vaeFile: $<HTMLInputElement>("vae-file"),
@@ -113,23 +116,26 @@ function fillClasses(model: ModelInfo): void {
 
 function modelChoice(): ModelChoice {
   const kind = ui.modelKind.value;
+  const heads = ui.heads.value ? intField(ui.heads, "attention heads", 1) : undefined;
+  const url = (input: HTMLInputElement) => (input.value ? { url: input.value } : undefined);
+  const file = (input: HTMLInputElement) => {
+    const f = input.files?.[0];
+    return f ? { file: f } : undefined;
+  };
   if (kind === "url") {
-    if (!ui.baseUrl.value) throw new Error("enter the base model URL");
-    return {
-      base: { url: ui.baseUrl.value },
-      refiner: ui.refinerUrl.value ? { url: ui.refinerUrl.value } : undefined,
-      vae: ui.vaeUrl.value ? { url: ui.vaeUrl.value } : undefined,
-    };
+    const base = url(ui.baseUrl);
+    if (!base) throw new Error("enter the base model URL");
+    return { base, refiner: url(ui.refinerUrl), vae: url(ui.vaeUrl), vaeConfig: url(ui.vaeConfigUrl), heads };
   }
   if (kind === "file") {
-    const base = ui.baseFile.files?.[0];
+    const base = file(ui.baseFile);
     if (!base) throw new Error("choose a base model file");
-    const refiner = ui.refinerFile.files?.[0];
-    const vae = ui.vaeFile.files?.[0];
     return {
-      base: { file: base },
-      refiner: refiner ? { file: refiner } : undefined,
-      vae: vae ? { file: vae } : undefined,
+      base,
+      refiner: file(ui.refinerFile),
+      vae: file(ui.vaeFile),
+      vaeConfig: file(ui.vaeConfigFile),
+      heads,
     };
   }
   return {
@@ -365,7 +371,7 @@ ui.download.addEventListener("click", () => {
   }, "image/png");
 });
 
-/** Query-string settings: ?backend=&base=&refiner=&vae=&class=&method=&plan=&steps=&cfg=&seed=&n=&batch=&compile=&preview=0 */
+/** Query-string settings: ?backend=&base=&refiner=&vae=&vaeConfig=&heads=&class=&method=&plan=&steps=&cfg=&seed=&n=&batch=&compile=&preview=0 */
 function applyQuery(): void {
   const q = new URLSearchParams(location.search);
   const set = (input: HTMLInputElement | HTMLSelectElement, key: string) => {
@@ -381,12 +387,14 @@ function applyQuery(): void {
   set(ui.count, "n");
   set(ui.batch, "batch");
   set(ui.compile, "compile");
+  set(ui.heads, "heads");
   if (q.get("preview") === "0") ui.preview.checked = false;
   if (q.get("base")) {
     ui.modelKind.value = "url";
     ui.baseUrl.value = q.get("base")!;
     ui.refinerUrl.value = q.get("refiner") ?? "";
     ui.vaeUrl.value = q.get("vae") ?? "";
+    ui.vaeConfigUrl.value = q.get("vaeConfig") ?? "";
   }
   const cls = q.get("class");
   if (cls !== null) ui.cls.replaceChildren(new Option(cls, cls));

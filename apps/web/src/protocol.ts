@@ -13,6 +13,8 @@ export interface ModelChoice {
   /** diffusers VAE: diffusion_pytorch_model.safetensors (+ optional config.json); latent models only. */
   vae?: FileRef;
   vaeConfig?: FileRef;
+  /** Attention heads, for checkpoints of a non-standard width that do not record their config. */
+  heads?: number;
 }
 
 /** "auto": WebGPU when the browser offers an adapter, else WASM. */

@@ -2,17 +2,10 @@
 // WASM fallback) and runs the Generator off the main thread, posting progress, previews and results.
 import { createWebBackend, type WebBackend } from "@flowturbo/backend-web";
 import type { ExecutionProvider } from "@flowturbo/core";
-import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/refiner";
-import {
-  loadVaeDecoder,
-  loadVaeWeights,
-  SD_VAE_CONFIG,
-  type VaeDecoder,
-  vaeConfigFromDiffusers,
-} from "@flowturbo/vae";
+import type { VaeDecoder } from "@flowturbo/vae";
 import { Generator } from "./generator";
-import { readModelFile, refName } from "./modelFiles";
-import type { BackendChoice, FileRef, FromWorker, ModelChoice, ToWorker, WebGpuStatus } from "./protocol";
+import { loadModels } from "./loadModels";
+import type { BackendChoice, FromWorker, ModelChoice, ToWorker, WebGpuStatus } from "./protocol";
 import { detectWebGpu } from "./webgpu";
 
 const scope = globalThis as unknown as {
@@ -43,29 +36,6 @@ function providersFor(choice: BackendChoice, gpu: WebGpuStatus): ExecutionProvid
   return gpu.available ? ["webgpu", "wasm"] : ["wasm"];
 }
 
-async function readCheckpoint(ref: FileRef, what: string): Promise<ModelCheckpoint> {
-  const bytes = await readModelFile(ref, (p) => post({ type: "download", ...p }));
-  try {
-    return await loadCheckpoint(bytes, { file: refName(ref) });
-  } catch (e) {
-    throw new Error(`${what}: ${(e as Error).message}`);
-  }
-}
-
-async function openVae(model: ModelChoice, providers: ExecutionProvider[]): Promise<VaeDecoder | undefined> {
-  if (!model.vae) return undefined;
-  const file = refName(model.vae);
-  const bytes = await readModelFile(model.vae, (p) => post({ type: "download", ...p }));
-  let config = SD_VAE_CONFIG;
-  if (model.vaeConfig) {
-    const text = new TextDecoder().decode(await readModelFile(model.vaeConfig));
-    config = vaeConfigFromDiffusers(text, refName(model.vaeConfig));
-  }
-  // without a config.json: the SD VAE (sd-vae-ft-ema), the one SiT and FlowTurbo use
-  const weights = await loadVaeWeights(bytes, { file, config, parts: ["decoder"] });
-  return loadVaeDecoder(backend!, weights, { config, session: { providers } });
-}
-
 async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
   await generator?.release();
   await vae?.release();
@@ -81,14 +51,11 @@ async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
       threads: isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1,
     });
   }
-  const base = await readCheckpoint(model.base, "base model");
-  const refiner = model.refiner ? await readCheckpoint(model.refiner, "refiner") : undefined;
-  if (refiner && refiner.kind !== "refiner")
-    throw new Error(`refiner: ${refiner.file} is a ${refiner.kind} checkpoint, expected a refiner`);
-  if (base.kind !== "sit")
-    throw new Error(`base model: ${base.file} is a ${base.kind} checkpoint, expected a SiT`);
-  vae = base.config.keepChannels === 3 ? undefined : await openVae(model, providers);
-  generator = new Generator(backend, { base, refiner, vae }, providers);
+  const models = await loadModels(backend, model, providers, (p) => post({ type: "download", ...p }));
+  vae = models.vae;
+  const base = models.base;
+  const refiner = models.refiner;
+  generator = new Generator(backend, models, providers);
   let parameters = 0;
   for (const t of base.weights.values()) parameters += t.size;
   post({

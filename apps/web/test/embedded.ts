@@ -26,7 +26,8 @@ export interface CliSampleOptions {
   batch?: number;
 }
 
-const sink = () =>
+/** A stream that discards what is written (the CLI's stdout/stderr in tests). */
+export const sink = () =>
   new Writable({
     write(_chunk, _enc, cb) {
       cb();
