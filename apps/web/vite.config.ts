@@ -26,6 +26,9 @@ function ortRuntimeFiles(): Plugin {
         const file = path.startsWith("/ort/") ? path.slice(5) : "";
         if (!ORT_FILES.includes(file)) return next();
         res.setHeader("content-type", file.endsWith(".wasm") ? "application/wasm" : "text/javascript");
+        // ORT starts its WASM threads as workers from the .mjs: without these headers on it too, a
+        // cross-origin isolated page cannot start them and session creation waits forever
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
         createReadStream(join(ORT_DIST, file)).pipe(res);
       });
     },

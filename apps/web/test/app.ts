@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { type FileServer, serveFiles } from "@flowturbo/browser-test";
-import { build } from "vite";
+import { build, createServer } from "vite";
 
 export const APP_ROOT = join(import.meta.dirname, "..");
 
@@ -34,4 +34,17 @@ export async function buildAndServe(): Promise<BuiltApp> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `vite` (the dev server of `pnpm dev`) on an ephemeral port. */
+export async function startDevServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = await createServer({
+    root: APP_ROOT,
+    logLevel: "error",
+    server: { port: 0, host: "localhost" },
+  });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0];
+  if (!url) throw new Error("the Vite dev server reported no local URL");
+  return { url, close: () => server.close() };
 }

@@ -7,7 +7,7 @@ import { chromiumUnavailable, launchChromium, requireChromium, requireWebGpu } f
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FromWorker } from "../src/protocol";
-import { APP_ROOT, type BuiltApp, buildAndServe } from "./app";
+import { APP_ROOT, type BuiltApp, buildAndServe, startDevServer } from "./app";
 import { cliSample, maxAbsDiff } from "./embedded";
 
 type Result = Extract<FromWorker, { type: "result" }>;
@@ -177,6 +177,22 @@ describe("web app in Chromium", () => {
     expect(await page.isDisabled("#generate")).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, "web-app-bad-url.png"), fullPage: true });
     await page.close();
+  });
+
+  test("the dev server (pnpm dev) serves a working app: threaded WASM in a cross-origin isolated page", async (ctx) => {
+    skipWithout(ctx);
+    const dev = await startDevServer();
+    try {
+      const page = await browser!.newPage();
+      await page.goto(`${dev.url}?backend=wasm&n=2&batch=2&plan=H1P2R2&preview=0`);
+      await waitFor(page, "ready");
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+      const r = await generate(page);
+      expect(r.provider).toBe("wasm");
+      await page.close();
+    } finally {
+      await dev.close();
+    }
   });
 
   test("phone-size screen: one column, no sideways scrolling, every control labelled", async (ctx) => {
