@@ -141,10 +141,13 @@ export async function runShard(ctx: CommandContext, o: ShardRunInput): Promise<R
     });
     const loadSeconds = o.loadSeconds + (performance.now() - tl) / 1000;
     const bar = new ProgressBar(ctx.stderr, `shard ${range.start}:${range.end}`);
-    for (let i = 0; i < size; i += o.batch) {
-      const labels = o.labels.slice(i, i + o.batch);
+    // chunks end at multiples of the batch: each is (part of) one batch slot of the whole run
+    for (let g = range.start; g < range.end; ) {
+      const next = Math.min(range.end, (Math.floor(g / o.batch) + 1) * o.batch);
+      const labels = o.labels.slice(g - range.start, next - range.start);
       const ts = performance.now();
-      const images = await o.sampleChunk(range.start + i, labels);
+      const images = await o.sampleChunk(g, labels);
+      g = next;
       writer.seconds.sampling += (performance.now() - ts) / 1000;
       await writer.add(images, labels);
       bar.update({ done: writer.count, total: size });

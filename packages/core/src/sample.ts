@@ -58,6 +58,15 @@ export interface SampleRequest {
   batchSize?: number;
   /** Start from this noise instead of the seeded one: n x C x H x W values. */
   noise?: Float32Array;
+  /**
+   * Split-invariant batching. ONNX Runtime's kernels can round differently for different batch shapes
+   * (about 1e-5 here), and dopri5's steps depend on the whole batch; with this option every model call
+   * has exactly `batchSize` samples and batch k holds the global samples [k*B, (k+1)*B): samples of this
+   * request outside that slot range are computed too (seeded noise, labels from `labelOf`) and dropped.
+   * A sample's result is then the same bits however a run is split into requests, shards or workers
+   * (for a given batchSize). Not with `noise`.
+   */
+  alignBatches?: { labelOf: (globalIndex: number) => number };
   /** Turns final latents [b, C, H, W] into images (e.g. a VAE decode); omitted: no decode. */
   decode?: (latents: Tensor) => Promise<Tensor>;
   signal?: AbortSignal;
@@ -104,7 +113,11 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
   const n = req.labels.length;
   const per = req.shape.reduce((a, b) => a * b, 1);
   const blocks = req.compile === "block" ? blockRequest(req) : undefined;
-  const batch = Math.max(1, Math.min(req.batchSize ?? blocks?.sessions.batch ?? n, n));
+  if (req.alignBatches && !req.batchSize) throw new Error("sample(): alignBatches needs batchSize");
+  // aligned slots keep their size whatever n is; otherwise no batch is larger than the request
+  const batch = req.alignBatches
+    ? req.batchSize!
+    : Math.max(1, Math.min(req.batchSize ?? blocks?.sessions.batch ?? n, n));
   if (blocks && batch > blocks.sessions.batch)
     throw new Error(`batchSize ${batch} exceeds the compiled block batch ${blocks.sessions.batch}`);
   const transfers = blocks ? emptyTransferCounts() : undefined;
@@ -115,19 +128,25 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
       `noise has ${req.noise.length} values, expected ${n} x [${req.shape.join(", ")}] = ${n * per}`,
     );
   }
+  if (req.alignBatches && req.noise) throw new Error("sample(): alignBatches and noise are exclusive");
   const latents = new Float32Array(n * per);
   const images: Tensor[] = [];
   const nfe: NfeCounts = { base: 0, refiner: 0 };
   const timings = { sampling: 0, decoding: 0 };
-  for (let start = 0; start < n; start += batch) {
-    const b = Math.min(batch, n - start);
+  for (const chunk of chunks(first, n, batch, req.alignBatches !== undefined)) {
+    // global samples [g, g + b) are computed; [g + keep[0], g + keep[1]) belong to this request
+    const { g, b, keep } = chunk;
+    const start = g + keep[0] - first; // index of the first kept sample in this request
     const z = req.noise
       ? req.noise.slice(start * per, (start + b) * per)
-      : initialNoise(req.seed, first + start, b, req.shape);
+      : initialNoise(req.seed, g, b, req.shape);
     const guided = cfg !== 1;
     const rows = guided ? 2 * b : b;
     const stateShape = [rows, ...req.shape];
-    const labels = req.labels.slice(start, start + b);
+    const labels = Array.from({ length: b }, (_, r) => {
+      const i = g + r - first;
+      return i >= 0 && i < n ? req.labels[i] : req.alignBatches!.labelOf(g + r);
+    });
     const modelLabels = guided ? doubledLabels(labels, req.nullClass) : labels;
     const x0 = guided ? doubled(z) : z;
     const common = {
@@ -174,22 +193,24 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     } else if (m.solver === "dopri5") {
       result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol });
     } else if (m.solver === "sde") {
-      const noise = (step: number) => sdeNoise(req.seed, first + start, b, per, step, guided);
+      const noise = (step: number) => sdeNoise(req.seed, g, b, per, step, guided);
       result = await solveSde(base, x0, { ...common, noise, numSteps: m.steps });
     } else {
       result = await solveFixedStep(base, x0, { ...common, method: m.solver, steps: m.steps });
     }
     timings.sampling += performance.now() - t0;
     Object.assign(nfe, add(nfe, result.nfe));
-    const out = result.x.subarray(0, b * per); // first half of the doubled batch: the samples
+    // first half of the doubled batch: the samples; then only the kept rows
+    const kept = keep[1] - keep[0];
+    const out = result.x.subarray(keep[0] * per, keep[1] * per);
     latents.set(out, start * per);
     if (req.decode) {
       req.onProgress?.({ done: start, total: n, step: 0, t: 1, nfe: { ...nfe }, stage: "decoding" });
       const t1 = performance.now();
-      images.push(await req.decode(new Tensor("float32", [b, ...req.shape], out.slice())));
+      images.push(await req.decode(new Tensor("float32", [kept, ...req.shape], out.slice())));
       timings.decoding += performance.now() - t1;
     }
-    req.onProgress?.({ done: start + b, total: n, step: 0, t: 1, nfe: { ...nfe }, stage: "sampling" });
+    req.onProgress?.({ done: start + kept, total: n, step: 0, t: 1, nfe: { ...nfe }, stage: "sampling" });
   }
   return {
     latents: new Tensor("float32", [n, ...req.shape], latents),
@@ -198,6 +219,31 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     timings,
     ...(transfers ? { transfers } : {}),
   };
+}
+
+/**
+ * The batches of samples [first, first + n): consecutive runs of `batch` (the last one shorter), or with
+ * `align` the slots [k*batch, (k+1)*batch) that the range touches, each computed whole.
+ */
+function chunks(
+  first: number,
+  n: number,
+  batch: number,
+  align: boolean,
+): { g: number; b: number; keep: [number, number] }[] {
+  const out: { g: number; b: number; keep: [number, number] }[] = [];
+  if (!align) {
+    for (let s = 0; s < n; s += batch) {
+      const b = Math.min(batch, n - s);
+      out.push({ g: first + s, b, keep: [0, b] });
+    }
+    return out;
+  }
+  for (let k = Math.floor(first / batch); k * batch < first + n; k++) {
+    const g = k * batch;
+    out.push({ g, b: batch, keep: [Math.max(first, g) - g, Math.min(first + n, g + batch) - g] });
+  }
+  return out;
 }
 
 function requireBase(base: Session | undefined): Session {

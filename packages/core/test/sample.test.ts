@@ -57,6 +57,52 @@ describe("sample()", () => {
     expect(ones).toEqual(all);
   });
 
+  test("alignBatches: any slice of a run is the same bits as in the whole run, even with dopri5", async () => {
+    const labelOf = (g: number) => (3 * g + 1) % 6;
+    const model = await tinyModel(4); // every call has exactly batchSize = 4 samples
+    const run = async (firstIndex: number, n: number) => {
+      const decoded: number[] = [];
+      const r = await sample({
+        base: model,
+        shape,
+        labels: Array.from({ length: n }, (_, i) => labelOf(firstIndex + i)),
+        nullClass: 5,
+        method: { solver: "dopri5", atol: 1e-6, rtol: 1e-6 }, // step sizes depend on the whole batch
+        seed: 11,
+        firstIndex,
+        batchSize: 4,
+        alignBatches: { labelOf },
+        decode: async (x) => {
+          decoded.push(x.shape[0]);
+          return x;
+        },
+      });
+      return { x: r.latents.toFloat64(), decoded };
+    };
+    const whole = await run(0, 8);
+    const per = 16;
+    for (const [first, n] of [
+      [2, 5],
+      [5, 1],
+      [4, 4],
+    ]) {
+      const part = await run(first, n);
+      expect(part.x).toEqual(whole.x.slice(first * per, (first + n) * per));
+      expect(part.decoded.reduce((a, b) => a + b, 0)).toBe(n); // only this request's samples are decoded
+    }
+    await expect(
+      sample({
+        base: model,
+        shape,
+        labels: [0],
+        nullClass: 5,
+        method: { plan: "H1" },
+        seed: 0,
+        alignBatches: { labelOf },
+      }),
+    ).rejects.toThrow(/alignBatches needs batchSize/);
+  });
+
   test("noise row i depends only on (seed, first index + i); sharding by firstIndex reproduces the whole", () => {
     const whole = initialNoise(3, 0, 4, shape);
     const tail = initialNoise(3, 2, 2, shape);

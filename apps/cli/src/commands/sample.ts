@@ -213,7 +213,8 @@ export const sampleCommand: Command = {
     n ??= 1;
     const first = shard?.range.start ?? 0;
     // shard mode samples chunk by chunk (the block graphs are compiled for one chunk)
-    const chunk = shard ? Math.min(batch ?? DEFAULT_SHARD_BATCH, n) : undefined;
+    // batches are slots of global indices (alignBatches): a run's samples depend on --batch, not on the split
+    const chunk = shard ? (batch ?? DEFAULT_SHARD_BATCH) : undefined;
     const latentsOut = v["latents-out"] as string | undefined;
     const noDecode = v["no-decode"] === true;
     if (noDecode && !latentsOut)
@@ -240,7 +241,7 @@ export const sampleCommand: Command = {
         providers,
         level,
         block: {
-          batch: chunk ?? Math.min(batch ?? n, n),
+          batch: chunk ?? batch ?? n,
           guided: cfg !== 1,
           plans: level === "block" ? [blockPlan(method)] : [],
         },
@@ -248,6 +249,8 @@ export const sampleCommand: Command = {
       const c = models.config;
       const shape = [c.keepChannels, c.inputSize, c.inputSize];
       const labels = parseClasses(v.class, first, n, c.numClasses, seed, models.classNames);
+      // the label of any global index (samples computed alongside a shard's in its first/last batch)
+      const labelOf = (g: number) => parseClasses(v.class, g, 1, c.numClasses, seed, models.classNames)[0];
       const noise = v.noise
         ? await readNoise(await requireFile(v.noise as string, "--noise"), n, shape)
         : undefined;
@@ -290,6 +293,7 @@ export const sampleCommand: Command = {
           cfg,
           seed,
           class: (v.class as string | undefined) ?? null,
+          batch: chunk,
           compile: level,
           backend: models.provider,
         };
@@ -301,7 +305,13 @@ export const sampleCommand: Command = {
           backend,
           loadSeconds: (performance.now() - t0) / 1000,
           sampleChunk: async (firstIndex, chunkLabels) => {
-            const r = await sample({ ...request, labels: chunkLabels, firstIndex, batchSize: chunk });
+            const r = await sample({
+              ...request,
+              labels: chunkLabels,
+              firstIndex,
+              batchSize: chunk,
+              alignBatches: { labelOf },
+            });
             return r.images ?? r.latents;
           },
         });
@@ -318,7 +328,9 @@ export const sampleCommand: Command = {
       const result = await sample({
         ...request,
         labels,
-        batchSize: batch,
+        batchSize: batch ?? n,
+        // the same bits as any sharded run of this --batch (not with --noise: rows given as they are)
+        alignBatches: noise ? undefined : { labelOf },
         noise,
         onProgress: (p) =>
           bar.update({
