@@ -8,6 +8,7 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import {
   baseFeeds,
   baseTrainingStep,
+  type ModelKind,
   type SiTConfig,
   sitInitialWeights,
   syntheticSet,
@@ -18,11 +19,13 @@ import {
   loadImageFolder,
   loadTrainingNpz,
   readTrainCheckpointFile,
+  type TrainOptions,
   type TrainProgress,
   type TrainResult,
   train,
   writeModelFile,
 } from "@flowturbo/refiner/node";
+import type { Tensor } from "@flowturbo/tensor";
 import { clock } from "../progress";
 import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
@@ -283,6 +286,89 @@ export function summaryLine(r: TrainResult, batch: number): Record<string, unkno
   };
 }
 
+/** What differs between train-base and train-refiner once the training-step graph is built. */
+export interface TrainRun {
+  command: "train-base" | "train-refiner";
+  step: TrainOptions["step"];
+  weights: ReadonlyMap<string, Tensor>;
+  feeds: TrainOptions["data"];
+  steps: number;
+  batch: number;
+  threads?: number;
+  checkpointEvery: number;
+  out: OutFolder & { resume: boolean };
+  /** Checkpoint metadata (kind, seed, recipe, configs, classes). */
+  metadata: Record<string, string>;
+  recipe: Recipe;
+  classNames: readonly string[];
+  /** The trained model as written to model/ema.safetensors; `prefix`: its parameters' prefix in the step graph. */
+  model: { kind: ModelKind; config: SiTConfig; prefix?: string };
+  /** Summary fields between the run figures and the file paths (config, parameters, data...). */
+  summary: Record<string, unknown>;
+  /** Said after the model file's path in the final message. */
+  modelNote?: string;
+}
+
+/**
+ * The common tail of the training commands: the loop (progress on stderr, SIGINT/SIGTERM write a
+ * checkpoint and stop), then the model and EMA files and the summary. Returns the exit code.
+ */
+export async function runTraining(ctx: CommandContext, r: TrainRun): Promise<number> {
+  const backend = createNodeBackend({ threads: r.threads });
+  const v = ctx.values;
+  const printEvery =
+    parseIntFlag(v["print-every"], "--print-every") ?? Math.max(1, Math.min(100, Math.ceil(r.steps / 20)));
+  const progress = progressPrinter(ctx.stderr, printEvery);
+  const { out } = r;
+  let result: TrainResult;
+  try {
+    result = await withStopSignals(ctx.stderr, (signal) =>
+      train({
+        backend,
+        step: r.step,
+        weights: r.weights,
+        data: r.feeds,
+        steps: r.steps,
+        resume: out.resume ? out.checkpoint : undefined,
+        checkpointPath: out.checkpoint,
+        checkpointEvery: r.checkpointEvery,
+        logPath: out.log,
+        metadata: r.metadata,
+        batchSize: r.batch,
+        onProgress: progress.update,
+        signal,
+      }),
+    );
+  } finally {
+    progress.done();
+    await backend.close();
+  }
+  const meta = {
+    steps: String(result.state.step),
+    recipe: JSON.stringify(r.recipe),
+    classes: JSON.stringify(r.classNames),
+  };
+  const { prefix, ...model } = r.model;
+  await writeModelFile(out.model, trainedWeights(result.state, r.weights, { prefix }), model, meta);
+  await writeModelFile(out.ema, trainedWeights(result.state, r.weights, { prefix, ema: true }), model, meta);
+  const summary = {
+    command: r.command,
+    ...summaryLine(result, r.batch),
+    ...r.summary,
+    checkpoint: out.checkpoint,
+    log: out.log,
+    model: out.model,
+    ema: out.ema,
+  };
+  if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
+  else
+    ctx.stdout.write(
+      `${result.interrupted ? "interrupted" : "done"} at step ${result.state.step}/${r.steps}: loss ${fmtLoss(result.smoothLoss)} (smoothed), ${result.stepsPerSec.toFixed(2)} it/s\n` +
+        `wrote ${out.model}${r.modelNote ?? ""}, ${out.ema} and ${out.checkpoint} (resume with --resume)\n`,
+    );
+  return result.interrupted ? EXIT_INTERRUPTED : EXIT.ok;
+}
+
 const RECIPE_FLAGS = {
   hidden: "hidden",
   depth: "depth",
@@ -404,70 +490,33 @@ export const trainBase: Command = {
     });
     const seed = Number(recipe.seed);
     const weights = sitInitialWeights(step.graph, { seed });
-    const backend = createNodeBackend({ threads });
-    const printEvery =
-      parseIntFlag(v["print-every"], "--print-every") ?? Math.max(1, Math.min(100, Math.ceil(steps / 20)));
-    const progress = progressPrinter(ctx.stderr, printEvery);
-    let result: TrainResult;
-    try {
-      result = await withStopSignals(ctx.stderr, (signal) =>
-        train({
-          backend,
-          step,
-          weights,
-          data: baseFeeds({
-            set: data.set,
-            batch,
-            seed,
-            flip: !recipe.noFlip,
-            labelDrop: Number(recipe.labelDrop),
-          }),
-          steps,
-          resume: out.resume ? out.checkpoint : undefined,
-          checkpointPath: out.checkpoint,
-          checkpointEvery,
-          logPath: out.log,
-          metadata: {
-            kind: "base",
-            seed: String(seed),
-            recipe: JSON.stringify(recipe),
-            config: JSON.stringify(config),
-            classes: JSON.stringify(data.classNames),
-          },
-          batchSize: batch,
-          onProgress: progress.update,
-          signal,
-        }),
-      );
-    } finally {
-      progress.done();
-      await backend.close();
-    }
-    const meta = {
-      steps: String(result.state.step),
-      recipe: JSON.stringify(recipe),
-      classes: JSON.stringify(data.classNames),
-    };
-    const model = { kind: "sit" as const, config };
-    await writeModelFile(out.model, trainedWeights(result.state, weights), model, meta);
-    await writeModelFile(out.ema, trainedWeights(result.state, weights, { ema: true }), model, meta);
-    const summary = {
+    return runTraining(ctx, {
       command: "train-base",
-      ...summaryLine(result, batch),
-      config,
-      parameters: step.graph.parameterCount(),
-      data: data.source,
-      checkpoint: out.checkpoint,
-      log: out.log,
-      model: out.model,
-      ema: out.ema,
-    };
-    if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
-    else
-      ctx.stdout.write(
-        `${result.interrupted ? "interrupted" : "done"} at step ${result.state.step}/${steps}: loss ${fmtLoss(result.smoothLoss)} (smoothed), ${result.stepsPerSec.toFixed(2)} it/s\n` +
-          `wrote ${out.model}, ${out.ema} and ${out.checkpoint} (resume with --resume)\n`,
-      );
-    return result.interrupted ? EXIT_INTERRUPTED : EXIT.ok;
+      step,
+      weights,
+      feeds: baseFeeds({
+        set: data.set,
+        batch,
+        seed,
+        flip: !recipe.noFlip,
+        labelDrop: Number(recipe.labelDrop),
+      }),
+      steps,
+      batch,
+      threads,
+      checkpointEvery,
+      out,
+      metadata: {
+        kind: "base",
+        seed: String(seed),
+        recipe: JSON.stringify(recipe),
+        config: JSON.stringify(config),
+        classes: JSON.stringify(data.classNames),
+      },
+      recipe,
+      classNames: data.classNames,
+      model: { kind: "sit", config },
+      summary: { config, parameters: step.graph.parameterCount(), data: data.source },
+    });
   },
 };

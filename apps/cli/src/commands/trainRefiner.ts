@@ -2,7 +2,6 @@
 // FLOWTURBO.md section 5 (dt ~ U[0, 0.12) per batch, label drop 0.1 shared by the student and the second
 // teacher call; AdamW lr 5e-5, no weight decay, batch 18, EMA 0.9999 by default).
 import { basename } from "node:path";
-import { createNodeBackend } from "@flowturbo/backend-node";
 import {
   refinerConfig,
   refinerFeeds,
@@ -11,33 +10,22 @@ import {
   STUDENT,
   sitInitialWeights,
   TEACHER,
-  trainedWeights,
 } from "@flowturbo/refiner";
-import {
-  loadModelFile,
-  readTrainCheckpointFile,
-  type TrainResult,
-  train,
-  writeModelFile,
-} from "@flowturbo/refiner/node";
+import { loadModelFile, readTrainCheckpointFile } from "@flowturbo/refiner/node";
 import type { Tensor } from "@flowturbo/tensor";
-import { type Command, EXIT, UsageError } from "../cli";
+import { type Command, UsageError } from "../cli";
 import { parseIntFlag, requireFile, sha256File } from "../files";
 import {
   COMMON_TRAIN_OPTIONS,
   dataFlagsOnResume,
   dataSourceFlag,
-  EXIT_INTERRUPTED,
-  fmtLoss,
   givenFlags,
   outFolder,
   parseFloatFlag,
-  progressPrinter,
   type Recipe,
   resumeRecipe,
-  summaryLine,
+  runTraining,
   trainingData,
-  withStopSignals,
 } from "./trainBase";
 
 /** The paper's refiner recipe (FLOWTURBO.md section 5). */
@@ -164,80 +152,43 @@ export const trainRefiner: Command = {
     const seed = Number(recipe.seed);
     const weights = new Map<string, Tensor>(sitInitialWeights(step.graph, { seed, prefix: STUDENT }));
     for (const [k, t] of teacher.weights) weights.set(`${TEACHER}.${k}`, t);
-    const backend = createNodeBackend({ threads });
-    const printEvery =
-      parseIntFlag(v["print-every"], "--print-every") ?? Math.max(1, Math.min(100, Math.ceil(steps / 20)));
-    const progress = progressPrinter(ctx.stderr, printEvery);
-    let result: TrainResult;
-    try {
-      result = await withStopSignals(ctx.stderr, (signal) =>
-        train({
-          backend,
-          step,
-          weights,
-          data: refinerFeeds({
-            set: data.set,
-            batch,
-            seed,
-            flip: !recipe.noFlip,
-            labelDrop: Number(recipe.labelDrop),
-            dtMax: Number(recipe.dtMax),
-          }),
-          steps,
-          resume: out.resume ? out.checkpoint : undefined,
-          checkpointPath: out.checkpoint,
-          checkpointEvery,
-          logPath: out.log,
-          metadata: {
-            kind: "refiner",
-            seed: String(seed),
-            recipe: JSON.stringify(recipe),
-            config: JSON.stringify(student),
-            teacherConfig: JSON.stringify(tc),
-            classes: JSON.stringify(data.classNames),
-          },
-          batchSize: batch,
-          onProgress: progress.update,
-          signal,
-        }),
-      );
-    } finally {
-      progress.done();
-      await backend.close();
-    }
-    const meta = {
-      steps: String(result.state.step),
-      recipe: JSON.stringify(recipe),
-      classes: JSON.stringify(data.classNames),
-    };
-    const model = { kind: "refiner" as const, config: student };
-    await writeModelFile(out.model, trainedWeights(result.state, weights, { prefix: STUDENT }), model, meta);
-    await writeModelFile(
-      out.ema,
-      trainedWeights(result.state, weights, { prefix: STUDENT, ema: true }),
-      model,
-      meta,
-    );
-    const summary = {
+    return runTraining(ctx, {
       command: "train-refiner",
-      ...summaryLine(result, batch),
-      config: student,
-      parameters: [...step.graph.params.keys()]
-        .filter((k) => k.startsWith(`${STUDENT}.`))
-        .reduce((n, k) => n + step.graph.params.get(k)!.value.shape.reduce((a, b) => a * b, 1), 0),
-      teacher: teacherPath,
-      data: data.source,
-      checkpoint: out.checkpoint,
-      log: out.log,
-      model: out.model,
-      ema: out.ema,
-    };
-    if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
-    else
-      ctx.stdout.write(
-        `${result.interrupted ? "interrupted" : "done"} at step ${result.state.step}/${steps}: loss ${fmtLoss(result.smoothLoss)} (smoothed), ${result.stepsPerSec.toFixed(2)} it/s\n` +
-          `wrote ${out.model} (FlowTurbo uses these non-EMA weights), ${out.ema} and ${out.checkpoint} (resume with --resume)\n`,
-      );
-    return result.interrupted ? EXIT_INTERRUPTED : EXIT.ok;
+      step,
+      weights,
+      feeds: refinerFeeds({
+        set: data.set,
+        batch,
+        seed,
+        flip: !recipe.noFlip,
+        labelDrop: Number(recipe.labelDrop),
+        dtMax: Number(recipe.dtMax),
+      }),
+      steps,
+      batch,
+      threads,
+      checkpointEvery,
+      out,
+      metadata: {
+        kind: "refiner",
+        seed: String(seed),
+        recipe: JSON.stringify(recipe),
+        config: JSON.stringify(student),
+        teacherConfig: JSON.stringify(tc),
+        classes: JSON.stringify(data.classNames),
+      },
+      recipe,
+      classNames: data.classNames,
+      model: { kind: "refiner", config: student, prefix: STUDENT },
+      summary: {
+        config: student,
+        parameters: [...step.graph.params.keys()]
+          .filter((k) => k.startsWith(`${STUDENT}.`))
+          .reduce((n, k) => n + step.graph.params.get(k)!.value.shape.reduce((a, b) => a * b, 1), 0),
+        teacher: teacherPath,
+        data: data.source,
+      },
+      modelNote: " (FlowTurbo uses these non-EMA weights)",
+    });
   },
 };
