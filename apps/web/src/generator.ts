@@ -116,6 +116,14 @@ function timed(
   };
 }
 
+/** Pixel models (3 channels) need nothing to become images; latent models need a VAE decoder. */
+export function requireDecoder(base: ModelCheckpoint, hasVae: boolean): void {
+  if (base.config.keepChannels !== 3 && !hasVae)
+    throw new Error(
+      `${base.file} generates ${base.config.keepChannels}-channel latents: give a VAE (diffusion_pytorch_model.safetensors of stabilityai/sd-vae-ft-ema) to decode them`,
+    );
+}
+
 export class Generator {
   readonly config: SiTConfig;
   readonly classNames: string[] | undefined;
@@ -128,10 +136,7 @@ export class Generator {
   ) {
     this.config = models.base.config;
     this.classNames = checkpointClassNames(models.base);
-    if (this.config.keepChannels !== 3 && !models.vae)
-      throw new Error(
-        `${models.base.file} generates ${this.config.keepChannels}-channel latents: give a VAE (diffusion_pytorch_model.safetensors of stabilityai/sd-vae-ft-ema) to decode them`,
-      );
+    requireDecoder(models.base, models.vae !== undefined);
   }
 
   get hasRefiner(): boolean {

@@ -9,7 +9,7 @@ import {
   type VaeDecoder,
   vaeConfigFromDiffusers,
 } from "@flowturbo/vae";
-import type { GeneratorModels } from "./generator";
+import { type GeneratorModels, requireDecoder } from "./generator";
 import { type DownloadProgress, readModelFile, refName } from "./modelFiles";
 import type { FileRef, ModelChoice } from "./protocol";
 
@@ -67,9 +67,6 @@ export async function loadModels(
     ? await readCheckpoint(model.refiner, "refiner", model.heads, onDownload)
     : undefined;
   if (base.config.keepChannels === 3) return { base, refiner };
-  if (!model.vae)
-    throw new Error(
-      `${base.file} generates ${base.config.keepChannels}-channel latents: give a VAE (diffusion_pytorch_model.safetensors of stabilityai/sd-vae-ft-ema) to decode them`,
-    );
+  requireDecoder(base, model.vae !== undefined);
   return { base, refiner, vae: await openVae(backend, model, providers, onDownload) };
 }

@@ -1,5 +1,6 @@
 // Model bytes from a URL or a picked file. URLs are kept in Cache Storage ("flowturbo-models") so a
 // model is downloaded once; downloads report progress. Works in pages and workers.
+import { concatBytes } from "@flowturbo/tensor";
 import type { FileRef } from "./protocol";
 
 export const MODEL_CACHE = "flowturbo-models";
@@ -55,13 +56,7 @@ async function readBody(
     loaded += value.byteLength;
     onProgress?.({ file, loaded, total, cached });
   }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /**
