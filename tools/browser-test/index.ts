@@ -18,6 +18,18 @@ export function chromiumUnavailable(): string | undefined {
     : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 }
 
+/**
+ * In a test: skips it (with a warning naming `what`) when Chromium is missing, or fails when CI requires
+ * Chromium (FLOWTURBO_REQUIRE_CHROMIUM=1).
+ */
+export function skipWithoutChromium(ctx: { skip(note?: string): void }, what: string): void {
+  const missing = chromiumUnavailable();
+  if (!missing) return;
+  if (requireChromium) throw new Error(`FLOWTURBO_REQUIRE_CHROMIUM=1 but ${missing}`);
+  console.warn(`skipping ${what}: ${missing}`);
+  ctx.skip(missing);
+}
+
 const BASE_FLAGS = [
   "--no-sandbox",
   "--disable-background-networking",

@@ -3,7 +3,12 @@
 // controls, cancels, and shows messages (not a blank page) for a bad model URL and for missing WebGPU.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { chromiumUnavailable, launchChromium, requireChromium, requireWebGpu } from "@flowturbo/browser-test";
+import {
+  chromiumUnavailable,
+  launchChromium,
+  requireWebGpu,
+  skipWithoutChromium,
+} from "@flowturbo/browser-test";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FromWorker } from "../src/protocol";
@@ -36,12 +41,7 @@ afterAll(async () => {
   await app?.close();
 });
 
-function skipWithout(ctx: { skip(note?: string): void }): void {
-  if (!missing) return;
-  if (requireChromium) throw new Error(`FLOWTURBO_REQUIRE_CHROMIUM=1 but ${missing}`);
-  console.warn(`skipping the web app tests: ${missing}`);
-  ctx.skip(missing);
-}
+const skipWithout = (ctx: { skip(note?: string): void }) => skipWithoutChromium(ctx, "the web app tests");
 
 const SETTINGS = "class=3&plan=H1P2R2&seed=7&n=4&batch=4&cfg=1.5&compile=block&preview=1";
 

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   chromiumUnavailable,
   type Harness,
-  requireChromium,
   requireWebGpu,
+  skipWithoutChromium,
   startHarness,
 } from "./browser/harness";
 import type { SuiteReport } from "./browser/suite";
@@ -41,12 +41,7 @@ afterAll(async () => {
   await harness?.close();
 });
 
-function skipWithout(ctx: { skip(note?: string): void }): void {
-  if (!missing) return;
-  if (requireChromium) throw new Error(`FLOWTURBO_REQUIRE_CHROMIUM=1 but ${missing}`);
-  console.warn(`skipping the Chromium tests: ${missing}`);
-  ctx.skip(missing);
-}
+const skipWithout = (ctx: { skip(note?: string): void }) => skipWithoutChromium(ctx, "the Chromium tests");
 
 /**
  * SwiftShader compiles every WebGPU shader on the CPU (seconds per case on a busy 2-core machine): the
