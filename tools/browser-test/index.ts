@@ -4,12 +4,10 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname } from "node:path";
+import { FULL_TIER, FULL_TIER_ONLY, needs, skipWithout } from "@flowturbo/test-support";
 import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-/** CI sets these so that a missing Chromium or WebGPU adapter fails instead of skipping. */
-export const requireChromium = process.env.FLOWTURBO_REQUIRE_CHROMIUM === "1";
-export const requireWebGpu = process.env.FLOWTURBO_REQUIRE_WEBGPU === "1";
 
 /** Why the Chromium tests cannot run here, or undefined. */
 export function chromiumUnavailable(): string | undefined {
@@ -19,15 +17,20 @@ export function chromiumUnavailable(): string | undefined {
 }
 
 /**
- * In a test: skips it (with a warning naming `what`) when Chromium is missing, or fails when CI requires
- * Chromium (FLOWTURBO_REQUIRE_CHROMIUM=1).
+ * For a file of browser tests (describe.skipIf): true when they do not run here. Browser tests belong to
+ * the full tier (FLOWTURBO_TEST_TIER=full, CI), where a missing Chromium is a failure, not a skip.
  */
-export function skipWithoutChromium(ctx: { skip(note?: string): void }, what: string): void {
-  const missing = chromiumUnavailable();
-  if (!missing) return;
-  if (requireChromium) throw new Error(`FLOWTURBO_REQUIRE_CHROMIUM=1 but ${missing}`);
-  console.warn(`skipping ${what}: ${missing}`);
-  ctx.skip(missing);
+export function skipBrowserTests(what: string): boolean {
+  if (!FULL_TIER) {
+    console.warn(`skipping ${what}: ${FULL_TIER_ONLY}`);
+    return true;
+  }
+  return skipWithout(`Chromium for ${what}`, chromiumUnavailable());
+}
+
+/** In a browser test that found no WebGPU adapter in Chromium: fails in the full tier, skips otherwise. */
+export function needsWebGpu(ctx: { skip(note?: string): void }, why: string | undefined): void {
+  needs(ctx, "a WebGPU adapter in Chromium", why);
 }
 
 const BASE_FLAGS = [

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { SAFETY_TIMEOUT_MS, TS_NODE_ARGS } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { cli } from "./run";
@@ -34,24 +35,17 @@ const args = (out: string) => [
 describe("progress output", () => {
   test("under a pseudo-terminal the bar is redrawn in place", async () => {
     // util-linux `script` gives the command a pty, as an interactive shell would
-    const cmd = [
-      "node",
-      "--conditions=@flowturbo/source",
-      "--import",
-      "tsx",
-      CLI,
-      ...args(join(dir, "a.safetensors")),
-    ]
+    const cmd = [process.execPath, ...TS_NODE_ARGS, CLI, ...args(join(dir, "a.safetensors"))]
       .map((a) => `'${a}'`)
       .join(" ");
     const { stdout } = await promisify(execFile)("script", ["-qfec", cmd, "/dev/null"], {
       cwd: join(import.meta.dirname, ".."),
-      timeout: 120_000,
+      timeout: SAFETY_TIMEOUT_MS,
     });
     expect(stdout).toContain("\r\x1b[2K[");
     expect(stdout).toMatch(/\[=+\] 100% samples 2\/2/);
     expect(stdout).toMatch(/wrote .*a\.safetensors/);
-  }, 150_000);
+  });
 
   test("without a terminal progress comes as plain lines and --json stays parseable", async () => {
     const r = await cli(...args(join(dir, "b.safetensors")), "--json");

@@ -7,16 +7,25 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { findRedisServer, type RedisServer, startRedisServer } from "@flowturbo/queue";
 import { encodeSafetensors, type ProceduralRule, proceduralStateDict } from "@flowturbo/tensor";
+import {
+  FULL_TIER,
+  FULL_TIER_ONLY,
+  SAFETY_TIMEOUT_MS,
+  skipWithout,
+  TS_NODE_ARGS,
+} from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import type { ShardManifest } from "../src/shards";
 import { cli } from "./run";
 
-const REQUIRE = process.env.FLOWTURBO_REQUIRE_REDIS === "1";
-const SKIP = !findRedisServer() && !REQUIRE;
-if (SKIP)
-  console.warn(
-    "redis-server not found: the queue tests are skipped (apt-get install redis-server; FLOWTURBO_REQUIRE_REDIS=1 makes this an error)",
+// Worker processes, real-size Inception features and several runs: minutes of CPU, so the full tier only.
+if (!FULL_TIER) console.warn(`skipping the queue worker tests: ${FULL_TIER_ONLY}`);
+const SKIP =
+  !FULL_TIER ||
+  skipWithout(
+    "redis-server for the queue tests",
+    findRedisServer() ? undefined : "redis-server was not found (apt-get install redis-server)",
   );
 
 const REPO = resolve(import.meta.dirname, "../../..");
@@ -44,9 +53,7 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
     const child = spawn(
       process.execPath,
       [
-        "--conditions=@flowturbo/source",
-        "--import",
-        "tsx",
+        ...TS_NODE_ARGS,
         BIN,
         "queue",
         "worker",
@@ -56,11 +63,12 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
         QUEUE,
         "--name",
         name,
-        // short locks: a killed worker's shard is taken back within ~6 s
+        // a killed worker's shard is taken back within ~30 s; long enough that a worker of a loaded machine
+        // renews its lock in time (a stalled job counts against its attempts)
         "--lock-duration",
-        "4000",
+        "20000",
         "--stalled-interval",
-        "2000",
+        "10000",
       ],
       { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -86,7 +94,7 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
       name,
       child,
       lines,
-      waitFor: (re, timeoutMs = 60_000) => {
+      waitFor: (re, timeoutMs = SAFETY_TIMEOUT_MS) => {
         const seen = lines.find((l) => re.test(l));
         if (seen) return Promise.resolve(seen);
         return new Promise((res, rej) => {
@@ -134,7 +142,7 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
       "200",
       "--wait",
       "--timeout",
-      "150",
+      String(SAFETY_TIMEOUT_MS / 1000),
       "--json",
       ...extra,
     );
@@ -198,7 +206,7 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
     expect(fid.code, fid.err).toBe(EXIT.ok);
     plainFid = JSON.parse(fid.out).fid;
     startWorkerProcess("w1");
-  }, 120_000);
+  });
 
   afterAll(async () => {
     for (const w of workers)
@@ -225,7 +233,7 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
     const plainNpz = join(dir, "plain.npz");
     expect((await cli("sample", "--n", String(TOTAL), "--batch", "1", "-o", plainNpz)).code).toBe(EXIT.ok);
     expect(Buffer.compare(await readFile(plainNpz), await readFile(join(dir, "one-shard.npz")))).toBe(0);
-  }, 150_000);
+  });
 
   test("4 shards on 3 workers: the same images and FID", async () => {
     startWorkerProcess("w2");
@@ -238,14 +246,14 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
     const s = await status("four-on-three");
     const by = new Set(s.shards.map((x: { processedBy: string }) => x.processedBy));
     expect(by.size).toBeGreaterThan(1);
-  }, 150_000);
+  });
 
   test("a worker killed with SIGKILL mid-shard: the shard is redone elsewhere, no image missing or doubled, same FID", async () => {
     const job = "killed";
     const done = submit(job, 4);
     // the first worker to report progress inside a shard of this run dies at once
     const progress = /progress killed\.shard-(\d+): 1\/3/;
-    const line = await Promise.race(workers.map((w) => w.waitFor(progress, 120_000).then((l) => ({ w, l }))));
+    const line = await Promise.race(workers.map((w) => w.waitFor(progress).then((l) => ({ w, l }))));
     line.w.child.kill("SIGKILL");
     const shard = Number(progress.exec(line.l)![1]);
     const r = await done;
@@ -260,7 +268,7 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
     expect(killed.result.worker).not.toBe(line.w.name);
     // the killed attempt left at most its private temporary folder, which the merge ignored
     expect(r.incomplete.length).toBeLessThanOrEqual(1);
-  }, 180_000);
+  });
 
   test("status and errors name what is wrong", async () => {
     const overview = await cli("queue", "status", "--redis", redis.url, "--queue", QUEUE);

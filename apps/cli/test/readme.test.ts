@@ -37,20 +37,16 @@ describe("README commands on a fresh machine", async () => {
     const names = commands.map((c) => c[0]);
     for (const c of ["sample", "doctor", "models", "convert"]) expect(names).toContain(c);
   });
-  test.each(commands.map((c) => [c.join(" "), c]))(
-    "flowturbo %s",
-    async (_, args) => {
-      const argv = redirect(args as string[]);
-      const r = await cli(...argv);
-      expect(r.err).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
-      if (r.code === EXIT.ok) return;
-      expect(r.code).toBe(EXIT.usage);
-      // the message names what is missing: one of the command's own files or flags
-      const named = argv
-        .filter((a) => !a.startsWith("-") && /\.[a-z]+$|\/$/.test(a))
-        .map((a) => a.replace(/\/$/, ""));
-      expect(named.some((f) => r.err.includes(f)) || /--[a-z-]+/.test(r.err)).toBe(true);
-    },
-    240_000,
-  );
+  test.each(commands.map((c) => [c.join(" "), c]))("flowturbo %s", async (_, args) => {
+    const argv = redirect(args as string[]);
+    const r = await cli(...argv);
+    expect(r.err).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+    if (r.code === EXIT.ok) return;
+    expect(r.code).toBe(EXIT.usage);
+    // the message names what is missing: one of the command's own files or flags
+    const named = argv
+      .filter((a) => !a.startsWith("-") && /\.[a-z]+$|\/$/.test(a))
+      .map((a) => a.replace(/\/$/, ""));
+    expect(named.some((f) => r.err.includes(f)) || /--[a-z-]+/.test(r.err)).toBe(true);
+  });
 });

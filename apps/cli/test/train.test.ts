@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadModelFile, readTrainCheckpointFile } from "@flowturbo/refiner/node";
+import { TS_NODE_ARGS } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { EXIT_INTERRUPTED } from "../src/commands/trainBase";
@@ -49,14 +50,10 @@ function spawnCli(
   onStderr: (text: string, kill: () => void) => void,
 ): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "--conditions=@flowturbo/source", "src/bin.ts", ...args],
-      {
-        cwd: CLI_ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, "src/bin.ts", ...args], {
+      cwd: CLI_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (chunk) => {
       err += String(chunk);

@@ -3,12 +3,8 @@
 // controls, cancels, and shows messages (not a blank page) for a bad model URL and for missing WebGPU.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  chromiumUnavailable,
-  launchChromium,
-  requireWebGpu,
-  skipWithoutChromium,
-} from "@flowturbo/browser-test";
+import { launchChromium, needsWebGpu, skipBrowserTests } from "@flowturbo/browser-test";
+import { SAFETY_TIMEOUT_MS } from "@flowturbo/test-support";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FromWorker } from "../src/protocol";
@@ -26,12 +22,12 @@ interface AppState {
 }
 
 export const ARTIFACTS = join(APP_ROOT, "test-artifacts");
-const missing = chromiumUnavailable();
+const skip = skipBrowserTests("the web app tests");
 let app: BuiltApp | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  if (missing) return;
+  if (skip) return;
   app = await buildAndServe();
   browser = await launchChromium();
   await mkdir(ARTIFACTS, { recursive: true });
@@ -40,8 +36,6 @@ afterAll(async () => {
   await browser?.close();
   await app?.close();
 });
-
-const skipWithout = (ctx: { skip(note?: string): void }) => skipWithoutChromium(ctx, "the web app tests");
 
 const SETTINGS = "class=3&plan=H1P2R2&seed=7&n=4&batch=4&cfg=1.5&compile=block&preview=1";
 
@@ -56,7 +50,7 @@ async function open(b: Browser, query: string): Promise<{ page: Page; errors: st
 const state = (page: Page) =>
   page.evaluate(() => (globalThis as unknown as { flowturboApp: AppState }).flowturboApp);
 
-async function waitFor(page: Page, what: "ready" | "error", timeout = 120_000): Promise<void> {
+async function waitFor(page: Page, what: "ready" | "error", timeout = SAFETY_TIMEOUT_MS): Promise<void> {
   await page.waitForFunction(
     (w) => {
       const s = (globalThis as unknown as { flowturboApp?: AppState }).flowturboApp;
@@ -77,16 +71,15 @@ async function generate(page: Page): Promise<Result> {
       return s.generations > n || s.error !== undefined;
     },
     before,
-    { timeout: 240_000 },
+    { timeout: SAFETY_TIMEOUT_MS },
   );
   const s = await state(page);
   if (s.error) throw new Error(`the page reported: ${s.error}`);
   return s.last!;
 }
 
-describe("web app in Chromium", () => {
-  test("WASM: the same images as flowturbo sample; controls change the output; cancel", async (ctx) => {
-    skipWithout(ctx);
+describe.skipIf(skip)("web app in Chromium", () => {
+  test("WASM: the same images as flowturbo sample; controls change the output; cancel", async () => {
     const { page, errors } = await open(browser!, `backend=wasm&${SETTINGS}`);
     await waitFor(page, "ready");
     expect(await page.textContent("#backend-line")).toMatch(/WebGPU not used: WASM was chosen/);
@@ -139,14 +132,10 @@ describe("web app in Chromium", () => {
   });
 
   test("WebGPU (SwiftShader): the same images within WebGPU's float tolerance; screenshot kept", async (ctx) => {
-    skipWithout(ctx);
     const { page, errors } = await open(browser!, `backend=webgpu&${SETTINGS}`);
     await waitFor(page, "ready");
     const s = await state(page);
-    if (!s.webgpu?.available) {
-      if (requireWebGpu) throw new Error(`FLOWTURBO_REQUIRE_WEBGPU=1 but the page says: ${s.webgpu?.reason}`);
-      ctx.skip(`no WebGPU adapter: ${s.webgpu?.reason}`);
-    }
+    needsWebGpu(ctx, s.webgpu?.available ? undefined : `the page says: ${s.webgpu?.reason}`);
     const r = await generate(page);
     expect(r.provider).toBe("webgpu");
     const node = await cliSample({ plan: "H1P2R2", seed: 7, classId: 3, n: 4, cfg: 1.5, compile: "block" });
@@ -166,8 +155,7 @@ describe("web app in Chromium", () => {
     await page.close();
   });
 
-  test("a bad model URL shows a message, not a blank page", async (ctx) => {
-    skipWithout(ctx);
+  test("a bad model URL shows a message, not a blank page", async () => {
     const { page } = await open(browser!, "backend=wasm&base=/models/missing.safetensors");
     await waitFor(page, "error");
     expect(await page.isVisible("#error")).toBe(true);
@@ -179,8 +167,7 @@ describe("web app in Chromium", () => {
     await page.close();
   });
 
-  test("the dev server (pnpm dev) serves a working app: threaded WASM in a cross-origin isolated page", async (ctx) => {
-    skipWithout(ctx);
+  test("the dev server (pnpm dev) serves a working app: threaded WASM in a cross-origin isolated page", async () => {
     const dev = await startDevServer();
     try {
       const page = await browser!.newPage();
@@ -195,8 +182,7 @@ describe("web app in Chromium", () => {
     }
   });
 
-  test("phone-size screen: one column, no sideways scrolling, every control labelled", async (ctx) => {
-    skipWithout(ctx);
+  test("phone-size screen: one column, no sideways scrolling, every control labelled", async () => {
     const page = await browser!.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
     await page.goto(`${app!.server.url}?backend=wasm`);
     await waitFor(page, "ready");
@@ -217,8 +203,7 @@ describe("web app in Chromium", () => {
     await page.close();
   });
 
-  test("without WebGPU: auto falls back to WASM and says why; asking for WebGPU explains", async (ctx) => {
-    skipWithout(ctx);
+  test("without WebGPU: auto falls back to WASM and says why; asking for WebGPU explains", async () => {
     const plain = await launchChromium({ webgpu: false });
     try {
       const { page } = await open(plain, `backend=auto&${SETTINGS.replace("n=4&batch=4", "n=1&batch=1")}`);

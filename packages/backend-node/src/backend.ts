@@ -33,7 +33,10 @@ export interface NodeBackendOptions {
    * false runs them in the caller's thread (onnxruntime-node then blocks it for the length of each run).
    */
   worker?: boolean;
-  /** Default intra-op thread count of sessions (SessionOptions.threads overrides it). ORT's default: one per core. */
+  /**
+   * Default intra-op thread count of sessions (SessionOptions.threads overrides it). Unset: the
+   * FLOWTURBO_ORT_THREADS environment variable if set (the test suites set 1), else ORT's default (one per core).
+   */
   threads?: number;
   /** Default provider preference when SessionOptions.providers is not given. Default ["cpu"]. */
   providers?: readonly ExecutionProvider[];
@@ -290,7 +293,17 @@ class NodeBackendImpl implements NodeBackend {
   }
 }
 
+/** FLOWTURBO_ORT_THREADS as a thread count; a value that is not a positive integer is an error, not ignored. */
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.FLOWTURBO_ORT_THREADS;
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`FLOWTURBO_ORT_THREADS must be a positive integer, got '${v}'`);
+  return n;
+}
+
 /** An ONNX Runtime (onnxruntime-node) backend: CPU, CUDA and WebGPU (Dawn) providers. */
 export function createNodeBackend(opts: NodeBackendOptions = {}): NodeBackend {
-  return new NodeBackendImpl(opts);
+  return new NodeBackendImpl({ ...opts, threads: opts.threads ?? threadsFromEnv() });
 }

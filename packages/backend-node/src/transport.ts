@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Engine } from "./engine";
+import { ExitGate } from "./exitGate";
 import type { Reply, Request, SerializedError } from "./protocol";
 
 export interface Transport {
@@ -70,20 +71,49 @@ export class WorkerTransport implements Transport {
   readonly mode = "worker";
   generation = 0;
   private worker?: Worker;
+  private gate?: ExitGate;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closing = false;
 
   private spawn(): Worker {
     const { entry, eval: isCode, execArgv } = workerEntry();
-    const w = new Worker(entry, { eval: isCode, execArgv, name: "flowturbo-ort" });
+    const gate = new ExitGate();
+    const w = new Worker(entry, {
+      eval: isCode,
+      execArgv,
+      name: "flowturbo-ort",
+      workerData: { gate: gate.buffer },
+    });
     this.generation++;
+    this.gate = gate;
+    process.on("exit", this.waitForWorker);
     // An idle worker must not keep the process alive: it is ref'd only while requests are in flight.
     w.unref();
     w.on("message", (r: Reply) => this.settle(r));
     w.on("error", (e) => this.lost(w, e));
     w.on("exit", (code) => this.lost(w, new Error(`the ONNX Runtime worker exited (code ${code})`)));
     return w;
+  }
+
+  /** 'exit' listener: the process ends only after the worker's native call in hand has returned. */
+  private readonly waitForWorker = (): void => {
+    this.gate?.close(() =>
+      process.stderr.write(
+        "@flowturbo/backend-node: waiting for the ONNX Runtime call in progress to finish before exiting\n",
+      ),
+    );
+  };
+
+  /** True while the worker is inside a request (for tests and diagnostics). */
+  get busy(): boolean {
+    return this.gate?.busy ?? false;
+  }
+
+  private detach(): void {
+    process.off("exit", this.waitForWorker);
+    this.gate = undefined;
+    this.worker = undefined;
   }
 
   private settle(r: Reply): void {
@@ -97,7 +127,7 @@ export class WorkerTransport implements Transport {
 
   private lost(w: Worker, e: Error): void {
     if (this.worker !== w) return;
-    this.worker = undefined;
+    this.detach();
     const pending = [...this.pending.values()];
     this.pending.clear();
     const err = this.closing ? new Error("the backend was closed") : e;
@@ -129,7 +159,7 @@ export class WorkerTransport implements Transport {
       if (w) await this.request({ op: "close" });
     } finally {
       this.closing = true;
-      this.worker = undefined;
+      this.detach();
       if (w) await w.terminate();
     }
   }

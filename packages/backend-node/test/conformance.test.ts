@@ -6,7 +6,7 @@ describe.each([
   { mode: "worker", worker: true },
   { mode: "in-thread", worker: false },
 ])("conformance on ORT CPU ($mode)", ({ worker }) => {
-  const backend = createNodeBackend({ worker, threads: 2 });
+  const backend = createNodeBackend({ worker });
   afterAll(() => backend.close());
 
   test("every op family matches the float64 reference interpreter", async () => {

@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 import type { ConformanceResult } from "@flowturbo/core";
 import { describe, expect, test } from "vitest";
-import { lastJson, requireWebGpu, runTs, vulkanEnv, webgpuUnavailable } from "./helpers";
+import { lastJson, needs, runTs, vulkanEnv, webgpuUnavailable } from "@flowturbo/test-support";
 
 interface ChildReport {
   error?: string;
@@ -19,17 +19,10 @@ interface ChildReport {
 
 describe("WebGPU provider (Dawn)", () => {
   test("conformance and a device-tensor round trip on WebGPU", async (ctx) => {
-    const missing = webgpuUnavailable();
-    if (missing) {
-      if (requireWebGpu) throw new Error(`FLOWTURBO_REQUIRE_WEBGPU=1 but WebGPU cannot run: ${missing}`);
-      console.warn(`skipping the WebGPU tests: ${missing}`);
-      ctx.skip(missing);
-    }
-    const child = await runTs(
-      fileURLToPath(new URL("./webgpu/child.ts", import.meta.url)),
-      vulkanEnv(),
-      110_000,
-    );
+    needs(ctx, "WebGPU (Dawn on a Vulkan ICD)", webgpuUnavailable());
+    const child = await runTs(fileURLToPath(new URL("./webgpu/child.ts", import.meta.url)), {
+      env: vulkanEnv(),
+    });
     const report = lastJson<ChildReport>(child.stdout);
     expect(report.error, child.stderr).toBeUndefined();
     expect(child.code, child.stderr).toBe(0);
@@ -50,5 +43,5 @@ describe("WebGPU provider (Dawn)", () => {
       });
     }
     expect(report.trips.map((t) => t.worker)).toEqual([true, false]);
-  }, 120_000); // ~10 s alone; margin for CI running every package's tests at once
+  });
 });

@@ -2,23 +2,18 @@
 // and in a module Web Worker, plus a gpu-buffer device-tensor round trip.
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  chromiumUnavailable,
-  type Harness,
-  requireWebGpu,
-  skipWithoutChromium,
-  startHarness,
-} from "./browser/harness";
+import { SAFETY_TIMEOUT_MS } from "@flowturbo/test-support";
+import { type Harness, needsWebGpu, skipBrowserTests, startHarness } from "./browser/harness";
 import type { SuiteReport } from "./browser/suite";
 
 /** WGSL bounds sin/cos only to 2^-11 absolute on [-pi, pi]; SwiftShader uses it (see backend-node's webgpu test). */
 
-const missing = chromiumUnavailable();
+const skip = skipBrowserTests("backend-web's Chromium tests");
 let harness: Harness | undefined;
 let page: Page | undefined;
 
 beforeAll(async () => {
-  if (missing) return;
+  if (skip) return;
   harness = await startHarness();
   page = await harness.browser.newPage();
   const errors: string[] = [];
@@ -30,18 +25,14 @@ beforeAll(async () => {
   await page.waitForFunction(
     () => (globalThis as { flowturbo?: unknown }).flowturbo !== undefined,
     undefined,
-    {
-      timeout: 20_000,
-    },
+    { timeout: SAFETY_TIMEOUT_MS },
   );
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-}, 120_000);
+});
 
 afterAll(async () => {
   await harness?.close();
 });
-
-const skipWithout = (ctx: { skip(note?: string): void }) => skipWithoutChromium(ctx, "the Chromium tests");
 
 /**
  * SwiftShader compiles every WebGPU shader on the CPU (seconds per case on a busy 2-core machine): the
@@ -65,9 +56,8 @@ function failures(r: SuiteReport): string[] {
   return r.results.filter((x) => !x.passed).map((x) => `${x.name}/${x.output}: ${x.relError}`);
 }
 
-describe.each(["page", "worker"] as const)("Chromium (%s)", (where) => {
-  test("conformance on WASM", async (ctx) => {
-    skipWithout(ctx);
+describe.skipIf(skip).each(["page", "worker"] as const)("Chromium (%s)", (where) => {
+  test("conformance on WASM", async () => {
     const r = await run("wasm", where);
     expect(r.error).toBeUndefined();
     expect(r.providers).toEqual(["wasm"]);
@@ -76,16 +66,9 @@ describe.each(["page", "worker"] as const)("Chromium (%s)", (where) => {
     expect(failures(r)).toEqual([]);
   });
 
-  // ~10 s alone (SwiftShader compiles shaders on the CPU); margin for CI running all packages at once
-  test("conformance on WebGPU (SwiftShader where there is no GPU)", { timeout: 120_000 }, async (ctx) => {
-    skipWithout(ctx);
+  test("conformance on WebGPU (SwiftShader where there is no GPU)", async (ctx) => {
     const r = await run("webgpu", where);
-    if (!r.webgpu) {
-      const why = `Chromium offers no WebGPU adapter here (${where})`;
-      if (requireWebGpu) throw new Error(`FLOWTURBO_REQUIRE_WEBGPU=1 but ${why}`);
-      console.warn(`skipping: ${why}`);
-      ctx.skip(why);
-    }
+    needsWebGpu(ctx, r.webgpu ? undefined : `Chromium offers no WebGPU adapter here (${where})`);
     expect(r.error).toBeUndefined();
     // every session really ran on WebGPU
     expect(r.providers).toEqual(["webgpu"]);

@@ -1,5 +1,6 @@
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { Graph, interpret, op, Scope, Tensor } from "@flowturbo/tensor";
+import { FULL_TIER } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fidInceptionGraph, fidInceptionTrunk, InceptionExtractor, inceptionWeights } from "../src";
 import { inceptionProceduralWeights, loadCase, relMaxError, rng } from "./golden";
@@ -81,7 +82,7 @@ describe("golden inception_fid through ORT CPU (the whole network)", () => {
   });
 });
 
-describe("the float64 interpreter (cheaper checks; the full network takes ~60 s, set METRICS_SLOW_TESTS=1)", () => {
+describe("the float64 interpreter (cheaper checks; the whole network takes minutes: full tier)", () => {
   test("golden resize to 299 and Conv2d_1a_3x3 (first block) within 1e-4", () => {
     const g = fidInceptionGraph({ batch: 2, height: 64, width: 64, taps: true });
     const outs = new Map(g.outputs.map((o) => [o.name, o.value]));
@@ -120,17 +121,13 @@ describe("the float64 interpreter (cheaper checks; the full network takes ~60 s,
     expect(relMaxError(got.m6d.toFloat64(), ref.m6d.toFloat64())).toBeLessThan(TOL);
   });
 
-  test.skipIf(!process.env.METRICS_SLOW_TESTS)(
-    "golden inception_fid through the interpreter (whole network)",
-    { timeout: 600_000 },
-    () => {
-      const g = fidInceptionGraph({ batch: 2, height: 64, width: 64 });
-      const out = interpret(g, { x: golden.get("x")! }, { weights });
-      expect(relMaxError(out.pool3.toFloat64(), golden.get("pool3")!.toFloat64())).toBeLessThan(TOL);
-      expect(relMaxError(out.spatial.toFloat64(), golden.get("sfid_spatial")!.toFloat64())).toBeLessThan(TOL);
-      expect(relMaxError(out.logits.toFloat64(), golden.get("logits")!.toFloat64())).toBeLessThan(TOL);
-    },
-  );
+  test.skipIf(!FULL_TIER)("golden inception_fid through the interpreter (whole network)", () => {
+    const g = fidInceptionGraph({ batch: 2, height: 64, width: 64 });
+    const out = interpret(g, { x: golden.get("x")! }, { weights });
+    expect(relMaxError(out.pool3.toFloat64(), golden.get("pool3")!.toFloat64())).toBeLessThan(TOL);
+    expect(relMaxError(out.spatial.toFloat64(), golden.get("sfid_spatial")!.toFloat64())).toBeLessThan(TOL);
+    expect(relMaxError(out.logits.toFloat64(), golden.get("logits")!.toFloat64())).toBeLessThan(TOL);
+  });
 });
 
 /** TF1 ResizeBilinear (align_corners=False, half_pixel_centers=False) of one HWC image, per channel. */

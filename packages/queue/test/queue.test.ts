@@ -1,3 +1,4 @@
+import { SAFETY_TIMEOUT_MS } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   type ConnectionOptions,
@@ -71,7 +72,13 @@ describe.skipIf(SKIP_REDIS)("BullMQ runs against a real redis-server", () => {
       const r = await submitJob({ ...base, connection, queue, job: "run-a", total: 11, shards: 4 });
       expect(r.existed).toBe(false);
       expect(r.shardIds).toEqual([0, 1, 2, 3].map((k) => `run-a.shard-${k}`));
-      const status = await waitForRun({ connection, queue, job: "run-a", timeoutMs: 20_000, pollMs: 100 });
+      const status = await waitForRun({
+        connection,
+        queue,
+        job: "run-a",
+        timeoutMs: SAFETY_TIMEOUT_MS,
+        pollMs: 100,
+      });
       expect(status.merge.result).toEqual({ shards: 4, total: 11 });
       const covered = seen.flatMap((d) =>
         Array.from({ length: d.range.end - d.range.start }, (_, i) => d.range.start + i),
@@ -110,13 +117,19 @@ describe.skipIf(SKIP_REDIS)("BullMQ runs against a real redis-server", () => {
     });
     try {
       await submitJob({ ...base, connection, queue, job: "flaky", total: 4, shards: 2 });
-      const ok = await waitForRun({ connection, queue, job: "flaky", timeoutMs: 20_000, pollMs: 100 });
+      const ok = await waitForRun({
+        connection,
+        queue,
+        job: "flaky",
+        timeoutMs: SAFETY_TIMEOUT_MS,
+        pollMs: 100,
+      });
       expect(ok.merge.result).toBe("merged");
       expect(ok.shards[1]).toMatchObject({ attemptsStarted: 2, result: 2 });
       tries.clear();
       await submitJob({ ...base, connection, queue, job: "broken", total: 4, shards: 2, attempts: 2 });
       await expect(
-        waitForRun({ connection, queue, job: "broken", timeoutMs: 20_000, pollMs: 100 }),
+        waitForRun({ connection, queue, job: "broken", timeoutMs: SAFETY_TIMEOUT_MS, pollMs: 100 }),
       ).rejects.toThrow(/job 'broken' failed/);
       const s = await runStatus({ connection, queue, job: "broken" });
       expect(s!.shards[0]).toMatchObject({ state: "failed", attemptsMade: 2, failedReason: "always" });

@@ -1,12 +1,10 @@
 // Tests that need Redis start their own redis-server on a free loopback port. Without the binary they
-// are skipped with a warning, unless FLOWTURBO_REQUIRE_REDIS=1 (CI), where they fail instead.
+// are skipped with a warning in the quick tier, and fail in the full tier (CI).
+import { skipWithout } from "@flowturbo/test-support";
 import { findRedisServer } from "../src";
 
 export const REDIS_BIN = findRedisServer();
-export const REQUIRE_REDIS = process.env.FLOWTURBO_REQUIRE_REDIS === "1";
-export const SKIP_REDIS = !REDIS_BIN && !REQUIRE_REDIS;
-if (SKIP_REDIS) {
-  console.warn(
-    "redis-server not found: the Redis/BullMQ tests are skipped (apt-get install redis-server; FLOWTURBO_REQUIRE_REDIS=1 makes this an error)",
-  );
-}
+export const SKIP_REDIS = skipWithout(
+  "redis-server for the Redis/BullMQ tests",
+  REDIS_BIN ? undefined : "redis-server was not found (apt-get install redis-server)",
+);

@@ -1,13 +1,10 @@
 // Block-compiled sampling (one static graph per H/P/R block, state kept in the ORT worker) against
 // per-call sampling, on the golden tiny SiT and refiner through ORT CPU.
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { type SampleResult, sample } from "@flowturbo/core";
 import type { Tensor } from "@flowturbo/tensor";
+import { lastJson, needs, runTs, vulkanEnv, webgpuUnavailable } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { blockGraphs, blockWeights, compileBlocks, refinerConfig, refinerGraph, sitGraph } from "../src";
 import { loadSafetensors, TINY } from "./golden";
@@ -228,22 +225,18 @@ describe("block-compiled sampling equals per-call sampling (ORT CPU, golden tiny
   });
 });
 
-/** SwiftShader's Vulkan ICD (Debian's chromium package), as in backend-node's WebGPU test. */
-const VK_ICD = process.env.VK_ICD_FILENAMES || "/usr/lib/chromium/vk_swiftshader_icd.json";
+/** One compile level of bench/blocks.ts's JSON report. */
+interface BenchLevel {
+  provider: string;
+  weightsLocation?: string;
+  transfers: Record<string, unknown>;
+  maxAbsDiffVsRef: number;
+}
 
 describe("WebGPU (Dawn; SwiftShader here)", () => {
   test("block sampling keeps weights and state in GPU buffers: one download per batch, no state output on the host", async (ctx) => {
-    if (process.platform !== "linux" || !existsSync(VK_ICD)) {
-      const why = `no Vulkan ICD at ${VK_ICD} (apt-get install chromium, or set VK_ICD_FILENAMES)`;
-      if (process.env.FLOWTURBO_REQUIRE_WEBGPU === "1") throw new Error(`FLOWTURBO_REQUIRE_WEBGPU=1: ${why}`);
-      ctx.skip(why);
-    }
+    needs(ctx, "WebGPU (Dawn on a Vulkan ICD)", webgpuUnavailable());
     // Dawn reads the ICD at process start: the benchmark runs in a child process on WebGPU
-    const dir = dirname(VK_ICD);
-    const ld = existsSync(join(dir, "libvulkan.so.1"))
-      ? [dir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":")
-      : (process.env.LD_LIBRARY_PATH ?? "");
-    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
     const args = [
       "--models",
       "tiny",
@@ -255,49 +248,15 @@ describe("WebGPU (Dawn; SwiftShader here)", () => {
       "H1P2R2",
       "--heun",
       "",
+      "--levels",
+      "model,block",
+      "--cfg",
+      "4",
     ];
-    const bench = join(import.meta.dirname, "../bench/blocks.ts");
-    const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          "--conditions=@flowturbo/source",
-          "--import",
-          tsx,
-          bench,
-          ...args,
-          "--levels",
-          "model,block",
-          "--cfg",
-          "4",
-        ],
-        {
-          env: { ...process.env, VK_ICD_FILENAMES: VK_ICD, LD_LIBRARY_PATH: ld },
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      );
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d) => {
-        out += d;
-      });
-      child.stderr.on("data", (d) => {
-        err += d;
-      });
-      const timer = setTimeout(() => child.kill("SIGKILL"), 100_000);
-      child.on("error", reject);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(out);
-        else reject(new Error(`bench exited with ${code}\n${err}`));
-      });
-    });
-    const line = stdout
-      .trim()
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .pop()!;
-    const { levels } = JSON.parse(line).results[0];
+    const child = await runTs(join(import.meta.dirname, "../bench/blocks.ts"), { args, env: vulkanEnv() });
+    expect(child.code, child.stderr).toBe(0);
+    const { levels } = lastJson<{ results: { levels: Record<string, BenchLevel> }[] }>(child.stdout)
+      .results[0];
     expect(levels.model.provider).toBe("webgpu");
     expect(levels.block.provider).toBe("webgpu");
     expect(levels.block.weightsLocation).toBe("gpu-buffer");
@@ -311,5 +270,5 @@ describe("WebGPU (Dawn; SwiftShader here)", () => {
     });
     // the same computation as per-call sampling on the same device
     expect(levels.block.maxAbsDiffVsRef).toBeLessThan(1e-5);
-  }, 120_000);
+  });
 });

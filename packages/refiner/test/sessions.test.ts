@@ -55,7 +55,7 @@ describe("openSamplingModels", () => {
       for (let i = 0; i < ref.length; i++) max = Math.max(max, Math.abs(got[i] - ref[i]));
       expect(max, level).toBeLessThan(1e-5);
     }
-  }, 60_000);
+  });
 
   test("a refiner given as the base (and the reverse) is refused by file name", async () => {
     const base = await load("sit.safetensors");

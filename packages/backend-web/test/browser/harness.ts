@@ -8,12 +8,7 @@ import { launchChromium, serveFiles } from "@flowturbo/browser-test";
 import { build } from "esbuild";
 import type { Browser } from "playwright-core";
 
-export {
-  chromiumUnavailable,
-  requireChromium,
-  requireWebGpu,
-  skipWithoutChromium,
-} from "@flowturbo/browser-test";
+export { needsWebGpu, skipBrowserTests } from "@flowturbo/browser-test";
 
 const ORT_DIST = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
 const HERE = dirname(fileURLToPath(import.meta.url));

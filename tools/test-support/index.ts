@@ -1,0 +1,128 @@
+// What every package's tests share: which tier runs, how long a test may take before it counts as hung,
+// what to do when a prerequisite is missing, and child processes that run workspace TypeScript.
+//
+// Tiers: `pnpm test` runs the quick tier (everything a change needs, minutes on 2 cores); CI sets
+// FLOWTURBO_TEST_TIER=full, which adds the slow checks (float64 interpreter on real-size networks, browser
+// end-to-end runs, multi-process integration) and makes missing prerequisites failures instead of skips.
+// No test asserts a duration: the timeouts here are safety nets for hung tests, never the thing checked.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
+
+export type TestTier = "quick" | "full";
+
+/** FLOWTURBO_TEST_TIER: "full" in CI; anything else is the quick tier. */
+export const TEST_TIER: TestTier = process.env.FLOWTURBO_TEST_TIER === "full" ? "full" : "quick";
+export const FULL_TIER = TEST_TIER === "full";
+
+/**
+ * How long one test (or hook, or child process) may run before it is treated as hung: FLOWTURBO_TEST_TIMEOUT_S
+ * seconds, default 20 minutes. Generous on purpose: a loaded 2-core machine may be 10x slower than an idle one.
+ */
+export const SAFETY_TIMEOUT_MS = (Number(process.env.FLOWTURBO_TEST_TIMEOUT_S) || 1200) * 1000;
+
+/** Why a full-tier test is skipped in the quick tier (test.skipIf(!FULL_TIER) names it in the title). */
+export const FULL_TIER_ONLY = "full tier only: FLOWTURBO_TEST_TIER=full (CI)";
+
+/**
+ * A test that needs something from the machine (`missing` says what is absent, undefined when present):
+ * in the full tier a missing prerequisite fails the test; in the quick tier the test is skipped with a
+ * warning that names it.
+ */
+export function needs(ctx: { skip(note?: string): void }, what: string, missing: string | undefined): void {
+  if (!missing) return;
+  if (FULL_TIER) throw new Error(`FLOWTURBO_TEST_TIER=full needs ${what}, but ${missing}`);
+  console.warn(`skipping ${what}: ${missing}`);
+  ctx.skip(missing);
+}
+
+/** Same rule at file level (describe.skipIf): true when the tests should be skipped; throws in the full tier. */
+export function skipWithout(what: string, missing: string | undefined): boolean {
+  if (!missing) return false;
+  if (FULL_TIER) throw new Error(`FLOWTURBO_TEST_TIER=full needs ${what}, but ${missing}`);
+  console.warn(`skipping ${what}: ${missing}`);
+  return true;
+}
+
+/** SwiftShader's Vulkan ICD (Debian's chromium package ships it), unless VK_ICD_FILENAMES names another. */
+export const VK_ICD = process.env.VK_ICD_FILENAMES || "/usr/lib/chromium/vk_swiftshader_icd.json";
+
+/** Why WebGPU (Dawn on Vulkan) cannot run in Node here, or undefined. */
+export function webgpuUnavailable(): string | undefined {
+  if (process.platform !== "linux")
+    return `the SwiftShader WebGPU tests run on Linux only (${process.platform})`;
+  if (!existsSync(VK_ICD))
+    return `no Vulkan ICD at ${VK_ICD} (apt-get install chromium, or set VK_ICD_FILENAMES)`;
+  return undefined;
+}
+
+/** Environment for a child process that should find a Vulkan adapter for Dawn (read at process start). */
+export function vulkanEnv(): NodeJS.ProcessEnv {
+  // Dawn dlopens libvulkan.so.1: the system's (package libvulkan1) or the copy next to the ICD
+  const dir = dirname(VK_ICD);
+  const ld = existsSync(`${dir}/libvulkan.so.1`)
+    ? [dir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":")
+    : process.env.LD_LIBRARY_PATH;
+  return { VK_ICD_FILENAMES: VK_ICD, ...(ld ? { LD_LIBRARY_PATH: ld } : {}) };
+}
+
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+/** Node's arguments that run a workspace TypeScript file from source (tsx, the @flowturbo/source condition). */
+export const TS_NODE_ARGS: readonly string[] = ["--conditions=@flowturbo/source", "--import", TSX];
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ChildOptions {
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Killed (and the promise rejected) after this long; default SAFETY_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
+/** Runs a TypeScript file in a fresh Node process and collects its output. */
+export function runTs(file: string, opts: ChildOptions = {}): Promise<ChildResult> {
+  const timeoutMs = opts.timeoutMs ?? SAFETY_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...TS_NODE_ARGS, file, ...(opts.args ?? [])], {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${file} was still running after ${timeoutMs / 1000} s (killed)\n${stderr}`));
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** The last JSON line a child printed. */
+export function lastJson<T>(stdout: string): T {
+  const lines = stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"));
+  if (!lines.length) throw new Error(`no JSON line in child output:\n${stdout}`);
+  return JSON.parse(lines[lines.length - 1]) as T;
+}
