@@ -9,16 +9,12 @@ import {
   baseFeeds,
   baseTrainingStep,
   proceduralWeights,
-  refinerConfig,
-  refinerFeeds,
-  refinerTrainingStep,
   type SiTConfig,
-  STUDENT,
   sitInitialWeights,
   syntheticSet,
-  TEACHER,
-} from "../src";
-import { type TrainProgress, train } from "../src/train/node";
+} from "@flowturbo/sit";
+import { type TrainProgress, train } from "@flowturbo/sit/node";
+import { refinerConfig, refinerFeeds, refinerTrainingStep, STUDENT, TEACHER } from "../src";
 
 const { values } = parseArgs({
   options: {

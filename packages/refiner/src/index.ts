@@ -1,10 +1,6 @@
+// @flowturbo/refiner: FlowTurbo's velocity refiner (a depth-1 SiT on concat[x, v] that predicts the
+// velocity offset late in sampling) and its training objective.
 export * from "./config";
-export * from "./sit";
-export * from "./weights";
-export * from "./checkpoint";
-export * from "./procedural";
-export * from "./exportOnnx";
-export * from "./training";
-export * from "./train/index";
-export * from "./blocks";
-export * from "./sessions";
+export * from "./network";
+export * from "./train/objective";
+export * from "./train/feeds";

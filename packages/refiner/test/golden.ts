@@ -1,8 +1,9 @@
 // Reads the golden fixtures copied into test/fixtures (see its README for provenance).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { SiTConfig } from "@flowturbo/sit";
 import { readSafetensors, type Tensor } from "@flowturbo/tensor";
-import type { SiTConfig } from "../src";
+import { expect } from "vitest";
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 
@@ -57,3 +58,18 @@ export const TINY: SiTConfig = {
   numClasses: 1000,
   mlpRatio: 4,
 };
+
+/** Same keys, shapes and bytes. */
+export function sameTensors(a: Map<string, Tensor>, b: Map<string, Tensor>): void {
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  for (const [k, t] of a) {
+    const u = b.get(k)!;
+    expect(u.shape, k).toEqual(t.shape);
+    expect(
+      Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(
+        Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      ),
+      k,
+    ).toBe(true);
+  }
+}

@@ -9,18 +9,14 @@ import {
   baseFeeds,
   baseTrainingStep,
   proceduralWeights,
-  refinerConfig,
-  refinerFeeds,
-  refinerTrainingStep,
   type SiTConfig,
   sitInitialWeights,
-  STUDENT,
   syntheticSet,
-  TEACHER,
   type TrainState,
   trainCheckpointChunks,
-} from "../../src";
-import { readTrainCheckpointFile, train } from "../../src/train/node";
+} from "@flowturbo/sit";
+import { readTrainCheckpointFile, train } from "@flowturbo/sit/node";
+import { refinerConfig, refinerFeeds, refinerTrainingStep, STUDENT, TEACHER } from "../../src";
 
 const tiny: SiTConfig = {
   inputSize: 8,

@@ -1,0 +1,250 @@
+// Sample-aware (block) compilation, the executor side: runs a FlowTurbo plan block by block with one
+// session per block kind (H, P, R), each a static graph that holds the block's network calls, the
+// guidance and the Heun update (./graphs.ts). The state x, the cache and the refiner's incoming v stay
+// where the backend keeps them between blocks (keepOnDevice: the worker's memory on ORT CPU, GPU
+// buffers on WebGPU); only the final x is downloaded. Every copy to the host is counted in
+// `TransferCounts`, so "no per-step copy" is measured, not assumed.
+import { isDeviceTensor, type RunValue } from "@flowturbo/core";
+import {
+  type BlockKind,
+  checkGrid,
+  type GuidedChannels,
+  type NfeCounts,
+  type Plan,
+  resolveChannels,
+  uniformGrid,
+} from "@flowturbo/solvers";
+import { Tensor } from "@flowturbo/tensor";
+import { BLOCK_IO, type BlockSessions, blockKindsFor, emptyTransferCounts, type TransferCounts } from "./io";
+
+export interface BlockPlanOptions {
+  plan: Plan;
+  /** Shape of the state, [N, C, H, W] (N = 2 * blocks.batch under guidance). */
+  shape: readonly number[];
+  /** Class label of each of the N rows (under guidance cat[labels, null]). */
+  labels: ArrayLike<number>;
+  /** Guidance scale (and interval, as the solvers' `guidance.interval`); required iff the graphs are guided. */
+  guidance?: { scale: number; interval?: readonly [number, number] };
+  /** Time grid with plan.steps + 1 points (default t_k = k/N). */
+  grid?: readonly number[];
+  signal?: AbortSignal;
+  onStep?: (info: { step: number; t: number; nfe: NfeCounts; block: BlockKind }) => void | Promise<void>;
+  /** Counters to add to (default: fresh ones, returned in the result). */
+  transfers?: TransferCounts;
+}
+
+export interface BlockPlanResult {
+  /** Final state, all N rows (under guidance the samples are the first half). */
+  x: Float32Array;
+  nfe: NfeCounts;
+  steps: number;
+  transfers: TransferCounts;
+}
+
+const scalar = (v: number) => new Tensor("float32", [], Float32Array.of(v));
+
+function dispose(values: readonly (RunValue | undefined)[], keep: readonly (RunValue | undefined)[]): void {
+  for (const v of new Set(values)) if (v && isDeviceTensor(v) && !keep.includes(v)) v.dispose();
+}
+
+/**
+ * Runs a FlowTurbo plan with block sessions, with the semantics of sampleFlowTurbo (FLOWTURBO.md
+ * section 4): H = fresh Heun, P = Heun with the cached slope (H's graph when there is no cache yet),
+ * R = refiner block with incoming v; cache = d' after every block, v = d' after H/P and d after R.
+ */
+export async function runBlockPlan(
+  blocks: BlockSessions,
+  x0: Float32Array,
+  opts: BlockPlanOptions,
+): Promise<BlockPlanResult> {
+  const plan = opts.plan;
+  const grid = opts.grid ?? uniformGrid(plan.steps);
+  checkGrid(grid);
+  if (grid.length !== plan.steps + 1)
+    throw new RangeError(`grid has ${grid.length} points, plan needs ${plan.steps + 1}`);
+  const shape = [...opts.shape];
+  const rows = shape[0];
+  const guided = blocks.guidance !== undefined;
+  if (guided !== (opts.guidance !== undefined)) {
+    throw new Error(
+      guided
+        ? "these block graphs were compiled with guidance: pass a guidance scale (or compile them for cfg 1)"
+        : "these block graphs were compiled without guidance: compile guided graphs for cfg != 1",
+    );
+  }
+  if (rows !== (guided ? 2 : 1) * blocks.batch) {
+    throw new Error(
+      `block graphs are compiled for batch ${blocks.batch}${guided ? ` (${2 * blocks.batch} rows under guidance)` : ""}, the state has ${rows} rows`,
+    );
+  }
+  if (x0.length !== shape.reduce((a, b) => a * b, 1))
+    throw new Error(`x0 has ${x0.length} values, expected shape [${shape.join(", ")}]`);
+  if (opts.labels.length !== rows) throw new Error(`${opts.labels.length} labels for ${rows} rows`);
+  for (const k of blockKindsFor(plan)) {
+    if (!blocks[k]) throw new Error(`plan needs a compiled ${k} block session (blocks.${k})`);
+  }
+  const transfers = opts.transfers ?? emptyTransferCounts();
+  const nfe: NfeCounts = { base: 0, refiner: 0 };
+  const y = Tensor.from(
+    "int64",
+    [rows],
+    Array.from(opts.labels, (l) => BigInt(l)),
+  );
+  const scaleAt = (t: number) => {
+    const g = opts.guidance!;
+    return !g.interval || (t >= g.interval[0] && t <= g.interval[1]) ? g.scale : 1;
+  };
+  const weights = blocks.weights ?? {};
+  const locations = new Set(transfers.locations);
+
+  let x: RunValue = new Tensor("float32", shape, x0);
+  transfers.stateUploads++;
+  let cache: RunValue | undefined;
+  let v: RunValue | undefined;
+  try {
+    for (let k = 0; k < plan.steps; k++) {
+      opts.signal?.throwIfAborted();
+      const kind = plan.blocks[k];
+      const [t0, t1] = [grid[k], grid[k + 1]];
+      const feeds: Record<string, RunValue> = { x, t0: scalar(t0), t1: scalar(t1), y };
+      if (guided) {
+        feeds.s0 = scalar(scaleAt(t0));
+        feeds.s1 = scalar(scaleAt(t1));
+      }
+      let graph: BlockKind;
+      if (kind === "R") {
+        if (!v) throw new Error("refiner block without an incoming velocity");
+        feeds.v = v;
+        graph = "R";
+        nfe.refiner += 2;
+      } else if (kind === "P" && cache) {
+        feeds.cache = cache;
+        graph = "P";
+        nfe.base += 1;
+      } else {
+        graph = "H";
+        nfe.base += 2;
+      }
+      const session = blocks[graph]!;
+      for (const name of session.inputNames)
+        if (name in weights && !(name in feeds)) feeds[name] = weights[name];
+      const outputs = BLOCK_IO.outputs[graph];
+      const out = await session.run(feeds, outputs);
+      transfers.runs++;
+      for (const name of outputs) {
+        const o = out[name];
+        if (!o) throw new Error(`block ${graph}: session returned no '${name}'`);
+        if (isDeviceTensor(o)) locations.add(o.location);
+        else {
+          transfers.hostOutputs++;
+          locations.add("host");
+        }
+      }
+      const old = [x, cache, v];
+      x = out.x_next;
+      cache = out.cache_next;
+      v = graph === "R" ? out.v_next : out.cache_next;
+      dispose(old, [x, cache, v]);
+      await opts.onStep?.({ step: k + 1, t: t1, nfe: { ...nfe }, block: kind });
+    }
+    let final: Tensor;
+    if (isDeviceTensor(x)) {
+      final = await x.download();
+      transfers.downloads++;
+    } else final = x;
+    return {
+      x: final.dtype === "float32" ? (final.data as Float32Array) : final.toFloat32(),
+      nfe,
+      steps: plan.steps,
+      transfers: Object.assign(transfers, { locations: [...locations] }),
+    };
+  } finally {
+    dispose([x, cache, v], []);
+  }
+}
+
+/** Runs every block session once on zeros (first-run allocations, kernel selection), discarding the outputs. */
+export async function warmUpBlocks(blocks: BlockSessions, sampleShape: readonly number[]): Promise<void> {
+  const rows = (blocks.guidance ? 2 : 1) * blocks.batch;
+  const shape = [rows, ...sampleShape];
+  const zeros = () => new Tensor("float32", shape, new Float32Array(shape.reduce((a, b) => a * b, 1)));
+  for (const kind of ["H", "P", "R"] as const) {
+    const session = blocks[kind];
+    if (!session) continue;
+    const feeds: Record<string, RunValue> = {
+      x: zeros(),
+      t0: scalar(0),
+      t1: scalar(0.5),
+      y: Tensor.from("int64", [rows], new Array<bigint>(rows).fill(0n)),
+    };
+    if (blocks.guidance) {
+      feeds.s0 = scalar(1);
+      feeds.s1 = scalar(1);
+    }
+    if (kind === "P") feeds.cache = zeros();
+    if (kind === "R") feeds.v = zeros();
+    for (const name of session.inputNames)
+      if (blocks.weights && name in blocks.weights) feeds[name] = blocks.weights[name];
+    const out = await session.run(feeds, BLOCK_IO.outputs[kind]);
+    dispose(Object.values(out), []);
+  }
+}
+
+export interface BlockBatchOptions {
+  plan: Plan;
+  /** Shape of one sample, [C, H, W]. */
+  sampleShape: readonly number[];
+  /** Null class id (used under guidance). */
+  nullClass: number;
+  /** Guidance scale; 1 = none. */
+  cfgScale: number;
+  /** The channels the request guides (checked against those compiled into the graphs). */
+  guidanceChannels: GuidedChannels;
+  guidanceInterval?: readonly [number, number];
+  signal?: AbortSignal;
+  onStep?: BlockPlanOptions["onStep"];
+  transfers?: TransferCounts;
+}
+
+/**
+ * One batch of b <= blocks.batch samples from noise z (b rows) and labels: pads to the compiled batch
+ * (zero noise, the first label; padded rows are dropped), doubles under guidance, runs the plan and
+ * returns the b samples (the first half).
+ */
+export async function sampleBatchWithBlocks(
+  blocks: BlockSessions,
+  z: Float32Array,
+  labels: readonly number[],
+  opts: BlockBatchOptions,
+): Promise<{ x: Float32Array; nfe: NfeCounts; transfers: TransferCounts }> {
+  const b = labels.length;
+  const per = opts.sampleShape.reduce((a, c) => a * c, 1);
+  const B = blocks.batch;
+  if (b > B) throw new Error(`a batch of ${b} samples exceeds the compiled block batch ${B}`);
+  const guided = opts.cfgScale !== 1;
+  if (guided && blocks.guidance) {
+    const c = opts.sampleShape[0];
+    const want = resolveChannels(opts.guidanceChannels, c).join(",");
+    const have = resolveChannels(blocks.guidance.channels, c).join(",");
+    if (want !== have)
+      throw new Error(`block graphs guide channels [${have}], the request asks for [${want}]`);
+  }
+  const padded = new Float32Array(B * per);
+  padded.set(z.subarray(0, b * per));
+  const rowLabels = Array.from({ length: B }, (_, i) => labels[Math.min(i, b - 1)]);
+  const x0 = guided ? new Float32Array(2 * B * per) : padded;
+  if (guided) {
+    x0.set(padded, 0);
+    x0.set(padded, B * per);
+  }
+  const r = await runBlockPlan(blocks, x0, {
+    plan: opts.plan,
+    shape: [guided ? 2 * B : B, ...opts.sampleShape],
+    labels: guided ? [...rowLabels, ...new Array<number>(B).fill(opts.nullClass)] : rowLabels,
+    guidance: guided ? { scale: opts.cfgScale, interval: opts.guidanceInterval } : undefined,
+    signal: opts.signal,
+    onStep: opts.onStep,
+    transfers: opts.transfers,
+  });
+  return { x: r.x.slice(0, b * per), nfe: r.nfe, transfers: r.transfers };
+}

@@ -1,0 +1,94 @@
+// Every rule of a sampling request, in one place: which compile levels a method can run at, when a
+// refiner is required, the guidance range and the channels it applies to, and the size limits.
+import type { GuidedChannels } from "@flowturbo/solvers";
+import type { SessionOptions } from "@flowturbo/core";
+import { blockPlanOf, methodLabel, methodName, type SamplingMethod, usesRefiner } from "./method";
+
+/**
+ * How model calls are executed:
+ * - "none": one session per network (SiT, refiner), called once per evaluation, the ONNX graph run as
+ *   emitted (ORT graph optimization "disabled": no constant folding, no fusions) - the eager baseline.
+ * - "model": the same per-call sessions with every ORT graph optimization ("all": constant folding,
+ *   fusions, layout transforms) - model-level compilation.
+ * - "block": one static-shape session per block kind (H, P, R) holding both network calls of the
+ *   block, the guidance and the update, optimization "all", state kept on the device between blocks
+ *   (FlowTurbo's sample-aware compilation). Plans and Heun only.
+ */
+export type CompileLevel = "none" | "model" | "block";
+export const COMPILE_LEVELS: readonly CompileLevel[] = ["none", "model", "block"];
+
+/** Session options of a compile level (the ORT graph optimization level, see CompileLevel). */
+export function compileSessionOptions(level: CompileLevel): Pick<SessionOptions, "optimization"> {
+  return { optimization: level === "none" ? "disabled" : "all" };
+}
+
+/** The default level of a method: "block" where its blocks can be compiled (plans, Heun), else "model". */
+export function defaultCompileLevel(m: SamplingMethod): CompileLevel {
+  return blockPlanOf(m) ? "block" : "model";
+}
+
+/** Guidance scales above this are refused (samples saturate long before; SiT uses 1.5 to 4). */
+export const MAX_CFG = 100;
+/** Samples per request and per batch: beyond these a run is surely a typo (and memory runs out). */
+export const MAX_SAMPLES = 1_000_000;
+export const MAX_BATCH = 4096;
+
+/** Classifier-free guidance runs (doubled batch) exactly when the scale is not 1. */
+export function isGuided(cfg: number): boolean {
+  return cfg !== 1;
+}
+
+/**
+ * The channels guidance applies to for SiT-family weights: "sit" (channels 0..2, as SiT, DiT and
+ * FlowTurbo do; the rest keep each half's own value). Standard all-channel CFG is an explicit choice.
+ */
+export const SIT_GUIDED_CHANNELS: GuidedChannels = "sit";
+
+/** A request field that breaks a rule, with the message for the user. */
+export interface Problem {
+  field: "method" | "compile" | "cfg" | "labels" | "batch" | "refiner" | "vae" | "seed";
+  message: string;
+}
+
+export interface RuleInput {
+  method: SamplingMethod;
+  compile: CompileLevel;
+  cfg: number;
+  seed: number;
+  labels: readonly number[];
+  batch: number;
+}
+
+export interface ModelFacts {
+  numClasses: number;
+  hasRefiner: boolean;
+  /** Class names, for messages. */
+  classNames?: readonly string[];
+}
+
+/** Every rule a request breaks for a model (empty when it can run). */
+export function checkRequest(r: RuleInput, model: ModelFacts): Problem[] {
+  const problems: Problem[] = [];
+  if (r.compile === "block" && !blockPlanOf(r.method))
+    problems.push({
+      field: "compile",
+      message: `compile "block" runs FlowTurbo plans and Heun, not '${methodName(r.method)}': use "model" (or "none")`,
+    });
+  if (usesRefiner(r.method) && !model.hasRefiner)
+    problems.push({
+      field: "refiner",
+      message: `${methodLabel(r.method)} has refiner (R) steps but no refiner model was given: add one, or use a plan without R`,
+    });
+  if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > MAX_CFG)
+    problems.push({ field: "cfg", message: `guidance scale must be a number in 0..${MAX_CFG} (1 = no guidance), got ${r.cfg}` });
+  if (!Number.isSafeInteger(r.seed) || r.seed < 0)
+    problems.push({ field: "seed", message: `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${r.seed}` });
+  if (r.labels.length < 1 || r.labels.length > MAX_SAMPLES)
+    problems.push({ field: "labels", message: `the number of samples must be in 1..${MAX_SAMPLES}, got ${r.labels.length}` });
+  const bad = r.labels.find((c) => !Number.isInteger(c) || c < 0 || c >= model.numClasses);
+  if (bad !== undefined)
+    problems.push({ field: "labels", message: `class ${bad} is not a class of this model (0..${model.numClasses - 1})` });
+  if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > MAX_BATCH)
+    problems.push({ field: "batch", message: `batch must be an integer in 1..${MAX_BATCH}, got ${r.batch}` });
+  return problems;
+}

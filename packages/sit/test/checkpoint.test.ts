@@ -1,0 +1,96 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { encodeSafetensors, interpret, Tensor } from "@flowturbo/tensor";
+import { describe, expect, test } from "vitest";
+import {
+  checkStateDict,
+  detectFormat,
+  inferConfig,
+  loadCheckpoint,
+  ONNX_CONFIG_KEY,
+  sitGraph,
+} from "../src";
+import { FIXTURES, loadCase, sameTensors } from "../../refiner/test/golden";
+
+const bytes = async (name: string) => new Uint8Array(await readFile(join(FIXTURES, name)));
+
+describe("checkpoints", () => {
+  test("formats are recognized by their first bytes", async () => {
+    expect(await detectFormat(await bytes("sit.pt"))).toBe("pt");
+    expect(await detectFormat(await bytes("sit.safetensors"))).toBe("safetensors");
+    await expect(detectFormat(new TextEncoder().encode("hello world"), "notes.txt")).rejects.toThrow(
+      /notes.txt: not a .pt/,
+    );
+  });
+
+  test("sit.pt and sit.safetensors give identical weights, config and outputs", async () => {
+    const pt = await loadCheckpoint(await bytes("sit.pt"), { file: "sit.pt", heads: 4 });
+    const st = await loadCheckpoint(await bytes("sit.safetensors"), { file: "sit.safetensors", heads: 4 });
+    expect(pt.kind).toBe("sit");
+    expect(pt.config).toEqual(st.config);
+    expect(pt.config).toMatchObject({
+      inputSize: 8,
+      patchSize: 2,
+      hiddenSize: 64,
+      depth: 2,
+      numHeads: 4,
+      numClasses: 1000,
+      outChannels: 8,
+    });
+    sameTensors(pt.weights, st.weights);
+    const { tensors } = await loadCase("sit_forward");
+    const g = sitGraph(pt.config, { batch: 3 });
+    const feeds = { x: tensors.get("x")!, t: tensors.get("t")!, y: tensors.get("y")! };
+    const a = interpret(g, feeds, { weights: pt.weights }).v.toFloat64();
+    const b = interpret(g, feeds, { weights: st.weights }).v.toFloat64();
+    expect(a).toEqual(b);
+  });
+
+  test("clear errors: wrong kind, missing and unexpected keys, shape mismatch, non-standard width", async () => {
+    const vae = new Map([["decoder.conv_in.weight", Tensor.zeros("float32", [512, 4, 3, 3])]]);
+    expect(() => inferConfig(vae, { file: "vae.safetensors" })).toThrow(
+      /vae.safetensors: missing key 'x_embedder.proj.weight'.*looks like a VAE checkpoint/,
+    );
+    const sit = await loadCheckpoint(await bytes("sit.safetensors"), { heads: 4 });
+    const g = sitGraph(sit.config);
+    const broken = new Map(sit.weights);
+    broken.delete("blocks.1.attn.proj.bias");
+    broken.set("blocks.1.extra", Tensor.zeros("float32", [3]));
+    broken.set("final_layer.linear.bias", Tensor.zeros("float32", [31]));
+    expect(() => checkStateDict(g, broken, "sit.safetensors")).toThrow(
+      /sit.safetensors: missing key 'blocks.1.attn.proj.bias' \(expected \[64\]\); 'final_layer.linear.bias': expected shape \[32\], found \[31\]; unexpected key 'blocks.1.extra'/,
+    );
+    // width 96 is not in the standard table: heads must be given
+    const wide = new Map<string, Tensor>();
+    for (const [k, t] of sit.weights)
+      wide.set(
+        k,
+        Tensor.zeros(
+          "float32",
+          t.shape.map((d) => (d === 64 ? 96 : d)),
+        ),
+      );
+    const file = encodeSafetensors(wide);
+    await expect(loadCheckpoint(file, { file: "wide.safetensors" })).rejects.toThrow(
+      /wide.safetensors: hidden size 96 .*--heads/,
+    );
+    expect((await loadCheckpoint(file, { heads: 6 })).config.numHeads).toBe(6);
+    // a truncated checkpoint names the file
+    const pt = await bytes("sit.pt");
+    await expect(
+      loadCheckpoint(pt.subarray(0, pt.length - 100), { file: "cut.pt", heads: 4 }),
+    ).rejects.toThrow(/cut.pt/);
+  });
+});
+
+describe("recorded architecture", () => {
+  test("a safetensors file with the config in its metadata needs no --heads", async () => {
+    const st = await loadCheckpoint(await bytes("sit.safetensors"), { heads: 4 });
+    const file = encodeSafetensors(st.weights, {
+      metadata: { [ONNX_CONFIG_KEY]: JSON.stringify({ kind: "sit", config: st.config }) },
+    });
+    const back = await loadCheckpoint(file);
+    expect(back.config).toEqual(st.config);
+    expect(back.kind).toBe("sit");
+  });
+});
