@@ -5,3 +5,4 @@ export * from "./velocity";
 export * from "./sample";
 export * from "./blockSampler";
 export * from "./feeds";
+export * from "./ort";
