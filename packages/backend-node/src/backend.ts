@@ -4,18 +4,24 @@ import type {
   Backend,
   DeviceTensor,
   ExecutionProvider,
-  GraphSource,
   ModelSource,
+  OrtAdapterSession,
   RunValue,
-  Session,
   SessionOptions,
 } from "@flowturbo/core";
-import { checkFeeds, isDeviceTensor, shapeString } from "@flowturbo/core";
-import { type DType, Tensor, type TypedArray, toOnnx } from "@flowturbo/tensor";
+import {
+  checkFeeds,
+  graphSourceOnnx,
+  isDeviceTensor,
+  type LogLevel,
+  modelSourceName,
+  ORT_DTYPES,
+  shapeString,
+} from "@flowturbo/core";
+import { type DType, Tensor, type TypedArray } from "@flowturbo/tensor";
 import {
   freshCopy,
   type LoadResult,
-  type LogLevel,
   transferable,
   type ValueInfo,
   type WireFeed,
@@ -25,7 +31,8 @@ import {
 } from "./protocol";
 import { InThreadTransport, type Transport, WorkerTransport } from "./transport";
 
-export type { LogLevel, ValueInfo } from "./protocol";
+export type { LogLevel } from "@flowturbo/core";
+export type { ValueInfo } from "./protocol";
 
 export interface NodeBackendOptions {
   /**
@@ -44,14 +51,8 @@ export interface NodeBackendOptions {
   logLevel?: LogLevel;
 }
 
-export interface NodeSession extends Session {
-  /** The model's name in messages: the graph name, the file path, or "<n bytes>". */
-  readonly name: string;
-  /** Why providers before `provider` in the requested list were not used; undefined if the first one was. */
-  readonly fallbackReason: string | undefined;
-  readonly inputInfo: readonly ValueInfo[];
-  readonly outputInfo: readonly ValueInfo[];
-}
+/** A session of this backend (see OrtAdapterSession in @flowturbo/core). */
+export interface NodeSession extends OrtAdapterSession {}
 
 export interface NodeBackend extends Backend {
   readonly name: "onnxruntime-node";
@@ -60,16 +61,6 @@ export interface NodeBackend extends Backend {
   /** Releases every session and stops the worker. The backend cannot be used afterwards. */
   close(): Promise<void>;
 }
-
-const DTYPE_NAMES: ReadonlySet<string> = new Set<DType>([
-  "float32",
-  "float16",
-  "float64",
-  "int64",
-  "int32",
-  "uint8",
-  "bool",
-]);
 
 /** A value kept where the session runs: a WebGPU buffer ("gpu-buffer") or the worker's memory ("worker"). */
 class NodeDeviceTensor implements DeviceTensor {
@@ -161,7 +152,7 @@ class NodeSessionImpl implements NodeSession {
         continue;
       }
       const host = isDeviceTensor(v) ? await v.download() : v;
-      if (!DTYPE_NAMES.has(host.dtype))
+      if (!ORT_DTYPES.has(host.dtype))
         throw new Error(`model '${this.name}': input '${name}' has dtype ${host.dtype}`);
       const t: WireTensor = { dtype: host.dtype, shape: [...host.shape], data: host.data as TypedArray };
       if (this.backend.transport.mode === "worker") {
@@ -203,12 +194,6 @@ class NodeSessionImpl implements NodeSession {
   }
 }
 
-function sourceName(source: ModelSource): string {
-  if (typeof source === "string") return source;
-  if (source instanceof Uint8Array) return `<${source.byteLength} bytes>`;
-  return source.graph.name;
-}
-
 class NodeBackendImpl implements NodeBackend {
   readonly name = "onnxruntime-node";
   readonly transport: Transport;
@@ -237,7 +222,7 @@ class NodeBackendImpl implements NodeBackend {
   }
 
   async load(source: ModelSource, opts: SessionOptions = {}): Promise<NodeSession> {
-    const name = sourceName(source);
+    const name = modelSourceName(source);
     let model: Uint8Array | string;
     if (typeof source === "string") {
       if (!existsSync(source)) throw new Error(`model file not found: ${source}`);
@@ -245,17 +230,7 @@ class NodeBackendImpl implements NodeBackend {
     } else if (source instanceof Uint8Array) {
       model = source;
     } else {
-      const g = (source as GraphSource).graph;
-      if (opts.keepOnDevice) {
-        const names = new Set(g.outputs.map((o) => o.name));
-        const unknown = opts.keepOnDevice.filter((n) => !names.has(n));
-        if (unknown.length)
-          throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
-      }
-      model = toOnnx(g, {
-        weights: (source as GraphSource).weights,
-        paramsAsInputs: (source as GraphSource).paramsAsInputs,
-      });
+      model = graphSourceOnnx(name, source, opts.keepOnDevice);
     }
     const transfer: ArrayBuffer[] = [];
     if (typeof model !== "string" && this.transport.mode === "worker") {

@@ -1,44 +1,21 @@
 // The ONNX Runtime side: owns sessions and values kept on the device. Runs inside the worker thread
 // (worker mode) or in the caller's thread (in-thread mode); the caller's side lives in backend.ts.
 import { existsSync } from "node:fs";
-import type { ExecutionProvider } from "@flowturbo/core";
-import { type DType, Graph, op, type TypedArray, toOnnx } from "@flowturbo/tensor";
+import {
+  deviceOutputDType,
+  type ExecutionProvider,
+  fromOrtData,
+  loadWithFallback,
+  ortSessionOptions,
+  runFailed,
+  valueInfo,
+} from "@flowturbo/core";
+import { type DType, Graph, op, toOnnx } from "@flowturbo/tensor";
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import ort from "onnxruntime-node";
 import { cudaProviderLibrary } from "./paths";
 import { freshCopy } from "./protocol";
-import type {
-  EngineLoadOptions,
-  LoadResult,
-  LogLevel,
-  Request,
-  ValueInfo,
-  WireFeed,
-  WireOutput,
-  WireTensor,
-} from "./protocol";
-
-const DTYPES: ReadonlySet<string> = new Set<DType>([
-  "float32",
-  "float16",
-  "float64",
-  "int64",
-  "int32",
-  "uint8",
-  "bool",
-]);
-
-const LOG_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = {
-  verbose: 0,
-  info: 1,
-  warning: 2,
-  error: 3,
-  fatal: 4,
-};
-
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+import type { EngineLoadOptions, LoadResult, Request, WireFeed, WireOutput, WireTensor } from "./protocol";
 
 export function toOrtTensor(t: WireTensor): OrtTensor {
   // float16 travels as Uint16Array bits, bool as Uint8Array, int64 as BigInt64Array: ORT's own storage.
@@ -47,21 +24,7 @@ export function toOrtTensor(t: WireTensor): OrtTensor {
 
 /** Converts an ORT CPU tensor to the wire form (the typed array is shared, not copied). */
 export function fromOrtTensor(t: OrtTensor, what: string): WireTensor {
-  if (!DTYPES.has(t.type))
-    throw new Error(`${what} has element type '${t.type}', which @flowturbo/tensor does not support`);
-  let data = t.data as TypedArray;
-  // Where the JS engine has Float16Array, ORT hands float16 data out as one: keep the Uint16Array bits.
-  if (t.type === "float16" && !(data instanceof Uint16Array)) {
-    const v = data as unknown as ArrayBufferView;
-    data = new Uint16Array(v.buffer, v.byteOffset, v.byteLength / 2);
-  }
-  return { dtype: t.type as DType, shape: [...t.dims], data };
-}
-
-function metadata(list: readonly InferenceSession.ValueMetadata[]): ValueInfo[] {
-  return list.map((m) =>
-    m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: "non-tensor" },
-  );
+  return fromOrtData(t, t.data, what);
 }
 
 interface SessionEntry {
@@ -147,63 +110,40 @@ export class Engine {
   private sessionOptions(p: ExecutionProvider, o: EngineLoadOptions): InferenceSession.SessionOptions {
     const opts: InferenceSession.SessionOptions = {
       executionProviders: [p === "cuda" ? { name: "cuda", deviceId: 0 } : p],
-      graphOptimizationLevel: o.optimization ?? "all",
       executionMode: "sequential",
-      logSeverityLevel: LOG_SEVERITY[o.logLevel ?? "error"],
+      ...ortSessionOptions(p, o),
     };
     if (o.threads !== undefined) opts.intraOpNumThreads = o.threads;
-    if (p === "webgpu" && o.keepOnDevice?.length) {
-      opts.preferredOutputLocation = Object.fromEntries(
-        o.keepOnDevice.map((n) => [n, "gpu-buffer" as const]),
-      );
-    }
     return opts;
   }
 
   async load(model: Uint8Array | string, o: EngineLoadOptions): Promise<LoadResult> {
-    if (o.providers.length === 0) throw new Error(`model '${o.name}': no execution provider requested`);
-    const reasons: string[] = [];
-    for (const p of o.providers) {
-      const why = this.unavailable(p);
-      if (why) {
-        reasons.push(`${p}: ${why}`);
-        continue;
-      }
-      let session: InferenceSession;
-      try {
-        session =
-          typeof model === "string"
-            ? await ort.InferenceSession.create(model, this.sessionOptions(p, o))
-            : await ort.InferenceSession.create(model, this.sessionOptions(p, o));
-      } catch (e) {
-        reasons.push(`${p}: ${errorMessage(e)}${p === "webgpu" ? webgpuHint(errorMessage(e)) : ""}`);
-        continue;
-      }
-      const outputs = metadata(session.outputMetadata);
-      const unknown = (o.keepOnDevice ?? []).filter((n) => !outputs.some((m) => m.name === n));
-      if (unknown.length) {
-        await session.release();
-        throw new Error(
-          `model '${o.name}': keepOnDevice names unknown outputs ${unknown.map((n) => `'${n}'`).join(", ")}`,
-        );
-      }
-      const id = this.nextId++;
-      this.sessions.set(id, {
-        session,
-        name: o.name,
-        provider: p,
-        keep: new Set(o.keepOnDevice ?? []),
-        values: new Set(),
-      });
-      return {
-        id,
-        provider: p,
-        fallbackReason: reasons.length ? reasons.join("; ") : undefined,
-        inputs: metadata(session.inputMetadata),
-        outputs,
-      };
-    }
-    throw new Error(`cannot load model '${o.name}' (${reasons.join("; ")})`);
+    const { session, provider, fallbackReason } = await loadWithFallback({
+      name: o.name,
+      providers: o.providers,
+      keepOnDevice: o.keepOnDevice,
+      unavailable: (p) => this.unavailable(p),
+      create: (p) =>
+        typeof model === "string"
+          ? ort.InferenceSession.create(model, this.sessionOptions(p, o))
+          : ort.InferenceSession.create(model, this.sessionOptions(p, o)),
+      hint: (p, message) => (p === "webgpu" ? webgpuHint(message) : ""),
+    });
+    const id = this.nextId++;
+    this.sessions.set(id, {
+      session,
+      name: o.name,
+      provider,
+      keep: new Set(o.keepOnDevice ?? []),
+      values: new Set(),
+    });
+    return {
+      id,
+      provider,
+      fallbackReason,
+      inputs: valueInfo(session.inputMetadata),
+      outputs: valueInfo(session.outputMetadata),
+    };
   }
 
   private entry(id: number): SessionEntry {
@@ -241,22 +181,21 @@ export class Engine {
     try {
       result = await s.session.run(ortFeeds, outputs ?? s.session.outputNames);
     } catch (e) {
-      throw new Error(`model '${s.name}' (${s.provider}): run failed: ${errorMessage(e)}`);
+      throw runFailed(s.name, s.provider, e);
     }
     const out: Record<string, WireOutput> = {};
     for (const [name, value] of Object.entries(result)) {
       const t = value as OrtTensor;
       const onGpu = t.location === "gpu-buffer";
       if (onGpu || (this.opts.keepHostOutputs && s.keep.has(name))) {
-        if (!DTYPES.has(t.type))
-          throw new Error(`model '${s.name}': output '${name}' has unsupported type '${t.type}'`);
+        const dtype = deviceOutputDType(t, s.name, name);
         const handle = this.nextId++;
         this.values.set(handle, { tensor: t, session: id });
         s.values.add(handle);
         out[name] = {
           kind: "handle",
           handle,
-          dtype: t.type as DType,
+          dtype,
           shape: [...t.dims],
           location: onGpu ? "gpu-buffer" : "worker",
         };

@@ -1,7 +1,7 @@
 // Messages between the caller's thread and the thread that owns the ONNX Runtime sessions (a worker, or
 // the caller's own thread in in-thread mode). Tensors travel as plain {dtype, shape, data}; values kept
 // where the session runs travel as numeric handles.
-import type { ExecutionProvider } from "@flowturbo/core";
+import type { ExecutionProvider, LogLevel, ValueInfo } from "@flowturbo/core";
 import type { DType, TypedArray } from "@flowturbo/tensor";
 
 export interface WireTensor {
@@ -21,12 +21,7 @@ export interface WireHandle {
 export type WireFeed = { kind: "host"; tensor: WireTensor } | { kind: "handle"; handle: number };
 export type WireOutput = { kind: "host"; tensor: WireTensor } | ({ kind: "handle" } & WireHandle);
 
-/** Name, element type and dimensions (numbers, or symbolic names) of a model input or output. */
-import type { ValueInfo } from "@flowturbo/core";
-
 export type { ValueInfo };
-
-export type LogLevel = "verbose" | "info" | "warning" | "error" | "fatal";
 
 export interface EngineLoadOptions {
   /** The model's display name for messages (graph name, file path, ...). */

@@ -1,7 +1,8 @@
 // Worker-thread entry: owns the ONNX Runtime sessions of one backend and answers requests from the
 // caller's thread. Results' typed arrays are transferred (moved), never copied again.
 import { parentPort, workerData } from "node:worker_threads";
-import { Engine, errorMessage } from "./engine";
+import { errorMessage } from "@flowturbo/core";
+import { Engine } from "./engine";
 import { ExitGate } from "./exitGate";
 import { type Envelope, ownedBuffer, type Reply, type WireOutput, type WireTensor } from "./protocol";
 

@@ -4,21 +4,28 @@ import type {
   Backend,
   DeviceTensor,
   ExecutionProvider,
-  GraphSource,
   ModelSource,
+  OrtAdapterSession,
   RunValue,
-  Session,
   SessionOptions,
 } from "@flowturbo/core";
-import { checkFeeds, isDeviceTensor, shapeString } from "@flowturbo/core";
 import {
-  type DType,
-  decodeModel,
-  OnnxDataLocation,
-  Tensor,
-  type TypedArray,
-  toOnnx,
-} from "@flowturbo/tensor";
+  checkFeeds,
+  deviceOutputDType,
+  errorMessage,
+  fromOrtData,
+  graphSourceOnnx,
+  isDeviceTensor,
+  type LogLevel,
+  loadWithFallback,
+  modelSourceName,
+  ortSessionOptions,
+  runFailed,
+  shapeString,
+  type ValueInfo,
+  valueInfo,
+} from "@flowturbo/core";
+import { type DType, decodeModel, OnnxDataLocation, Tensor } from "@flowturbo/tensor";
 import type * as OrtWeb from "onnxruntime-web/webgpu";
 
 /** An onnxruntime-web module: `onnxruntime-web/webgpu` by default; any build of the same version fits. */
@@ -26,7 +33,7 @@ export type OrtModule = typeof OrtWeb;
 type OrtTensor = OrtWeb.Tensor;
 type OrtSession = OrtWeb.InferenceSession;
 
-export type LogLevel = "verbose" | "info" | "warning" | "error" | "fatal";
+export type { LogLevel, ValueInfo } from "@flowturbo/core";
 
 export interface WebBackendOptions {
   /**
@@ -44,18 +51,8 @@ export interface WebBackendOptions {
   logLevel?: LogLevel;
 }
 
-import type { ValueInfo } from "@flowturbo/core";
-
-export type { ValueInfo };
-
-export interface WebSession extends Session {
-  /** The model's name in messages: the graph name, the URL, or "<n bytes>". */
-  readonly name: string;
-  /** Why providers before `provider` in the requested list were not used; undefined if the first one was. */
-  readonly fallbackReason: string | undefined;
-  readonly inputInfo: readonly ValueInfo[];
-  readonly outputInfo: readonly ValueInfo[];
-}
+/** A session of this backend (see OrtAdapterSession in @flowturbo/core). */
+export interface WebSession extends OrtAdapterSession {}
 
 export interface WebBackend extends Backend {
   readonly name: "onnxruntime-web";
@@ -74,20 +71,6 @@ export interface WebBackend extends Backend {
  */
 const NODE_BUILD = "onnxruntime-web";
 
-const DTYPES: ReadonlySet<string> = new Set<DType>([
-  "float32",
-  "float16",
-  "float64",
-  "int64",
-  "int32",
-  "uint8",
-  "bool",
-]);
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return typeof p?.versions?.node === "string";
@@ -100,14 +83,8 @@ function hasWebGpu(): boolean {
 
 /** Host tensor from an ORT CPU tensor (float16 kept as Uint16Array bits, whatever the engine offers). */
 function fromOrt(t: OrtTensor, data: unknown, what: string): Tensor {
-  if (!DTYPES.has(t.type))
-    throw new Error(`${what} has element type '${t.type}', which @flowturbo/tensor does not support`);
-  let d = data as TypedArray;
-  if (t.type === "float16" && !(d instanceof Uint16Array)) {
-    const v = d as unknown as ArrayBufferView;
-    d = new Uint16Array(v.buffer, v.byteOffset, v.byteLength / 2);
-  }
-  return new Tensor(t.type as DType, [...t.dims], d);
+  const h = fromOrtData(t, data, what);
+  return new Tensor(h.dtype, h.shape, h.data);
 }
 
 /** An output kept in a WebGPU buffer. */
@@ -143,12 +120,6 @@ class WebDeviceTensor implements DeviceTensor {
   }
 }
 
-function metadata(list: readonly OrtWeb.InferenceSession.ValueMetadata[]): ValueInfo[] {
-  return list.map((m) =>
-    m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: "non-tensor" },
-  );
-}
-
 class WebSessionImpl implements WebSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -165,8 +136,8 @@ class WebSessionImpl implements WebSession {
     readonly provider: ExecutionProvider,
     readonly fallbackReason: string | undefined,
   ) {
-    this.inputInfo = metadata(session.inputMetadata);
-    this.outputInfo = metadata(session.outputMetadata);
+    this.inputInfo = valueInfo(session.inputMetadata);
+    this.outputInfo = valueInfo(session.outputMetadata);
     this.inputNames = [...session.inputNames];
     this.outputNames = [...session.outputNames];
   }
@@ -198,7 +169,7 @@ class WebSessionImpl implements WebSession {
     try {
       result = await this.session.run(ortFeeds, outputs ? [...outputs] : [...this.outputNames]);
     } catch (e) {
-      throw new Error(`model '${this.name}' (${this.provider}): run failed: ${errorMessage(e)}`);
+      throw runFailed(this.name, this.provider, e);
     }
     const out: Record<string, RunValue> = {};
     for (const [name, value] of Object.entries(result)) {
@@ -206,8 +177,7 @@ class WebSessionImpl implements WebSession {
       if (t.location === "cpu" || t.location === "cpu-pinned") {
         out[name] = fromOrt(t, t.data, `model '${this.name}': output '${name}'`);
       } else {
-        if (!DTYPES.has(t.type))
-          throw new Error(`model '${this.name}': output '${name}' has unsupported type '${t.type}'`);
+        deviceOutputDType(t, this.name, name);
         const d = new WebDeviceTensor(this.backend, t);
         this.deviceValues.add(d);
         out[name] = d;
@@ -224,12 +194,6 @@ class WebSessionImpl implements WebSession {
     this.backend.forget(this);
     await this.session.release();
   }
-}
-
-function sourceName(source: ModelSource): string {
-  if (typeof source === "string") return source;
-  if (source instanceof Uint8Array) return `<${source.byteLength} bytes>`;
-  return source.graph.name;
 }
 
 interface ExternalFile {
@@ -274,14 +238,6 @@ async function fetchModel(url: string): Promise<{ bytes: Uint8Array; externalDat
   return { bytes, externalData };
 }
 
-const LOG_SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = {
-  verbose: 0,
-  info: 1,
-  warning: 2,
-  error: 3,
-  fatal: 4,
-};
-
 class WebBackendImpl implements WebBackend {
   readonly name = "onnxruntime-web";
   private module?: Promise<OrtModule>;
@@ -321,7 +277,7 @@ class WebBackendImpl implements WebBackend {
 
   async load(source: ModelSource, opts: SessionOptions = {}): Promise<WebSession> {
     const ort = await this.ort();
-    const name = sourceName(source);
+    const name = modelSourceName(source);
     let model: Uint8Array;
     let externalData: ExternalFile[] | undefined;
     if (typeof source === "string") {
@@ -329,62 +285,28 @@ class WebBackendImpl implements WebBackend {
     } else if (source instanceof Uint8Array) {
       model = source;
     } else {
-      const g = (source as GraphSource).graph;
-      const names = new Set(g.outputs.map((o) => o.name));
-      const unknown = (opts.keepOnDevice ?? []).filter((n) => !names.has(n));
-      if (unknown.length)
-        throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
-      model = toOnnx(g, {
-        weights: (source as GraphSource).weights,
-        paramsAsInputs: (source as GraphSource).paramsAsInputs,
-      });
+      model = graphSourceOnnx(name, source, opts.keepOnDevice);
     }
-    const requested = opts.providers ?? this.opts.providers ?? ["webgpu", "wasm"];
-    if (requested.length === 0) throw new Error(`model '${name}': no execution provider requested`);
-    const reasons: string[] = [];
-    for (const asked of requested) {
-      // "cpu" here is ORT-web's CPU provider, i.e. WASM
-      const p: ExecutionProvider = asked === "cpu" ? "wasm" : asked;
-      const why = this.unavailable(p);
-      if (why) {
-        reasons.push(`${asked}: ${why}`);
-        continue;
-      }
-      const options: OrtWeb.InferenceSession.SessionOptions = {
-        executionProviders: [p],
-        graphOptimizationLevel: opts.optimization ?? "all",
-        logSeverityLevel: LOG_SEVERITY[this.opts.logLevel ?? "error"],
-      };
-      if (externalData?.length) options.externalData = externalData;
-      if (p === "webgpu" && opts.keepOnDevice?.length) {
-        options.preferredOutputLocation = Object.fromEntries(
-          opts.keepOnDevice.map((n) => [n, "gpu-buffer" as const]),
-        );
-      }
-      let session: OrtSession;
-      try {
-        session = await ort.InferenceSession.create(model, options);
-      } catch (e) {
-        reasons.push(`${asked}: ${errorMessage(e)}`);
-        continue;
-      }
-      const unknown = (opts.keepOnDevice ?? []).filter((n) => !session.outputNames.includes(n));
-      if (unknown.length) {
-        await session.release();
-        throw new Error(`model '${name}': keepOnDevice names unknown outputs ${unknown.join(", ")}`);
-      }
-      const s = new WebSessionImpl(
-        this,
-        ort,
-        session,
-        name,
-        p,
-        reasons.length ? reasons.join("; ") : undefined,
-      );
-      this.sessions.add(s);
-      return s;
-    }
-    throw new Error(`cannot load model '${name}' (${reasons.join("; ")})`);
+    // "cpu" here is ORT-web's CPU provider, i.e. WASM
+    const wasmIfCpu = (p: ExecutionProvider): ExecutionProvider => (p === "cpu" ? "wasm" : p);
+    const { session, provider, fallbackReason } = await loadWithFallback({
+      name,
+      providers: opts.providers ?? this.opts.providers ?? ["webgpu", "wasm"],
+      keepOnDevice: opts.keepOnDevice,
+      unavailable: (asked) => this.unavailable(wasmIfCpu(asked)),
+      create: (asked) => {
+        const p = wasmIfCpu(asked);
+        const options: OrtWeb.InferenceSession.SessionOptions = {
+          executionProviders: [p],
+          ...ortSessionOptions(p, { ...opts, logLevel: this.opts.logLevel }),
+        };
+        if (externalData?.length) options.externalData = externalData;
+        return ort.InferenceSession.create(model, options);
+      },
+    });
+    const s = new WebSessionImpl(this, ort, session, name, wasmIfCpu(provider), fallbackReason);
+    this.sessions.add(s);
+    return s;
   }
 
   async close(): Promise<void> {
