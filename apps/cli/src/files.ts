@@ -20,11 +20,3 @@ export async function requireFile(path: string | undefined, what: string): Promi
   }
   return path;
 }
-
-export function parseIntFlag(value: unknown, flag: string, min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new UsageError(`${flag} must be an integer >= ${min}, got '${value}'`);
-  return n;
-}

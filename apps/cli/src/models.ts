@@ -1,15 +1,13 @@
-// Opening model files for commands: a checkpoint or converted ONNX path -> checked checkpoint -> sessions
-// at a compile level through @flowturbo/refiner's openSamplingModels (the loader the web app uses too).
-import { basename } from "node:path";
-import type { Backend, CompileLevel, ExecutionProvider } from "@flowturbo/core";
-import {
-  loadCheckpoint,
-  type ModelCheckpoint,
-  type ModelKind,
-  openSamplingModels,
-  type SamplingModels,
-} from "@flowturbo/refiner";
-import { fileSource } from "@flowturbo/tensor/node";
+// Opening model files for commands: --base / --refiner / --vae paths -> a FlowTurboPipeline (the same
+// object the web app samples through). Missing files and files of the wrong kind are usage errors
+// that name the flag.
+import { stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import type { Backend, ExecutionProvider } from "@flowturbo/core";
+import { FlowTurboPipeline, ModelKindError } from "@flowturbo/pipeline";
+import { DIFFUSERS_VAE_WEIGHTS, openVaeFile, readModelFile } from "@flowturbo/pipeline/node";
+import type { ModelCheckpoint, ModelKind } from "@flowturbo/sit";
+import type { VaeDecoder } from "@flowturbo/vae";
 import { UsageError } from "./cli";
 import { requireFile } from "./files";
 
@@ -21,56 +19,80 @@ export async function readCheckpoint(
   expect: ModelKind,
 ): Promise<ModelCheckpoint> {
   await requireFile(path, flag);
-  const source = await fileSource(path);
-  let ckpt: ModelCheckpoint;
   try {
-    ckpt = await loadCheckpoint(source, { file: basename(path), heads });
-  } finally {
-    await source.close();
+    return await readModelFile(path, { expect, heads });
+  } catch (e) {
+    if (e instanceof ModelKindError) throw new UsageError(`${flag} ${e.message}`);
+    throw e;
   }
-  if (ckpt.kind !== expect)
-    throw new UsageError(
-      `${flag} ${basename(path)}: this is a ${ckpt.kind} checkpoint, expected a ${expect}`,
-    );
-  return ckpt;
 }
 
-/** The models of a command at a compile level: per-call sessions (none/model) and/or block sessions. */
-export interface CompiledModels extends SamplingModels {
+/** The VAE decoder of --vae (a diffusers folder or a .safetensors file) and --vae-config. */
+export async function openVae(
+  backend: Backend,
+  path: string,
+  opts: { configPath?: string; latentSize?: number; providers: readonly ExecutionProvider[] },
+): Promise<VaeDecoder> {
+  await requireFile(path, "--vae");
+  let configPath = opts.configPath;
+  if ((await stat(path)).isDirectory()) {
+    const weights = join(path, DIFFUSERS_VAE_WEIGHTS);
+    await requireFile(weights, `--vae ${path}: expected ${DIFFUSERS_VAE_WEIGHTS} in the folder;`);
+    configPath ??= join(path, "config.json");
+  }
+  if (configPath) await requireFile(configPath, "--vae-config");
+  return openVaeFile(backend, path, { ...opts, configPath });
+}
+
+export interface OpenedPipeline {
+  pipeline: FlowTurboPipeline;
   /** The base model's file name. */
   file: string;
+  vae?: VaeDecoder;
+  release(): Promise<void>;
 }
 
 /**
- * Opens --base/--refiner for a compile level: none/model load per-call sessions with that level's
- * graph optimization (an .onnx file is loaded as is); block compiles the H/P/R block graphs of the
- * plans for `block.batch` samples (weights uploaded once, shared by the block sessions).
+ * --base/--refiner (and --vae for latent models when images are wanted) -> a pipeline. .onnx files are
+ * loaded as they are at per-call compile levels (external data and float16 exports kept).
  */
-export async function openCompiled(
+export async function openPipeline(
   backend: Backend,
-  opts: {
+  o: {
     base: string;
     refiner?: string;
     heads?: number;
+    vae?: string;
+    vaeConfig?: string;
+    /** Open the VAE of a latent model (false: latents only). */
+    images: boolean;
     providers: readonly ExecutionProvider[];
-    level: CompileLevel;
-    /** Also load per-call sessions in block mode (e.g. for a reference solve); their level is "model". */
-    perCall?: boolean;
-    block?: { batch: number; guided: boolean; plans: readonly string[] };
+    keepSessions?: number;
   },
-): Promise<CompiledModels> {
-  const base = await readCheckpoint(opts.base, "--base", opts.heads, "sit");
-  const refiner = opts.refiner
-    ? await readCheckpoint(opts.refiner, "--refiner", opts.heads, "refiner")
-    : undefined;
-  const models = await openSamplingModels(backend, {
-    base,
-    refiner,
-    level: opts.level,
-    providers: opts.providers,
-    onnxSources: { base: opts.base, refiner: opts.refiner },
-    perCall: opts.perCall,
-    block: opts.block,
-  });
-  return Object.assign(models, { file: base.file });
+): Promise<OpenedPipeline> {
+  const base = await readCheckpoint(o.base, "--base", o.heads, "sit");
+  const refiner = o.refiner ? await readCheckpoint(o.refiner, "--refiner", o.heads, "refiner") : undefined;
+  const latent = base.config.keepChannels !== 3;
+  if (latent && o.images && !o.vae)
+    throw new UsageError(
+      `${basename(o.base)} generates ${base.config.keepChannels}-channel latents: pass --vae (a stabilityai/sd-vae-ft-ema folder) to write images, or --latents-out with --no-decode`,
+    );
+  const vae =
+    latent && o.images && o.vae
+      ? await openVae(backend, o.vae, { configPath: o.vaeConfig, latentSize: base.config.inputSize, providers: o.providers })
+      : undefined;
+  const pipeline = await FlowTurboPipeline.open(
+    backend,
+    { base, refiner, vae, onnxSources: { base: o.base, refiner: o.refiner } },
+    { providers: o.providers, keepSessions: o.keepSessions },
+  );
+  return {
+    pipeline,
+    file: base.file,
+    vae,
+    release: async () => {
+      await pipeline.release();
+      await vae?.release();
+    },
+  };
 }

@@ -1,56 +1,7 @@
-// Opening the VAE and writing images: shared by `sample` and `decode`.
-import { readFile, stat } from "node:fs/promises";
-import { basename, join } from "node:path";
-import type { Backend, ExecutionProvider } from "@flowturbo/core";
+// Writing images: shared by `sample` and `decode`.
 import { writePngFolder, writePngGrid, writeSampleNpz } from "@flowturbo/data/node";
 import type { Tensor } from "@flowturbo/tensor";
-import {
-  loadVaeDecoder,
-  loadVaeWeights,
-  SD_VAE_CONFIG,
-  type VaeConfig,
-  type VaeDecoder,
-  vaeConfigFromDiffusers,
-} from "@flowturbo/vae";
 import { UsageError } from "./cli";
-import { requireFile } from "./files";
-
-const DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors";
-
-/**
- * Opens a VAE decoder from a diffusers folder (config.json + diffusion_pytorch_model.safetensors, e.g.
- * stabilityai/sd-vae-ft-ema) or a .safetensors file (SD configuration unless `configPath` is given).
- */
-export async function openVaeDecoder(
-  backend: Backend,
-  path: string,
-  opts: { configPath?: string; latentSize: number; providers: readonly ExecutionProvider[] },
-): Promise<VaeDecoder> {
-  await requireFile(path, "--vae");
-  let weightsPath = path;
-  let configPath = opts.configPath;
-  if ((await stat(path)).isDirectory()) {
-    weightsPath = join(path, DIFFUSERS_WEIGHTS);
-    configPath ??= join(path, "config.json");
-    await requireFile(weightsPath, `--vae ${path}: expected ${DIFFUSERS_WEIGHTS} in the folder;`);
-  }
-  let config: VaeConfig = SD_VAE_CONFIG;
-  if (configPath)
-    config = vaeConfigFromDiffusers(
-      await readFile(await requireFile(configPath, "--vae-config"), "utf8"),
-      basename(configPath),
-    );
-  const weights = await loadVaeWeights(new Uint8Array(await readFile(weightsPath)), {
-    config,
-    file: basename(weightsPath),
-    parts: ["decoder"],
-  });
-  return loadVaeDecoder(backend, weights, {
-    config,
-    graph: { latentSize: opts.latentSize },
-    session: { providers: opts.providers },
-  });
-}
 
 export type ImageOutput = { kind: "grid" | "npz" | "folder"; path: string };
 

@@ -8,7 +8,8 @@ import { loadInceptionStateDict } from "@flowturbo/metrics/node";
 import { parseRange, type SampleRange, shardRange } from "@flowturbo/queue";
 import type { Tensor } from "@flowturbo/tensor";
 import { type CommandContext, UsageError } from "./cli";
-import { parseIntFlag, requireFile } from "./files";
+import { requireFile } from "./files";
+import { parseIntFlag } from "./flags";
 import { ProgressBar } from "./progress";
 import { type FidInput, ShardWriter } from "./shards";
 

@@ -6,7 +6,7 @@ import { initialNoise, type SamplingMethod, sample } from "@flowturbo/core";
 import { labelsForSamples, Tensor } from "@flowturbo/tensor";
 import { type BenchRow, accelerationRatios, errorLatencySvg, median, relativeL2 } from "../benchReport";
 import { type Command, EXIT, UsageError } from "../cli";
-import { parseIntFlag } from "../files";
+import { parseIntFlag } from "../flags";
 import { openCompiled } from "../models";
 import { PLAN_PRESETS, parseCompile } from "./sample";
 

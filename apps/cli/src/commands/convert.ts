@@ -3,7 +3,8 @@ import { basename, dirname, join } from "node:path";
 import { exportOnnx, loadCheckpoint } from "@flowturbo/refiner";
 import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
-import { parseIntFlag, requireFile, sha256File } from "../files";
+import { requireFile, sha256File } from "../files";
+import { parseIntFlag } from "../flags";
 
 export const convert: Command = {
   name: "convert",

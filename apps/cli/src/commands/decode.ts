@@ -4,7 +4,8 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { readSafetensors } from "@flowturbo/tensor";
 import { saveSafetensorsFile } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
-import { parseIntFlag, requireFile } from "../files";
+import { requireFile } from "../files";
+import { parseIntFlag } from "../flags";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 
 export const decodeCommand: Command = {

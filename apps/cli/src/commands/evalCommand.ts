@@ -15,7 +15,8 @@ import {
   writeStatsForInput,
 } from "@flowturbo/metrics/node";
 import { type Command, EXIT, UsageError } from "../cli";
-import { parseIntFlag, requireFile } from "../files";
+import { requireFile } from "../files";
+import { parseIntFlag } from "../flags";
 import { assembleSampleNpz, runStats } from "../mergeRun";
 import { readRunShards } from "../shards";
 

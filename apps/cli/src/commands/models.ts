@@ -3,7 +3,8 @@ import { basename } from "node:path";
 import { detectFormat, loadCheckpoint } from "@flowturbo/refiner";
 import { fileSource } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
-import { parseIntFlag, requireFile, sha256File } from "../files";
+import { requireFile, sha256File } from "../files";
+import { parseIntFlag } from "../flags";
 
 /** The files the reference numbers were produced with. Nothing is downloaded by this tool. */
 export const REFERENCE_FILES = [

@@ -22,7 +22,7 @@ import {
   type WorkerEvent,
 } from "@flowturbo/queue";
 import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
-import { parseIntFlag } from "../files";
+import { parseIntFlag } from "../flags";
 import { SAMPLING_OPTIONS } from "./sample";
 
 // SAMPLING_OPTIONS (from `sample`) go to every shard, MERGE_FLAGS to the merge; paths are made absolute.

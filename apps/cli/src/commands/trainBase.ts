@@ -28,7 +28,8 @@ import {
 import type { Tensor } from "@flowturbo/tensor";
 import { clock } from "../progress";
 import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
-import { parseIntFlag, requireFile } from "../files";
+import { requireFile } from "../files";
+import { parseIntFlag } from "../flags";
 import { loadLatentCacheSet } from "../latentSet";
 
 /** Exit code of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT). */

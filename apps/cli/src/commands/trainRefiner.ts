@@ -14,7 +14,8 @@ import {
 import { loadModelFile, readTrainCheckpointFile } from "@flowturbo/refiner/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
-import { parseIntFlag, requireFile, sha256File } from "../files";
+import { requireFile, sha256File } from "../files";
+import { parseIntFlag } from "../flags";
 import {
   COMMON_TRAIN_OPTIONS,
   dataFlagsOnResume,
