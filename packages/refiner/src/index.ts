@@ -8,3 +8,4 @@ export * from "./training";
 export * from "./train/index";
 export * from "./blocks";
 export * from "./sessions";
+export * from "./samplingDefaults";

@@ -3,4 +3,5 @@
 export * from "./data";
 export * from "./init";
 export * from "./objectives";
+export * from "./schedule";
 export * from "./state";

@@ -10,6 +10,7 @@ import type { SiTConfig } from "../config";
 import type { ModelKind } from "../weights";
 import { type TrainingSet, tensorSet, uint8ImageSet } from "./data";
 
+export * from "./emoji";
 export * from "./trainer";
 
 /** Categories of the emoji dataset when its file carries none (class id = index). */
@@ -124,7 +125,8 @@ export const MODEL_CONFIG_KEY = ONNX_CONFIG_KEY;
 export async function writeModelFile(
   path: string,
   weights: ReadonlyMap<string, Tensor>,
-  model: { kind: ModelKind; config: SiTConfig },
+  /** A SiT or refiner ({kind, config} as loadCheckpoint reads it), or another network's own kind/config. */
+  model: { kind: ModelKind; config: SiTConfig } | { kind: string; config: object },
   extra: Record<string, string> = {},
 ): Promise<void> {
   await writeFileStreaming(

@@ -1,0 +1,113 @@
+// Learning-rate schedules (a pure function of the step, fed as the step graph's `lr` input) and the
+// emoji training data helpers (group labels, the held-out split by emoji identity).
+import { createNodeBackend } from "@flowturbo/backend-node";
+import { EMOJI_GROUP_NAMES } from "@flowturbo/data";
+import type { Tensor } from "@flowturbo/tensor";
+import { afterAll, describe, expect, test } from "vitest";
+import {
+  baseFeeds,
+  baseTrainingStep,
+  lrAt,
+  parseLrSchedule,
+  type SiTConfig,
+  sameSchedulePast,
+  sitInitialWeights,
+  syntheticSet,
+} from "../../src";
+import { emojiDataSource, emojiSplit, fnv1a32, loadEmojiTrainingData, train } from "../../src/train/node";
+
+const tiny: SiTConfig = {
+  inputSize: 8,
+  patchSize: 4,
+  inChannels: 3,
+  outChannels: 3,
+  keepChannels: 3,
+  hiddenSize: 16,
+  depth: 1,
+  numHeads: 2,
+  numClasses: 3,
+  mlpRatio: 4,
+};
+const backend = createNodeBackend({ threads: 1 });
+afterAll(() => backend.close());
+
+describe("learning-rate schedules", () => {
+  test("warm-up, cosine and linear decay to a floor over a fixed horizon, constant past it", () => {
+    const cos = parseLrSchedule("cosine:110@1e-5", 1e-3, 10);
+    expect(lrAt(cos, 0)).toBeCloseTo(1e-4, 12);
+    expect(lrAt(cos, 9)).toBeCloseTo(1e-3, 12);
+    expect(lrAt(cos, 10)).toBeCloseTo(1e-3, 12);
+    expect(lrAt(cos, 60)).toBeCloseTo((1e-3 + 1e-5) / 2, 12);
+    expect(lrAt(cos, 110)).toBeCloseTo(1e-5, 12);
+    expect(lrAt(cos, 500)).toBeCloseTo(1e-5, 12);
+    const lin = parseLrSchedule("linear:100", 2e-4);
+    expect(lrAt(lin, 50)).toBeCloseTo(1e-4, 12);
+    expect(lrAt(parseLrSchedule("constant", 3e-4, 0), 7)).toBe(3e-4);
+    expect(() => parseLrSchedule("cosine", 1e-3)).toThrow(/decay must start/);
+    expect(() => parseLrSchedule("step:10", 1e-3)).toThrow(/constant, cosine:STEPS, linear:STEPS/);
+    expect(() => parseLrSchedule("linear:100@1", 1e-3)).toThrow(/final rate/);
+    // warmup-stable-decay: the peak held until step 60, then linear to 0 at 100
+    const wsd = parseLrSchedule("linear:60-100", 1e-3, 10);
+    expect(lrAt(wsd, 59)).toBe(1e-3);
+    expect(lrAt(wsd, 80)).toBeCloseTo(5e-4, 12);
+    expect(lrAt(wsd, 100)).toBe(0);
+    expect(() => parseLrSchedule("linear:5-100", 1e-3, 10)).toThrow(/decay must start/);
+    // a resume may give a constant run its cool-down, not change the steps already taken
+    const constant = parseLrSchedule("constant", 1e-3, 10);
+    expect(sameSchedulePast(constant, wsd, 60)).toBe(true);
+    expect(sameSchedulePast(constant, wsd, 61)).toBe(false);
+    expect(sameSchedulePast(constant, parseLrSchedule("constant", 1e-3, 20), 60)).toBe(false);
+  });
+
+  test("lr as an input: a constant schedule equals the lr baked into the graph; lr 0 leaves the weights", async () => {
+    const set = syntheticSet(8, 3, 8);
+    const run = async (lrInput: boolean, lr?: (s: number) => number) => {
+      const step = baseTrainingStep(tiny, 4, { lr: 1e-2, lrInput });
+      const weights = sitInitialWeights(step.graph, { seed: 1 });
+      const r = await train({
+        backend,
+        step,
+        weights,
+        data: baseFeeds({ set, batch: 4, seed: 2 }),
+        steps: 3,
+        lr,
+      });
+      return { r, weights };
+    };
+    const baked = await run(false);
+    const fed = await run(true, () => 1e-2);
+    let d = 0;
+    for (const [n, t] of baked.r.state.params) {
+      const u = fed.r.state.params.get(n) as Tensor;
+      for (let i = 0; i < t.size; i++) d = Math.max(d, Math.abs(Number(t.data[i]) - Number(u.data[i])));
+    }
+    expect(d).toBeLessThan(1e-6);
+    const frozen = await run(true, () => 0);
+    for (const [n, t] of frozen.r.state.params) expect(t.data).toEqual(frozen.weights.get(n)!.data);
+    await expect(run(true)).rejects.toThrow(/pass `lr`/);
+  });
+});
+
+describe("emoji training data", () => {
+  test("data-source names; group labels; the held-out split keeps fonts and skin tones of an emoji together", async () => {
+    expect(emojiDataSource("emoji:groups")).toBe("groups");
+    expect(emojiDataSource("emoji32.npz")).toBeUndefined();
+    expect(fnv1a32("")).toBe(0x811c9dc5);
+    expect(fnv1a32("a")).toBe(0xe40c292c);
+    const d = await loadEmojiTrainingData("groups");
+    expect(d.classNames).toEqual(EMOJI_GROUP_NAMES);
+    expect(d.set.numClasses).toBe(24);
+    const { train: tr, heldOut } = emojiSplit(d.dataset, 0.15);
+    expect(tr.length + heldOut.length).toBe(d.dataset.length);
+    const side = new Map<string, boolean>();
+    const base = (i: number) => d.dataset.names[i].split(":")[0];
+    for (const i of heldOut) side.set(base(i), true);
+    for (const i of tr) expect(side.get(base(i)), base(i)).toBeUndefined();
+    // about 15% of the emoji (not images) are held out
+    const emoji = new Set(d.dataset.names.map((n) => n.split(":")[0]));
+    expect(side.size / emoji.size).toBeGreaterThan(0.12);
+    expect(side.size / emoji.size).toBeLessThan(0.18);
+    // deterministic
+    expect(Array.from(emojiSplit(d.dataset, 0.15).heldOut)).toEqual(Array.from(heldOut));
+  });
+});
