@@ -7,8 +7,11 @@ import {
   type ModelCheckpoint,
   type ModelKind,
   openSamplingModels,
+  type SamplingDefaults,
   type SamplingModels,
+  samplingDefaultsOf,
 } from "@flowturbo/refiner";
+import { openSafetensors } from "@flowturbo/tensor";
 import { fileSource } from "@flowturbo/tensor/node";
 import { UsageError } from "./cli";
 import { requireFile } from "./files";
@@ -73,4 +76,22 @@ export async function openCompiled(
     block: opts.block,
   });
   return Object.assign(models, { file: base.file });
+}
+
+/**
+ * The recommended sampling settings recorded in a model file (safetensors "flowturbo.sampling"
+ * metadata; {} for other formats or files without them). Only the header is read.
+ */
+export async function modelSamplingDefaults(path: string, flag = "--base"): Promise<SamplingDefaults> {
+  if (!path.toLowerCase().endsWith(".safetensors")) return {};
+  await requireFile(path, flag);
+  const source = await fileSource(path);
+  try {
+    const file = await openSafetensors(source, { name: basename(path) });
+    return samplingDefaultsOf(file.metadata, basename(path));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  } finally {
+    await source.close();
+  }
 }

@@ -7,7 +7,7 @@ import { labelsForSamples, Tensor } from "@flowturbo/tensor";
 import { type BenchRow, accelerationRatios, errorLatencySvg, median, relativeL2 } from "../benchReport";
 import { type Command, EXIT, UsageError } from "../cli";
 import { parseIntFlag } from "../files";
-import { openCompiled } from "../models";
+import { modelSamplingDefaults, openCompiled } from "../models";
 import { PLAN_PRESETS, parseCompile } from "./sample";
 
 const list = (v: unknown, fallback: string) =>
@@ -20,7 +20,7 @@ export const bench: Command = {
   name: "bench",
   summary: "latency, NFE and error vs a reference solve for FlowTurbo plans and Heun (or other) baselines",
   usage:
-    "flowturbo bench --base MODEL [--refiner MODEL] [--plans fast,quality] [--heun 8,11,15,24] [--solvers rk4:4] [--n 8] [--batch 8] [--repeats 5] [--cfg 1.5] [--plot bench.svg] [--compile none|model|block] [--forward --batches 1,8]",
+    "flowturbo bench --base MODEL [--refiner MODEL] [--plans fast,quality] [--heun 8,11,15,24] [--solvers rk4:4] [--n 8] [--batch 8] [--repeats 5] [--cfg S (default: the model's recommended scale, else 1)] [--plot bench.svg] [--compile none|model|block] [--forward --batches 1,8]",
   examples: [
     "flowturbo bench --base sit-xl-2.onnx --refiner refiner.onnx --plans H1P5R3,H2P4R2 --heun 4,6,8 --n 8 --plot bench.svg",
     "flowturbo bench --base sit-xl-2.onnx --forward --batches 1,8 --json",
@@ -50,7 +50,9 @@ export const bench: Command = {
     const batch = parseIntFlag(v.batch, "--batch") ?? n;
     const repeats = parseIntFlag(v.repeats, "--repeats") ?? 5;
     const seed = parseIntFlag(v.seed, "--seed", 0) ?? 0;
-    const cfg = v.cfg === undefined ? 1 : Number(v.cfg);
+    // no --cfg: the model's recommended scale (metadata "flowturbo.sampling"), else 1
+    const cfg =
+      v.cfg === undefined ? ((await modelSamplingDefaults(String(v.base))).cfg ?? 1) : Number(v.cfg);
     const rtol = v.rtol === undefined ? 1e-5 : Number(v.rtol);
     if (!Number.isFinite(cfg) || !(rtol > 0)) throw new UsageError("--cfg and --rtol must be numbers");
     // --compile applies to the plans and Heun runs (default block); the dopri5 reference, --solvers

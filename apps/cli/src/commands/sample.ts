@@ -17,7 +17,7 @@ import { type Command, EXIT, type Options, UsageError } from "../cli";
 import { parseIntFlag, requireFile } from "../files";
 import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 import { embeddedModel } from "../embedded";
-import { openCompiled } from "../models";
+import { modelSamplingDefaults, openCompiled } from "../models";
 import { ProgressBar } from "../progress";
 import { DEFAULT_SHARD_BATCH, parseShardFlags, runShard, shardSummaryBase } from "../sampleShard";
 import { completeShardDir } from "../shards";
@@ -149,7 +149,7 @@ export const sampleCommand: Command = {
   name: "sample",
   summary: "generate samples with a FlowTurbo plan (or a baseline solver)",
   usage:
-    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg 1.5] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]  |  flowturbo sample (--shard k/K --total N | --range a:b [--total N]) -o RUN_DIR [--format png|npz] [--inception FILE [--fid-input uint8|float]] [sampling options]",
+    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg S (default: the model's recommended scale from its metadata, else 1 = no guidance)] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]  |  flowturbo sample (--shard k/K --total N | --range a:b [--total N]) -o RUN_DIR [--format png|npz] [--inception FILE [--fid-input uint8|float]] [sampling options]",
   examples: [
     "flowturbo sample                                   # the embedded emoji model, 16 samples -> samples.png",
     "flowturbo sample --class Flags,Symbols --n 8 --cfg 2 -o emoji.png",
@@ -178,8 +178,8 @@ export const sampleCommand: Command = {
     const seed = parseIntFlag(v.seed, "--seed", 0) ?? 0;
     const batch = parseIntFlag(v.batch, "--batch");
     const heads = parseIntFlag(v.heads, "--heads");
-    const cfg = v.cfg === undefined ? 1 : Number(v.cfg);
-    if (!Number.isFinite(cfg) || cfg < 0) throw new UsageError(`--cfg must be a number >= 0, got '${v.cfg}'`);
+    if (v.cfg !== undefined && !(Number.isFinite(Number(v.cfg)) && Number(v.cfg) >= 0))
+      throw new UsageError(`--cfg must be a number >= 0, got '${v.cfg}'`);
     const provider = BACKENDS[(v.backend as string | undefined) ?? "cpu"];
     if (!provider) throw new UsageError(`--backend must be cpu, cuda or webgpu, got '${v.backend}'`);
     const method = parseMethod(v);
@@ -209,6 +209,8 @@ export const sampleCommand: Command = {
       refinerPath ??= embedded.refiner;
       n ??= 16;
     }
+    // no --cfg: the model's recommended scale (its "flowturbo.sampling" metadata), else 1 (no guidance)
+    const cfg = v.cfg === undefined ? ((await modelSamplingDefaults(basePath)).cfg ?? 1) : Number(v.cfg);
     if (shard) n = shard.range.end - shard.range.start;
     n ??= 1;
     const first = shard?.range.start ?? 0;

@@ -8,14 +8,21 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import {
   baseFeeds,
   baseTrainingStep,
+  type LrSchedule,
+  lrAt,
   type ModelKind,
+  parseLrSchedule,
   type SiTConfig,
+  sameSchedulePast,
+  type TimeSampling,
   sitInitialWeights,
   syntheticSet,
   type TrainingSet,
   trainedWeights,
 } from "@flowturbo/refiner";
 import {
+  emojiDataSource,
+  loadEmojiTrainingData,
   loadImageFolder,
   loadTrainingNpz,
   readTrainCheckpointFile,
@@ -60,6 +67,8 @@ export const COMMON_TRAIN_OPTIONS: Options = {
   synthetic: { type: "string" },
   batch: { type: "string" },
   lr: { type: "string" },
+  "lr-schedule": { type: "string" },
+  warmup: { type: "string" },
   "weight-decay": { type: "string" },
   "max-grad-norm": { type: "string" },
   ema: { type: "string" },
@@ -128,6 +137,15 @@ export async function trainingData(
       throw new UsageError(`--images: ${(e as Error).message}`);
     }
   }
+  const emoji = emojiDataSource(values.data as string | undefined);
+  if (emoji) {
+    const d = await loadEmojiTrainingData(emoji);
+    if (numClasses !== undefined && numClasses !== d.classNames.length)
+      throw new UsageError(
+        `--data ${values.data} has ${d.classNames.length} classes, the model ${numClasses}`,
+      );
+    return { set: d.set, classNames: d.classNames, source: String(values.data) };
+  }
   const path = values.data === undefined ? undefined : await requireFile(values.data as string, "--data");
   try {
     const d = await loadTrainingNpz(path);
@@ -168,11 +186,54 @@ export function dataFlagsOnResume(
 /** The recipe fields that must not change across a resume. */
 export type Recipe = Record<string, string | number | boolean>;
 
-/** Compares the recipe of a resumed checkpoint with the flags given now; returns the checkpoint's. */
-export function resumeRecipe(saved: string | undefined, now: Recipe, given: ReadonlySet<string>): Recipe {
+/** --lr-schedule and --warmup as recipe fields (constant without warm-up when not given). */
+export function scheduleFlags(values: CommandContext["values"]): Recipe {
+  const lrSchedule = (values["lr-schedule"] as string | undefined) ?? "constant";
+  const warmup = parseIntFlag(values.warmup, "--warmup", 0) ?? 0;
+  return { lrSchedule, warmup };
+}
+
+/**
+ * The learning-rate schedule of a recipe (recipes written before schedules existed: constant), and
+ * whether the step graph takes its learning rate as an input (a schedule other than plain constant).
+ */
+export function recipeSchedule(recipe: Recipe): { schedule: LrSchedule; lrInput: boolean } {
+  let schedule: LrSchedule;
+  try {
+    schedule = parseLrSchedule(
+      String(recipe.lrSchedule ?? "constant"),
+      Number(recipe.lr),
+      Number(recipe.warmup ?? 0),
+    );
+  } catch (e) {
+    throw new UsageError(`--lr-schedule: ${(e as Error).message}`);
+  }
+  return { schedule, lrInput: schedule.kind !== "constant" || schedule.warmup > 0 };
+}
+
+/**
+ * Compares the recipe of a resumed checkpoint with the flags given now; returns the checkpoint's. A new
+ * --lr-schedule is accepted when it gives the same rate as the recorded one at every step already taken
+ * (`step`: the checkpoint's), e.g. the cool-down of a run trained at a constant rate.
+ */
+export function resumeRecipe(
+  saved: string | undefined,
+  now: Recipe,
+  given: ReadonlySet<string>,
+  step?: number,
+): Recipe {
   if (!saved)
     throw new UsageError("the checkpoint records no recipe: it was not written by flowturbo train-*");
-  const recipe = JSON.parse(saved) as Recipe;
+  let recipe = JSON.parse(saved) as Recipe;
+  if (step !== undefined && given.has("lrSchedule") && !given.has("lr") && !given.has("warmup")) {
+    const before = recipeSchedule(recipe).schedule;
+    const after = recipeSchedule({ ...recipe, lrSchedule: now.lrSchedule }).schedule;
+    if (sameSchedulePast(before, after, step)) recipe = { ...recipe, lrSchedule: now.lrSchedule };
+    else
+      throw new UsageError(
+        `--resume: --lr-schedule ${now.lrSchedule} changes the rate of steps already taken (up to ${step}); only the steps after them may change`,
+      );
+  }
   const conflicts = Object.keys(now).filter((k) => given.has(k) && String(recipe[k]) !== String(now[k]));
   if (conflicts.length)
     throw new UsageError(
@@ -288,7 +349,7 @@ export function summaryLine(r: TrainResult, batch: number): Record<string, unkno
 
 /** What differs between train-base and train-refiner once the training-step graph is built. */
 export interface TrainRun {
-  command: "train-base" | "train-refiner";
+  command: "train-base" | "train-refiner" | "train-classifier";
   step: TrainOptions["step"];
   weights: ReadonlyMap<string, Tensor>;
   feeds: TrainOptions["data"];
@@ -302,7 +363,17 @@ export interface TrainRun {
   recipe: Recipe;
   classNames: readonly string[];
   /** The trained model as written to model/ema.safetensors; `prefix`: its parameters' prefix in the step graph. */
-  model: { kind: ModelKind; config: SiTConfig; prefix?: string };
+  model: ({ kind: ModelKind; config: SiTConfig } | { kind: string; config: object }) & { prefix?: string };
+  /**
+   * Measures the trained weights before the files are written (e.g. held-out accuracy): metadata added
+   * to both files and fields added to the summary.
+   */
+  evaluate?: (weights: {
+    model: Map<string, Tensor>;
+    ema: Map<string, Tensor>;
+  }) => Promise<{ metadata?: Record<string, string>; summary?: Record<string, unknown> }>;
+  /** The learning rate of each 0-based step, for step graphs built with `lrInput`. */
+  lr?: (step: number) => number;
   /** Summary fields between the run figures and the file paths (config, parameters, data...). */
   summary: Record<string, unknown>;
   /** Said after the model file's path in the final message. */
@@ -335,6 +406,7 @@ export async function runTraining(ctx: CommandContext, r: TrainRun): Promise<num
         logPath: out.log,
         metadata: r.metadata,
         batchSize: r.batch,
+        lr: r.lr,
         onProgress: progress.update,
         signal,
       }),
@@ -349,12 +421,18 @@ export async function runTraining(ctx: CommandContext, r: TrainRun): Promise<num
     classes: JSON.stringify(r.classNames),
   };
   const { prefix, ...model } = r.model;
-  await writeModelFile(out.model, trainedWeights(result.state, r.weights, { prefix }), model, meta);
-  await writeModelFile(out.ema, trainedWeights(result.state, r.weights, { prefix, ema: true }), model, meta);
+  const weights = {
+    model: trainedWeights(result.state, r.weights, { prefix }),
+    ema: trainedWeights(result.state, r.weights, { prefix, ema: true }),
+  };
+  const measured = r.evaluate ? await r.evaluate(weights) : {};
+  await writeModelFile(out.model, weights.model, model, { ...meta, ...measured.metadata });
+  await writeModelFile(out.ema, weights.ema, model, { ...meta, ...measured.metadata });
   const summary = {
     command: r.command,
     ...summaryLine(result, r.batch),
     ...r.summary,
+    ...measured.summary,
     checkpoint: out.checkpoint,
     log: out.log,
     model: out.model,
@@ -376,12 +454,15 @@ const RECIPE_FLAGS = {
   patch: "patch",
   batch: "batch",
   lr: "lr",
+  "lr-schedule": "lrSchedule",
+  warmup: "warmup",
   "weight-decay": "weightDecay",
   "max-grad-norm": "maxGradNorm",
   ema: "ema",
   seed: "seed",
   "label-drop": "labelDrop",
   "no-flip": "noFlip",
+  "t-sampling": "tSampling",
   data: "data",
   synthetic: "data",
   images: "data",
@@ -404,9 +485,11 @@ export const trainBase: Command = {
   name: "train-base",
   summary: "train a class-conditional SiT (flow matching) on the emoji dataset or an image npz",
   usage:
-    "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR] [--resume]\n" +
+    "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR]\n" +
+    "  [--lr-schedule constant|cosine:H|linear:[S-]H[@MIN] --warmup W] [--t-sampling uniform|logit-normal] [--resume]\n" +
     "defaults (the embedded emoji model's recipe): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
-    "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset, or --data FILE.npz\n" +
+    "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset (9 categories; --data\n" +
+    "  emoji:groups for its 24 groups), or --data FILE.npz\n" +
     "  (uint8 images NHWC or float latents NCHW, labels), --images DIR (one subfolder per class, --image-size 32),\n" +
     "  --latents DIR (a latent cache of VAE posteriors: a fresh sample per draw),\n" +
     "  --synthetic N; files in DIR:\n" +
@@ -422,6 +505,7 @@ export const trainBase: Command = {
     depth: { type: "string" },
     heads: { type: "string" },
     patch: { type: "string" },
+    "t-sampling": { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -437,14 +521,18 @@ export const trainBase: Command = {
       patch: parseIntFlag(v.patch, "--patch") ?? BASE_DEFAULTS.patch,
       batch: parseIntFlag(v.batch, "--batch") ?? BASE_DEFAULTS.batch,
       lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? BASE_DEFAULTS.lr,
+      ...scheduleFlags(v),
       weightDecay: parseFloatFlag(v["weight-decay"], "--weight-decay", 0, 1) ?? 0,
       maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? BASE_DEFAULTS.maxGradNorm,
       ema: parseFloatFlag(v.ema, "--ema", 0, 1) ?? BASE_DEFAULTS.ema,
       seed: parseIntFlag(v.seed, "--seed", 0) ?? 0,
       labelDrop: parseFloatFlag(v["label-drop"], "--label-drop", 0, 1) ?? 0.1,
       noFlip: v["no-flip"] === true,
+      tSampling: (v["t-sampling"] as string | undefined) ?? "uniform",
       data: dataSourceFlag(v),
     };
+    if (now.tSampling !== "uniform" && now.tSampling !== "logit-normal")
+      throw new UsageError(`--t-sampling must be uniform or logit-normal, got '${now.tSampling}'`);
     const out = await outFolder(v);
     let recipe = now;
     if (out.resume) {
@@ -453,7 +541,7 @@ export const trainBase: Command = {
         throw new UsageError(
           `--resume: ${out.checkpoint} is a ${saved.metadata.kind ?? "unknown"} run, not train-base`,
         );
-      recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS));
+      recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS), saved.state.step);
     }
     const data = await trainingData(
       out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v,
@@ -482,8 +570,10 @@ export const trainBase: Command = {
       mlpRatio: 4,
     };
     const batch = Number(recipe.batch);
+    const { schedule, lrInput } = recipeSchedule(recipe);
     const step = baseTrainingStep(config, batch, {
       lr: Number(recipe.lr),
+      lrInput,
       weightDecay: Number(recipe.weightDecay),
       maxGradNorm: Number(recipe.maxGradNorm) || undefined,
       emaDecay: Number(recipe.ema),
@@ -500,12 +590,14 @@ export const trainBase: Command = {
         seed,
         flip: !recipe.noFlip,
         labelDrop: Number(recipe.labelDrop),
+        timeSampling: (recipe.tSampling as TimeSampling | undefined) ?? "uniform",
       }),
       steps,
       batch,
       threads,
       checkpointEvery,
       out,
+      lr: lrInput ? (s) => lrAt(schedule, s) : undefined,
       metadata: {
         kind: "base",
         seed: String(seed),

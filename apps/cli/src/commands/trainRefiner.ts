@@ -3,6 +3,7 @@
 // teacher call; AdamW lr 5e-5, no weight decay, batch 18, EMA 0.9999 by default).
 import { basename } from "node:path";
 import {
+  lrAt,
   refinerConfig,
   refinerFeeds,
   refinerTrainingStep,
@@ -23,8 +24,10 @@ import {
   outFolder,
   parseFloatFlag,
   type Recipe,
+  recipeSchedule,
   resumeRecipe,
   runTraining,
+  scheduleFlags,
   trainingData,
 } from "./trainBase";
 
@@ -42,6 +45,8 @@ const RECIPE_FLAGS = {
   depth: "depth",
   batch: "batch",
   lr: "lr",
+  "lr-schedule": "lrSchedule",
+  warmup: "warmup",
   "weight-decay": "weightDecay",
   "max-grad-norm": "maxGradNorm",
   ema: "ema",
@@ -93,6 +98,7 @@ export const trainRefiner: Command = {
       depth: parseIntFlag(v.depth, "--depth") ?? REFINER_DEFAULTS.depth,
       batch: parseIntFlag(v.batch, "--batch") ?? REFINER_DEFAULTS.batch,
       lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? REFINER_DEFAULTS.lr,
+      ...scheduleFlags(v),
       weightDecay: parseFloatFlag(v["weight-decay"], "--weight-decay", 0, 1) ?? REFINER_DEFAULTS.weightDecay,
       maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? 0,
       ema: parseFloatFlag(v.ema, "--ema", 0, 1) ?? REFINER_DEFAULTS.ema,
@@ -111,7 +117,7 @@ export const trainRefiner: Command = {
         throw new UsageError(
           `--resume: ${out.checkpoint} is a ${saved.metadata.kind ?? "unknown"} run, not train-refiner`,
         );
-      recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS));
+      recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS), saved.state.step);
     }
     const teacherPath = await requireFile(String(recipe.teacher), "--teacher");
     const teacherSha = await sha256File(teacherPath);
@@ -143,8 +149,10 @@ export const trainRefiner: Command = {
       );
     const student: SiTConfig = { ...refinerConfig(tc), depth: Number(recipe.depth) };
     const batch = Number(recipe.batch);
+    const { schedule, lrInput } = recipeSchedule(recipe);
     const step = refinerTrainingStep(tc, student, batch, {
       lr: Number(recipe.lr),
+      lrInput,
       weightDecay: Number(recipe.weightDecay),
       maxGradNorm: Number(recipe.maxGradNorm) || undefined,
       emaDecay: Number(recipe.ema),
@@ -169,6 +177,7 @@ export const trainRefiner: Command = {
       threads,
       checkpointEvery,
       out,
+      lr: lrInput ? (s) => lrAt(schedule, s) : undefined,
       metadata: {
         kind: "refiner",
         seed: String(seed),
