@@ -16,8 +16,10 @@ import {
   checkpointClassNames,
   type ModelCheckpoint,
   openSamplingModels,
+  type SamplingDefaults,
   type SamplingModels,
   type SiTConfig,
+  samplingDefaultsOf,
 } from "@flowturbo/refiner";
 import { parsePlan } from "@flowturbo/solvers";
 import type { Tensor } from "@flowturbo/tensor";
@@ -127,6 +129,8 @@ export function requireDecoder(base: ModelCheckpoint, hasVae: boolean): void {
 export class Generator {
   readonly config: SiTConfig;
   readonly classNames: string[] | undefined;
+  /** The model's recommended sampling settings (its "flowturbo.sampling" metadata; {} if none). */
+  readonly defaults: SamplingDefaults;
   private open: OpenSessions | undefined;
 
   constructor(
@@ -136,6 +140,7 @@ export class Generator {
   ) {
     this.config = models.base.config;
     this.classNames = checkpointClassNames(models.base);
+    this.defaults = samplingDefaultsOf(models.base.metadata, models.base.file);
     requireDecoder(models.base, models.vae !== undefined);
   }
 

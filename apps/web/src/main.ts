@@ -66,6 +66,8 @@ interface AppState {
   last?: Result;
   error?: string;
   generations: number;
+  /** The guidance scale was set by the user (field or ?cfg=): a loaded model's recommendation does not replace it. */
+  cfgChosen?: boolean;
 }
 const state: AppState = { ready: false, busy: false, generations: 0 };
 (globalThis as { flowturboApp?: AppState }).flowturboApp = state;
@@ -276,6 +278,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       state.webgpu = m.webgpu;
       state.ready = true;
       fillClasses(m.model);
+      // the model's recommended guidance scale, unless the user chose one (field or ?cfg=)
+      if (!state.cfgChosen) ui.cfg.value = String(m.model.recommendedCfg ?? 1);
       ui.progress.hidden = true;
       const gpu = m.webgpu.available
         ? `WebGPU available (${m.webgpu.adapter})`
@@ -383,6 +387,7 @@ function applyQuery(): void {
   set(ui.plan, "plan");
   set(ui.steps, "steps");
   set(ui.cfg, "cfg");
+  if (q.get("cfg") !== null) state.cfgChosen = true;
   set(ui.seed, "seed");
   set(ui.count, "n");
   set(ui.batch, "batch");
@@ -400,6 +405,9 @@ function applyQuery(): void {
   if (cls !== null) ui.cls.replaceChildren(new Option(cls, cls));
 }
 
+ui.cfg.addEventListener("input", () => {
+  state.cfgChosen = true;
+});
 applyQuery();
 syncMethod();
 syncModelKind();

@@ -47,6 +47,8 @@ export interface ModelInfo {
   file: string;
   numClasses: number;
   classNames?: string[];
+  /** The model's recommended guidance scale (metadata "flowturbo.sampling"), if it records one. */
+  recommendedCfg?: number;
   /** [C, H, W] of one sample. */
   shape: number[];
   hasRefiner: boolean;

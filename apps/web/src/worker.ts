@@ -64,6 +64,7 @@ async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
       file: base.file,
       numClasses: base.config.numClasses,
       classNames: generator.classNames,
+      recommendedCfg: generator.defaults.cfg,
       shape: [base.config.keepChannels, base.config.inputSize, base.config.inputSize],
       hasRefiner: refiner !== undefined,
       hasVae: vae !== undefined,

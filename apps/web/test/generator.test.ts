@@ -104,4 +104,18 @@ describe("Generator", () => {
       /sit-xl\.onnx generates 4-channel latents: give a VAE/,
     );
   });
+
+  test("the recommended guidance scale comes from the model's flowturbo.sampling metadata", () => {
+    const withCfg = (sampling?: string): ModelCheckpoint => {
+      const metadata = { ...(base.metadata ?? {}) };
+      delete metadata["flowturbo.sampling"];
+      if (sampling !== undefined) metadata["flowturbo.sampling"] = sampling;
+      return { ...base, metadata };
+    };
+    expect(new Generator(node, { base: withCfg('{"cfg":2.5}') }, ["cpu"]).defaults).toEqual({ cfg: 2.5 });
+    expect(new Generator(node, { base: withCfg() }, ["cpu"]).defaults).toEqual({});
+    expect(() => new Generator(node, { base: withCfg('{"cfg":-1}') }, ["cpu"])).toThrow(
+      /cfg must be a number >= 0/,
+    );
+  });
 });
