@@ -64,7 +64,7 @@ describe("flowturbo train-classifier", () => {
       "emoji:sizes",
     );
     expect(bad.code).toBe(EXIT.usage);
-  });
+  }, 300_000);
 });
 
 describe("flowturbo eval --features emoji, eval classes", () => {
@@ -128,7 +128,7 @@ describe("flowturbo eval --features emoji, eval classes", () => {
     expect(inception.code).toBe(EXIT.ok); // the same convention on both sides
     const noLabels = await cli("eval", "classes", stats, "--classifier", classifier);
     expect(noLabels.code).toBe(EXIT.usage);
-  });
+  }, 300_000);
 
   test("usage errors name what is missing", async () => {
     expect((await cli("eval", "fid", "emoji", "--features", "emoji")).err).toMatch(/needs two inputs/);

@@ -68,7 +68,7 @@ describe("recommended sampling settings in the model file", () => {
     const b = await cli("bench", "--base", base, "--heun", "1", "--n", "2", "--repeats", "1", "--json");
     expect(b.code, b.err).toBe(EXIT.ok);
     expect(JSON.parse(b.out).cfg).toBe(2);
-  });
+  }, 300_000);
 
   test("malformed settings are a usage error naming the key", async () => {
     const bad = await withSampling("bad.safetensors", JSON.stringify({ cfg: "high" }));

@@ -8,8 +8,10 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import {
   baseFeeds,
   baseTrainingStep,
+  checkpointClassNames,
   type LrSchedule,
   lrAt,
+  type ModelCheckpoint,
   type ModelKind,
   parseLrSchedule,
   type SiTConfig,
@@ -19,11 +21,14 @@ import {
   syntheticSet,
   type TrainingSet,
   trainedWeights,
+  warmStartWeights,
 } from "@flowturbo/refiner";
+import { EMOJI_CATEGORIES, EMOJI_GROUP_CATEGORY, EMOJI_GROUP_NAMES } from "@flowturbo/data";
 import {
   emojiDataSource,
   loadEmojiTrainingData,
   loadImageFolder,
+  loadModelFile,
   loadTrainingNpz,
   readTrainCheckpointFile,
   type TrainOptions,
@@ -35,7 +40,7 @@ import {
 import type { Tensor } from "@flowturbo/tensor";
 import { clock } from "../progress";
 import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
-import { parseIntFlag, requireFile } from "../files";
+import { parseIntFlag, requireFile, sha256File } from "../files";
 import { loadLatentCacheSet } from "../latentSet";
 
 /** Exit code of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT). */
@@ -152,6 +157,70 @@ export async function trainingData(
     return { set: d.set, classNames: d.classNames, source: path ?? EMOJI_SOURCE };
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * How a warm start's classes map onto the new model's: the same count maps one to one; a model of the 9
+ * emoji categories maps onto the 24 groups (each group starts from its category's embedding).
+ */
+export function warmStartClassMap(
+  source: ModelCheckpoint,
+  classNames: readonly string[],
+): number[] | undefined {
+  if (source.config.numClasses === classNames.length) return undefined;
+  const names = checkpointClassNames(source) ?? [];
+  const isCategories =
+    names.length === EMOJI_CATEGORIES.length && names.every((n, i) => n === EMOJI_CATEGORIES[i]);
+  const isGroups =
+    classNames.length === EMOJI_GROUP_NAMES.length && classNames.every((n, i) => n === EMOJI_GROUP_NAMES[i]);
+  if (isCategories && isGroups) return [...EMOJI_GROUP_CATEGORY];
+  throw new UsageError(
+    `--init ${source.file} has ${source.config.numClasses} classes, the data ${classNames.length}: only the same classes, or the 9 emoji categories for the 24 groups, can be mapped`,
+  );
+}
+
+/**
+ * --init FILE: the model's weights as the run's initial weights (recipe fields init and initSha256; a
+ * resume checks that the file did not change). Returns the weights and the recipe with the checksum.
+ */
+export async function warmStart(
+  recipe: Recipe,
+  fresh: Map<string, Tensor>,
+  classNames: readonly string[],
+  model: { kind: "sit" | "refiner"; config: SiTConfig; prefix?: string },
+): Promise<{ weights: Map<string, Tensor>; recipe: Recipe }> {
+  if (!recipe.init) return { weights: fresh, recipe };
+  const path = await requireFile(String(recipe.init), "--init");
+  const sha = await sha256File(path);
+  if (recipe.initSha256 && recipe.initSha256 !== sha)
+    throw new UsageError(`--resume: the --init file ${path} changed since the run started (sha256 differs)`);
+  let src: ModelCheckpoint;
+  try {
+    src = await loadModelFile(path, { kind: model.kind });
+  } catch (e) {
+    throw new UsageError(`--init: ${(e as Error).message}`);
+  }
+  const c = model.config;
+  const s = src.config;
+  if (
+    s.hiddenSize !== c.hiddenSize ||
+    s.patchSize !== c.patchSize ||
+    s.numHeads !== c.numHeads ||
+    s.depth > c.depth
+  )
+    throw new UsageError(
+      `--init ${path}: width ${s.hiddenSize}, patch ${s.patchSize}, heads ${s.numHeads}, depth ${s.depth} do not fit the new model (width ${c.hiddenSize}, patch ${c.patchSize}, heads ${c.numHeads}, depth ${c.depth}: only deeper)`,
+    );
+  try {
+    const { weights } = warmStartWeights(fresh, src.weights, {
+      prefix: model.prefix,
+      classMap: warmStartClassMap(src, classNames),
+    });
+    return { weights, recipe: { ...recipe, initSha256: sha } };
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--init: ${(e as Error).message}`);
   }
 }
 
@@ -463,6 +532,7 @@ const RECIPE_FLAGS = {
   "label-drop": "labelDrop",
   "no-flip": "noFlip",
   "t-sampling": "tSampling",
+  init: "init",
   data: "data",
   synthetic: "data",
   images: "data",
@@ -486,7 +556,8 @@ export const trainBase: Command = {
   summary: "train a class-conditional SiT (flow matching) on the emoji dataset or an image npz",
   usage:
     "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR]\n" +
-    "  [--lr-schedule constant|cosine:H|linear:[S-]H[@MIN] --warmup W] [--t-sampling uniform|logit-normal] [--resume]\n" +
+    "  [--lr-schedule constant|cosine:H|linear:[S-]H[@MIN] --warmup W] [--t-sampling uniform|logit-normal]\n" +
+    "  [--init MODEL (warm start: its weights; 9-category emoji models map onto the 24 groups; deeper is allowed)] [--resume]\n" +
     "defaults (the embedded emoji model's recipe): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
     "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset (9 categories; --data\n" +
     "  emoji:groups for its 24 groups), or --data FILE.npz\n" +
@@ -506,6 +577,7 @@ export const trainBase: Command = {
     heads: { type: "string" },
     patch: { type: "string" },
     "t-sampling": { type: "string" },
+    init: { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -529,6 +601,7 @@ export const trainBase: Command = {
       labelDrop: parseFloatFlag(v["label-drop"], "--label-drop", 0, 1) ?? 0.1,
       noFlip: v["no-flip"] === true,
       tSampling: (v["t-sampling"] as string | undefined) ?? "uniform",
+      init: (v.init as string | undefined) ?? "",
       data: dataSourceFlag(v),
     };
     if (now.tSampling !== "uniform" && now.tSampling !== "logit-normal")
@@ -579,7 +652,12 @@ export const trainBase: Command = {
       emaDecay: Number(recipe.ema),
     });
     const seed = Number(recipe.seed);
-    const weights = sitInitialWeights(step.graph, { seed });
+    const init = await warmStart(recipe, sitInitialWeights(step.graph, { seed }), data.classNames, {
+      kind: "sit",
+      config,
+    });
+    recipe = init.recipe;
+    const weights = init.weights;
     return runTraining(ctx, {
       command: "train-base",
       step,

@@ -12,7 +12,7 @@ import {
   sitInitialWeights,
   TEACHER,
 } from "@flowturbo/refiner";
-import { loadModelFile, readTrainCheckpointFile } from "@flowturbo/refiner/node";
+import { emojiDataSource, loadModelFile, readTrainCheckpointFile } from "@flowturbo/refiner/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
 import { parseIntFlag, requireFile, sha256File } from "../files";
@@ -29,6 +29,7 @@ import {
   runTraining,
   scheduleFlags,
   trainingData,
+  warmStart,
 } from "./trainBase";
 
 /** The paper's refiner recipe (FLOWTURBO.md section 5). */
@@ -60,7 +61,18 @@ const RECIPE_FLAGS = {
   "image-size": "data",
   "class-map": "data",
   teacher: "teacher",
+  init: "init",
 };
+
+/** The emoji data source (emoji:groups...) recorded in a teacher's training recipe, if any. */
+function teacherEmojiData(teacher: { metadata?: Record<string, string> }): string | undefined {
+  try {
+    const data = (JSON.parse(teacher.metadata?.recipe ?? "{}") as { data?: string }).data;
+    return emojiDataSource(data) ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export const trainRefiner: Command = {
   name: "train-refiner",
@@ -69,7 +81,9 @@ export const trainRefiner: Command = {
     "flowturbo train-refiner --teacher SIT --out DIR --steps N [--batch 18] [--lr 5e-5] [--resume]\n" +
     "defaults (FlowTurbo's recipe): --depth 1 --batch 18 --lr 5e-5 --weight-decay 0 --ema 0.9999 --dt-max 0.12\n" +
     "  --label-drop 0.1, data: the emoji dataset, or --data / --images / --latents DIR (a latent cache) as in\n" +
-    "  train-base; files in DIR as train-base (model.safetensors: the refiner)",
+    "  train-base (default: the teacher's emoji labelling, e.g. emoji:groups, when its recipe records one);\n" +
+    "  --init REFINER: warm start from a refiner (9-category emoji refiners map onto the 24 groups); files in DIR\n" +
+    "  as train-base (model.safetensors: the refiner)",
   examples: [
     "flowturbo train-refiner --teacher runs/emoji-base/ema.safetensors --out runs/emoji-refiner --steps 1500",
     "flowturbo train-refiner --out runs/emoji-refiner --steps 3000 --resume",
@@ -84,6 +98,7 @@ export const trainRefiner: Command = {
     "dt-max": { type: "string" },
     /** --images only: how folder names map to the teacher's classes (file, "imagenet" or "folder-order"). */
     "class-map": { type: "string" },
+    init: { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -105,6 +120,7 @@ export const trainRefiner: Command = {
       seed: parseIntFlag(v.seed, "--seed", 0) ?? 0,
       labelDrop: parseFloatFlag(v["label-drop"], "--label-drop", 0, 1) ?? 0.1,
       dtMax: parseFloatFlag(v["dt-max"], "--dt-max", 0, 1) ?? REFINER_DEFAULTS.dtMax,
+      init: (v.init as string | undefined) ?? "",
       noFlip: v["no-flip"] === true,
       data: dataSourceFlag(v),
     };
@@ -132,8 +148,16 @@ export const trainRefiner: Command = {
     } catch (e) {
       throw new UsageError(`--teacher: ${(e as Error).message}`);
     }
+    // no data flags: the teacher's own emoji labelling (e.g. emoji:groups) when its recipe names one
+    const teacherData = teacherEmojiData(teacher);
+    if (
+      !out.resume &&
+      teacherData &&
+      ["data", "images", "latents", "synthetic"].every((k) => v[k] === undefined)
+    )
+      recipe = { ...recipe, data: teacherData };
     const data = await trainingData(
-      out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v,
+      out.resume || teacherData ? dataFlagsOnResume(v, String(recipe.data)) : v,
       teacher.config.numClasses,
       Number(recipe.seed),
     );
@@ -158,7 +182,18 @@ export const trainRefiner: Command = {
       emaDecay: Number(recipe.ema),
     });
     const seed = Number(recipe.seed);
-    const weights = new Map<string, Tensor>(sitInitialWeights(step.graph, { seed, prefix: STUDENT }));
+    const init = await warmStart(
+      recipe,
+      sitInitialWeights(step.graph, { seed, prefix: STUDENT }),
+      data.classNames,
+      {
+        kind: "refiner",
+        config: student,
+        prefix: STUDENT,
+      },
+    );
+    recipe = init.recipe;
+    const weights = new Map<string, Tensor>(init.weights);
     for (const [k, t] of teacher.weights) weights.set(`${TEACHER}.${k}`, t);
     return runTraining(ctx, {
       command: "train-refiner",

@@ -4,4 +4,5 @@ export * from "./data";
 export * from "./init";
 export * from "./objectives";
 export * from "./schedule";
+export * from "./warmStart";
 export * from "./state";

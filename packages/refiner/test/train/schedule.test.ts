@@ -2,7 +2,7 @@
 // emoji training data helpers (group labels, the held-out split by emoji identity).
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { EMOJI_GROUP_NAMES } from "@flowturbo/data";
-import type { Tensor } from "@flowturbo/tensor";
+import { Tensor } from "@flowturbo/tensor";
 import { afterAll, describe, expect, test } from "vitest";
 import {
   baseFeeds,
@@ -13,6 +13,7 @@ import {
   sameSchedulePast,
   sitInitialWeights,
   syntheticSet,
+  warmStartWeights,
 } from "../../src";
 import { emojiDataSource, emojiSplit, fnv1a32, loadEmojiTrainingData, train } from "../../src/train/node";
 
@@ -55,7 +56,8 @@ describe("learning-rate schedules", () => {
     // a resume may give a constant run its cool-down, not change the steps already taken
     const constant = parseLrSchedule("constant", 1e-3, 10);
     expect(sameSchedulePast(constant, wsd, 60)).toBe(true);
-    expect(sameSchedulePast(constant, wsd, 61)).toBe(false);
+    expect(sameSchedulePast(constant, wsd, 61)).toBe(true); // step 60 is the decay's first, still at the peak
+    expect(sameSchedulePast(constant, wsd, 62)).toBe(false);
     expect(sameSchedulePast(constant, parseLrSchedule("constant", 1e-3, 20), 60)).toBe(false);
   });
 
@@ -109,5 +111,41 @@ describe("emoji training data", () => {
     expect(side.size / emoji.size).toBeLessThan(0.18);
     // deterministic
     expect(Array.from(emojiSplit(d.dataset, 0.15).heldOut)).toEqual(Array.from(heldOut));
+  });
+});
+
+describe("warm starts", () => {
+  test("weights copied by name; the label table mapped from coarser classes; extra blocks stay fresh", () => {
+    const small = baseTrainingStep({ ...tiny, numClasses: 2 }, 2, { lr: 1e-3 });
+    const source = sitInitialWeights(small.graph, { seed: 5 });
+    // give the source's label rows recognisable values: row r = r + 1
+    const table = source.get("y_embedder.embedding_table.weight")!;
+    const d = table.shape[1];
+    source.set(
+      "y_embedder.embedding_table.weight",
+      new Tensor(
+        "float32",
+        table.shape,
+        Float32Array.from({ length: 3 * d }, (_, i) => Math.floor(i / d) + 1),
+      ),
+    );
+    const deeper = baseTrainingStep({ ...tiny, numClasses: 3, depth: 2 }, 2, { lr: 1e-3 });
+    const fresh = sitInitialWeights(deeper.graph, { seed: 6 });
+    const { weights, fresh: kept } = warmStartWeights(fresh, source, { classMap: [1, 0, 1] });
+    const rows = weights.get("y_embedder.embedding_table.weight")!.toFloat32();
+    expect([0, 1, 2, 3].map((r) => rows[r * d])).toEqual([2, 1, 2, 3]); // classes 1, 0, 1, then the null row
+    expect(weights.get("blocks.0.attn.qkv.weight")!.data).toEqual(
+      source.get("blocks.0.attn.qkv.weight")!.data,
+    );
+    expect(kept.every((n) => n.startsWith("blocks.1."))).toBe(true);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(() => warmStartWeights(fresh, source)).toThrow(
+      /y_embedder.embedding_table.weight' is \[3,16\] in the source/,
+    );
+    expect(() => warmStartWeights(fresh, source, { classMap: [0, 2, 1] })).toThrow(/maps to 2, not a class/);
+    const wider = sitInitialWeights(baseTrainingStep({ ...tiny, hiddenSize: 32 }, 2, { lr: 1e-3 }).graph, {
+      seed: 1,
+    });
+    expect(() => warmStartWeights(wider, source, { classMap: [0, 1, 1] })).toThrow(/in the source/);
   });
 });
