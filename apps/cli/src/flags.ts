@@ -50,11 +50,15 @@ const METHOD_FLAGS: Record<MethodError["field"], string> = {
 };
 
 /** A method input (--plan, or --solver with --steps) checked by the pipeline; errors name the flag. */
-export function methodFromInput(input: MethodInput, flags: Partial<Record<MethodError["field"], string>> = {}): SamplingMethod {
+export function methodFromInput(
+  input: MethodInput,
+  flags: Partial<Record<MethodError["field"], string>> = {},
+): SamplingMethod {
   try {
     return parseMethod(input);
   } catch (e) {
-    if (e instanceof MethodError) throw new UsageError(`${flags[e.field] ?? METHOD_FLAGS[e.field]}: ${e.message}`);
+    if (e instanceof MethodError)
+      throw new UsageError(`${flags[e.field] ?? METHOD_FLAGS[e.field]}: ${e.message}`);
     throw e;
   }
 }
@@ -121,7 +125,8 @@ export function classFlag(
     .split(",")
     .map((s) => s.trim());
   const out = ids.map((s) => {
-    if (s === "") throw new UsageError(`--class: an empty class in '${value}' (give ids or names separated by commas)`);
+    if (s === "")
+      throw new UsageError(`--class: an empty class in '${value}' (give ids or names separated by commas)`);
     const byName = names?.findIndex((name) => name.toLowerCase() === s.toLowerCase()) ?? -1;
     if (byName >= 0) return byName;
     const c = Number(s);

@@ -4,7 +4,7 @@
 import { freemem } from "node:os";
 import { sampleLatents } from "@flowturbo/data";
 import { openLatentCache } from "@flowturbo/data/node";
-import type { TrainingSet } from "@flowturbo/refiner";
+import type { TrainingSet } from "@flowturbo/sit";
 import { Tensor } from "@flowturbo/tensor";
 
 export interface LatentCacheSet {

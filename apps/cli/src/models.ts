@@ -79,7 +79,11 @@ export async function openPipeline(
     );
   const vae =
     latent && o.images && o.vae
-      ? await openVae(backend, o.vae, { configPath: o.vaeConfig, latentSize: base.config.inputSize, providers: o.providers })
+      ? await openVae(backend, o.vae, {
+          configPath: o.vaeConfig,
+          latentSize: base.config.inputSize,
+          providers: o.providers,
+        })
       : undefined;
   const pipeline = await FlowTurboPipeline.open(
     backend,

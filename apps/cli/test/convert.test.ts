@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import { loadCheckpoint } from "@flowturbo/refiner";
+import { loadCheckpoint } from "@flowturbo/sit";
 import { readSafetensors, type Tensor } from "@flowturbo/tensor";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";

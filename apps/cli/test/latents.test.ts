@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LatentEncoder, SD_LATENT_SCALE } from "@flowturbo/data";
 import { buildLatentCache, imageFolder, writePngFolder } from "@flowturbo/data/node";
-import { loadModelFile } from "@flowturbo/refiner/node";
+import { loadModelFile } from "@flowturbo/sit/node";
 import { Tensor } from "@flowturbo/tensor";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadLatentCacheSet } from "../src/latentSet";

@@ -3,11 +3,11 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadModelFile, readTrainCheckpointFile } from "@flowturbo/refiner/node";
+import { loadModelFile, readTrainCheckpointFile } from "@flowturbo/sit/node";
 import { TS_NODE_ARGS } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
-import { EXIT_INTERRUPTED } from "../src/commands/trainBase";
+import { EXIT_INTERRUPTED } from "../src/training";
 import { cli } from "./run";
 
 // a tiny SiT on 64 synthetic 32x32 images: 16 tokens, one block

@@ -1,6 +1,6 @@
 // The page: controls -> messages to the generation worker; progress, previews, results and errors back.
 // Settings can also come from the query string (?backend=wasm&base=URL&refiner=URL&plan=H2P4R3&seed=3...).
-import type { CompileLevel, SamplingMethod } from "@flowturbo/core";
+import { type CompileLevel, type MethodInput, parseMethod } from "@flowturbo/pipeline";
 import embeddedBase from "../../../models/emoji/base.safetensors?url";
 import embeddedRefiner from "../../../models/emoji/refiner.safetensors?url";
 import { gridRgba, previewImages, toRgba } from "./images";
@@ -66,6 +66,8 @@ interface AppState {
   last?: Result;
   error?: string;
   generations: number;
+  /** The guidance scale was set by the user (field or ?cfg=): a loaded model's recommendation does not replace it. */
+  cfgChosen?: boolean;
 }
 const state: AppState = { ready: false, busy: false, generations: 0 };
 (globalThis as { flowturboApp?: AppState }).flowturboApp = state;
@@ -160,14 +162,17 @@ function loadModel(): void {
   send({ type: "load", model, backend: ui.backend.value as BackendChoice });
 }
 
-function methodOf(): SamplingMethod {
+/** The method fields as the pipeline reads them; parseMethod says what is wrong with them. */
+function methodOf(): MethodInput {
   const m = ui.method.value;
-  if (m === "plan") return { plan: ui.plan.value.trim().toUpperCase() };
-  if (m === "dopri5") return { solver: "dopri5" };
-  const steps = Number(ui.steps.value);
-  if (!Number.isInteger(steps) || steps < 1)
-    throw new Error(`steps must be a whole number >= 1, got '${ui.steps.value}'`);
-  return { solver: m as "heun" | "euler" | "midpoint" | "rk4", steps };
+  const input: MethodInput =
+    m === "plan"
+      ? { plan: ui.plan.value }
+      : m === "dopri5"
+        ? { solver: m }
+        : { solver: m, steps: ui.steps.value.trim() === "" ? undefined : Number(ui.steps.value) };
+  parseMethod(input); // throws MethodError with the reason
+  return input;
 }
 
 function intField(input: HTMLInputElement, what: string, min: number): number {
@@ -186,9 +191,8 @@ function request(): GenerateRequest {
   if (!Number.isFinite(cfg) || cfg < 0)
     throw new Error(`guidance scale must be a number >= 0, got '${ui.cfg.value}'`);
   const choice: ClassChoice = ui.cls.value === "random" ? "random" : Number(ui.cls.value);
-  let compile = ui.compile.value as CompileLevel;
-  // block graphs exist for plans and Heun: other solvers run on model sessions
-  if (compile === "block" && !("plan" in method) && method.solver !== "heun") compile = "model";
+  // "auto": the pipeline's default for the method (block graphs for plans and Heun)
+  const compile = ui.compile.value === "auto" ? undefined : (ui.compile.value as CompileLevel);
   return {
     labels: labelsFor(choice, n, seed, model.numClasses),
     method,
@@ -276,6 +280,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       state.webgpu = m.webgpu;
       state.ready = true;
       fillClasses(m.model);
+      // the model's recommended guidance scale, unless the user chose one (field or ?cfg=)
+      if (!state.cfgChosen) ui.cfg.value = String(m.model.recommendedCfg ?? 1);
       ui.progress.hidden = true;
       const gpu = m.webgpu.available
         ? `WebGPU available (${m.webgpu.adapter})`
@@ -383,6 +389,7 @@ function applyQuery(): void {
   set(ui.plan, "plan");
   set(ui.steps, "steps");
   set(ui.cfg, "cfg");
+  if (q.get("cfg") !== null) state.cfgChosen = true;
   set(ui.seed, "seed");
   set(ui.count, "n");
   set(ui.batch, "batch");
@@ -400,6 +407,9 @@ function applyQuery(): void {
   if (cls !== null) ui.cls.replaceChildren(new Option(cls, cls));
 }
 
+ui.cfg.addEventListener("input", () => {
+  state.cfgChosen = true;
+});
 applyQuery();
 syncMethod();
 syncModelKind();

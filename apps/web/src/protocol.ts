@@ -1,7 +1,6 @@
 // Messages between the page (main.ts) and the generation worker (worker.ts). Everything is structured-
 // clonable; image data travels as transferred Float32Arrays.
-import type { CompileLevel, SamplingMethod, TransferCounts } from "@flowturbo/core";
-import type { StageTimings } from "./generator";
+import type { CompileLevel, MethodInput, StageTimings, TransferCounts } from "@flowturbo/pipeline";
 
 /** Where a model file comes from: a URL (fetched, kept in Cache Storage) or a file the user picked. */
 /** `name`: what messages call a URL (default: its last path segment). */
@@ -22,11 +21,13 @@ export type BackendChoice = "auto" | "webgpu" | "wasm";
 
 export interface GenerateRequest {
   labels: number[];
-  method: SamplingMethod;
+  /** Checked by the worker's pipeline (parseMethod). */
+  method: MethodInput;
   cfg: number;
   seed: number;
   batch: number;
-  compile: CompileLevel;
+  /** Undefined: the pipeline's default for the method (block for plans and Heun). */
+  compile?: CompileLevel;
   /** Post the state of the current batch after every step (live preview). */
   preview: boolean;
 }
@@ -47,6 +48,8 @@ export interface ModelInfo {
   file: string;
   numClasses: number;
   classNames?: string[];
+  /** The model's recommended guidance scale (metadata "flowturbo.sampling"), if it records one. */
+  recommendedCfg?: number;
   /** [C, H, W] of one sample. */
   shape: number[];
   hasRefiner: boolean;

@@ -1,9 +1,10 @@
 // The generation worker: loads the model (download + cache), opens ONNX Runtime Web sessions (WebGPU,
-// WASM fallback) and runs the Generator off the main thread, posting progress, previews and results.
+// WASM fallback) and samples through @flowturbo/pipeline's FlowTurboPipeline off the main thread, posting
+// progress, previews and results.
 import { createWebBackend, type WebBackend } from "@flowturbo/backend-web";
 import type { ExecutionProvider } from "@flowturbo/core";
+import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
 import type { VaeDecoder } from "@flowturbo/vae";
-import { Generator } from "./generator";
 import { loadModels } from "./loadModels";
 import type { BackendChoice, FromWorker, ModelChoice, ToWorker, WebGpuStatus } from "./protocol";
 import { detectWebGpu } from "./webgpu";
@@ -21,7 +22,7 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
 const WASM_PATHS = new URL(/* @vite-ignore */ "../ort/", import.meta.url).href;
 
 let backend: WebBackend | undefined;
-let generator: Generator | undefined;
+let pipeline: FlowTurboPipeline | undefined;
 let vae: VaeDecoder | undefined;
 const running = new Map<number, AbortController>();
 /** Loads and generations run one at a time, in order. */
@@ -37,9 +38,9 @@ function providersFor(choice: BackendChoice, gpu: WebGpuStatus): ExecutionProvid
 }
 
 async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
-  await generator?.release();
+  await pipeline?.release();
   await vae?.release();
-  generator = undefined;
+  pipeline = undefined;
   vae = undefined;
   const gpu = await detectWebGpu(choice);
   const providers = providersFor(choice, gpu);
@@ -55,7 +56,7 @@ async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
   vae = models.vae;
   const base = models.base;
   const refiner = models.refiner;
-  generator = new Generator(backend, models, providers);
+  pipeline = await FlowTurboPipeline.open(backend, models, { providers });
   let parameters = 0;
   for (const t of base.weights.values()) parameters += t.size;
   post({
@@ -63,7 +64,8 @@ async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
     model: {
       file: base.file,
       numClasses: base.config.numClasses,
-      classNames: generator.classNames,
+      classNames: pipeline.classNames ? [...pipeline.classNames] : undefined,
+      recommendedCfg: pipeline.defaults.cfg,
       shape: [base.config.keepChannels, base.config.inputSize, base.config.inputSize],
       hasRefiner: refiner !== undefined,
       hasVae: vae !== undefined,
@@ -75,12 +77,16 @@ async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
 }
 
 async function generate(id: number, request: Extract<ToWorker, { type: "generate" }>["request"]) {
-  if (!generator) throw new Error("no model loaded");
+  const pl = pipeline;
+  if (!pl) throw new Error("no model loaded");
   const abort = new AbortController();
   running.set(id, abort);
   try {
     const n = request.labels.length;
-    const g = await generator.generate(request, {
+    const params = { ...request, method: parseMethod(request.method) };
+    const problems = pl.check(params);
+    if (problems.length) throw new Error(problems.map((q) => q.message).join("; "));
+    const g = await pl.generate(params, {
       signal: abort.signal,
       beforeRun: async () => {
         await yieldToEventLoop();
@@ -89,7 +95,7 @@ async function generate(id: number, request: Extract<ToWorker, { type: "generate
       onProgress: (p) => {
         let preview: { data: Float32Array; shape: number[] } | undefined;
         if (request.preview && p.x) {
-          const shape = generator!.config;
+          const shape = pl.config;
           const per = shape.keepChannels * shape.inputSize * shape.inputSize;
           const rows = Math.min(Math.floor(p.x.length / per), n - p.done);
           // guided batches are [cond; uncond]: the first rows are the samples
@@ -114,18 +120,18 @@ async function generate(id: number, request: Extract<ToWorker, { type: "generate
         );
       },
     });
-    const images = g.images.toFloat32().slice();
+    const images = (g.images ?? g.latents).toFloat32().slice();
     post(
       {
         type: "result",
         id,
         images,
-        shape: [...g.images.shape],
+        shape: [...(g.images ?? g.latents).shape],
         labels: g.labels,
         nfe: g.nfe,
         timings: g.timings,
         provider: g.provider,
-        fallbackReason: generator.fallbackReason,
+        fallbackReason: g.fallbackReason,
         compile: g.compile,
         transfers: g.transfers,
       },

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COMMANDS, runCli } from "@flowturbo/cli";
-import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/refiner";
+import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/sit";
 import { readSafetensors } from "@flowturbo/tensor";
 import { Writable } from "node:stream";
 

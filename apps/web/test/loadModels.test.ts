@@ -12,7 +12,7 @@ import { COMMANDS, runCli } from "@flowturbo/cli";
 import { quantizeImages, readSafetensors } from "@flowturbo/tensor";
 import { readNpzFile } from "@flowturbo/tensor/node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { Generator } from "../src/generator";
+import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
 import { loadModels } from "../src/loadModels";
 import { maxAbsDiff, sink } from "./embedded";
 
@@ -55,10 +55,10 @@ describe("latent models with a VAE", () => {
       ["cpu"],
     );
     expect(models.vae).toBeDefined();
-    const gen = new Generator(node, models, ["cpu"]);
+    const gen = await FlowTurboPipeline.open(node, models, { providers: ["cpu"] });
     const g = await gen.generate({
       labels: [5, 5],
-      method: { plan: "H2" },
+      method: parseMethod({ plan: "H2" }),
       cfg: 1,
       seed: 4,
       batch: 2,
@@ -67,7 +67,7 @@ describe("latent models with a VAE", () => {
     await gen.release();
     await models.vae!.release();
     expect(g.latents.shape).toEqual([2, 4, 8, 8]);
-    expect(g.images.shape).toEqual([2, 3, 16, 16]);
+    expect(g.images!.shape).toEqual([2, 3, 16, 16]);
     expect(g.timings.decode).toBeGreaterThan(0);
 
     const latents = join(dir, "latents.safetensors");
@@ -81,7 +81,7 @@ describe("latent models with a VAE", () => {
     )!;
     expect(maxAbsDiff(g.latents.toFloat32(), cliLatents.toFloat32())).toBeLessThan(1e-5);
     // the same uint8 pixels, up to a rounding flip where thread counts change the decoder's sums
-    const ours = quantizeImages(g.images).data as Uint8Array;
+    const ours = quantizeImages(g.images!).data as Uint8Array;
     const theirs = (await readNpzFile(npz)).get("arr_0")!.data as Uint8Array;
     expect(maxAbsDiff(ours, theirs)).toBeLessThanOrEqual(1);
   });
@@ -91,7 +91,7 @@ describe("latent models with a VAE", () => {
       /sit\.pt generates 4-channel latents: give a VAE/,
     );
     await expect(loadModels(node, { base: { url: `${url}/refiner.pt` }, heads: 4 }, ["cpu"])).rejects.toThrow(
-      /base model: refiner\.pt is a refiner checkpoint, expected a SiT/,
+      /base model: refiner\.pt: this is a refiner checkpoint, expected a sit/,
     );
     await expect(loadModels(node, { base: { url: `${url}/sit.pt` } }, ["cpu"])).rejects.toThrow(
       /base model: sit\.pt: hidden size 64 is not a standard SiT width.*heads/,

@@ -6,6 +6,7 @@ export * from "./classmap";
 export * from "./dataset";
 export * from "./decode-browser";
 export * from "./emoji";
+export * from "./emojiGroups";
 export * from "./image";
 export * from "./latents";
 export * from "./png";

@@ -19,10 +19,19 @@ function describe(s: StatsFile): string {
 /** FID and sFID between two stats files (either order gives the same value to rounding). */
 export function compareStats(a: StatsFile, b: StatsFile, options: FrechetOptions = {}): FidComparison {
   const notes: string[] = [];
+  const na = a.meta?.convention;
+  const nb = b.meta?.convention;
+  const network = (c: typeof na) =>
+    c ? `${c.network}${c.weights ? ` (${c.weights.slice(0, 12)})` : ""}` : undefined;
+  const emoji = na?.network === "emoji-classifier" || nb?.network === "emoji-classifier";
+  if (emoji && network(na) !== network(nb))
+    throw new Error(
+      `the two sides are features of different networks (${network(na) ?? "not recorded"} vs ${network(nb) ?? "not recorded"}): their distance means nothing`,
+    );
   const fid = frechetDistanceDetailed(a.pool, b.pool, options);
   let sfid: FrechetResult | undefined;
   if (a.spatial && b.spatial) sfid = frechetDistanceDetailed(a.spatial, b.spatial, options);
-  else notes.push("sFID skipped: mu_s/sigma_s missing on one side");
+  else if (!emoji) notes.push("sFID skipped: mu_s/sigma_s missing on one side");
   const ca = a.meta?.convention;
   const cb = b.meta?.convention;
   if (ca && cb && (ca.input !== cb.input || ca.preprocess !== cb.preprocess)) {
@@ -38,9 +47,11 @@ export function compareStats(a: StatsFile, b: StatsFile, options: FrechetOptions
     ["second", b],
   ] as const) {
     const n = s.pool.n;
-    if (n !== undefined && n < 2048) {
+    // Inception's pool3 has 2048 features; FD-emoji's the classifier's width
+    const dim = emoji ? s.pool.dim : 2048;
+    if (n !== undefined && n < dim) {
       notes.push(
-        `${label} set has ${n} images (< 2048): its covariance is singular and FID is biased upwards`,
+        `${label} set has ${n} images (< ${dim}): its covariance is singular and FID is biased upwards`,
       );
     }
   }

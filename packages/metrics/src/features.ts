@@ -17,11 +17,16 @@ import { type GaussianStats, StatsAccumulator } from "./stats";
 
 /** Which network and input pipeline produced a set of features (recorded in stats files). */
 export interface FeatureConvention {
-  /** Always pytorch-fid's port of the 2015-12-05 TF Inception (pt_inception-2015-12-05-6726825d.pth). */
-  network: "pt_inception-2015-12-05";
+  /**
+   * pytorch-fid's port of the 2015-12-05 TF Inception (pt_inception-2015-12-05-6726825d.pth), or the
+   * repository's emoji classifier (penultimate features; see emojiFeatures.ts).
+   */
+  network: "pt_inception-2015-12-05" | "emoji-classifier";
   /** "float": [0,1] floats without quantization (FlowTurbo); "uint8": 8-bit images (files, ADM sample npz). */
   input: InceptionInput;
-  preprocess: InceptionPreprocess;
+  preprocess: InceptionPreprocess | "emoji-classifier";
+  /** The emoji classifier's weights (sha256 of its file): features of other weights do not compare. */
+  weights?: string;
 }
 
 export interface ExtractorOptions {

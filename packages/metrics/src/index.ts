@@ -1,6 +1,8 @@
 // @flowturbo/metrics: FID, sFID, Inception Score and precision/recall with the reference conventions
 // (pytorch-fid's FID Inception, ADM's evaluator). Browser-safe; file helpers are in "./node".
 export * from "./distances";
+export * from "./emojiClassifier";
+export * from "./emojiFeatures";
 export * from "./evaluate";
 export * from "./features";
 export * from "./fid";

@@ -3,7 +3,7 @@
 // samples and per-stage timings out. Sessions are opened for a request's compile settings and reused
 // while they stay the same.
 import type { Backend, ExecutionProvider, ModelSource, Session } from "@flowturbo/core";
-import type { ModelCheckpoint, SiTConfig } from "@flowturbo/sit";
+import { type ModelCheckpoint, type SamplingDefaults, type SiTConfig, samplingDefaultsOf } from "@flowturbo/sit";
 import type { GuidedChannels, NfeCounts } from "@flowturbo/solvers";
 import type { Tensor } from "@flowturbo/tensor";
 import type { VaeDecoder } from "@flowturbo/vae";
@@ -139,6 +139,8 @@ export class FlowTurboPipeline {
   readonly config: SiTConfig;
   /** Class names recorded in the base model file, if any. */
   readonly classNames: readonly string[] | undefined;
+  /** The base model's recommended settings (its "flowturbo.sampling" metadata, e.g. the guidance scale). */
+  readonly defaults: SamplingDefaults;
   private readonly open = new Map<string, SamplingModels>();
 
   private constructor(
@@ -148,6 +150,7 @@ export class FlowTurboPipeline {
   ) {
     this.config = models.base.config;
     this.classNames = checkpointClassNames(models.base);
+    this.defaults = samplingDefaultsOf(models.base.metadata, models.base.file);
   }
 
   /** Checks the models' kinds; sessions open on the first generate(). */
@@ -194,6 +197,7 @@ export class FlowTurboPipeline {
         compile: this.compileLevel(p),
         cfg: p.cfg ?? 1,
         seed: p.seed ?? 0,
+        samples: p.labels.length,
         labels: p.labels,
         batch: this.batchSize(p),
       },

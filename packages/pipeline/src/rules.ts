@@ -55,8 +55,11 @@ export interface RuleInput {
   compile: CompileLevel;
   cfg: number;
   seed: number;
-  labels: readonly number[];
+  /** Number of samples. */
+  samples: number;
   batch: number;
+  /** Class of each sample (checked against the model's classes). */
+  labels?: readonly number[];
 }
 
 export interface ModelFacts {
@@ -66,15 +69,18 @@ export interface ModelFacts {
   classNames?: readonly string[];
 }
 
-/** Every rule a request breaks for a model (empty when it can run). */
-export function checkRequest(r: RuleInput, model: ModelFacts): Problem[] {
+/**
+ * Every rule a request breaks (empty when it can run). Without `model` only the rules that need no model
+ * (method x compile level, guidance, seed, batch, sample count): callers check those before loading one.
+ */
+export function checkRequest(r: RuleInput, model?: ModelFacts): Problem[] {
   const problems: Problem[] = [];
   if (r.compile === "block" && !blockPlanOf(r.method))
     problems.push({
       field: "compile",
       message: `compile "block" runs FlowTurbo plans and Heun, not '${methodName(r.method)}': use "model" (or "none")`,
     });
-  if (usesRefiner(r.method) && !model.hasRefiner)
+  if (model && usesRefiner(r.method) && !model.hasRefiner)
     problems.push({
       field: "refiner",
       message: `${methodLabel(r.method)} has refiner (R) steps but no refiner model was given: add one, or use a plan without R`,
@@ -83,10 +89,10 @@ export function checkRequest(r: RuleInput, model: ModelFacts): Problem[] {
     problems.push({ field: "cfg", message: `guidance scale must be a number in 0..${MAX_CFG} (1 = no guidance), got ${r.cfg}` });
   if (!Number.isSafeInteger(r.seed) || r.seed < 0)
     problems.push({ field: "seed", message: `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${r.seed}` });
-  if (r.labels.length < 1 || r.labels.length > MAX_SAMPLES)
-    problems.push({ field: "labels", message: `the number of samples must be in 1..${MAX_SAMPLES}, got ${r.labels.length}` });
-  const bad = r.labels.find((c) => !Number.isInteger(c) || c < 0 || c >= model.numClasses);
-  if (bad !== undefined)
+  if (!Number.isInteger(r.samples) || r.samples < 1 || r.samples > MAX_SAMPLES)
+    problems.push({ field: "labels", message: `the number of samples must be in 1..${MAX_SAMPLES}, got ${r.samples}` });
+  const bad = model && r.labels?.find((c) => !Number.isInteger(c) || c < 0 || c >= model.numClasses);
+  if (model && bad !== undefined)
     problems.push({ field: "labels", message: `class ${bad} is not a class of this model (0..${model.numClasses - 1})` });
   if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > MAX_BATCH)
     problems.push({ field: "batch", message: `batch must be an integer in 1..${MAX_BATCH}, got ${r.batch}` });

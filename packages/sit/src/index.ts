@@ -6,3 +6,4 @@ export * from "./weights";
 export * from "./checkpoint";
 export * from "./procedural";
 export * from "./train/index";
+export * from "./samplingDefaults";

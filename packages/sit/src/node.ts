@@ -12,6 +12,7 @@ import type { SiTConfig } from "./config";
 import type { ModelKind } from "./weights";
 import { type TrainingSet, tensorSet, uint8ImageSet } from "./train/data";
 
+export * from "./train/emoji";
 export * from "./train/trainer";
 
 /** Path of @flowturbo/data's bundled emoji32.npz (undefined if the package or file is not installed). */
@@ -113,7 +114,8 @@ export const MODEL_CONFIG_KEY = ONNX_CONFIG_KEY;
 export async function writeModelFile(
   path: string,
   weights: ReadonlyMap<string, Tensor>,
-  model: { kind: ModelKind; config: SiTConfig },
+  /** A SiT or refiner ({kind, config} as loadCheckpoint reads it), or another network's own kind/config. */
+  model: { kind: ModelKind; config: SiTConfig } | { kind: string; config: object },
   extra: Record<string, string> = {},
 ): Promise<void> {
   await writeFileStreaming(

@@ -2,25 +2,25 @@
 // baselines from the same noise, acceleration ratios (paper Table 3a), an error-vs-latency plot.
 import { writeFile } from "node:fs/promises";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import { initialNoise, type SamplingMethod, sample } from "@flowturbo/core";
+import {
+  type CompileLevel,
+  defaultCompileLevel,
+  type GenerateParams,
+  initialNoise,
+  parsePlanMethod,
+  type SamplingMethod,
+} from "@flowturbo/pipeline";
 import { labelsForSamples, Tensor } from "@flowturbo/tensor";
 import { type BenchRow, accelerationRatios, errorLatencySvg, median, relativeL2 } from "../benchReport";
 import { type Command, EXIT, UsageError } from "../cli";
-import { parseIntFlag } from "../flags";
-import { openCompiled } from "../models";
-import { PLAN_PRESETS, parseCompile } from "./sample";
-
-const list = (v: unknown, fallback: string) =>
-  String(v ?? fallback)
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+import { compileFlag, listFlag as list, methodFromInput, parseIntFlag, refuseProblems } from "../flags";
+import { openPipeline } from "../models";
 
 export const bench: Command = {
   name: "bench",
   summary: "latency, NFE and error vs a reference solve for FlowTurbo plans and Heun (or other) baselines",
   usage:
-    "flowturbo bench --base MODEL [--refiner MODEL] [--plans fast,quality] [--heun 8,11,15,24] [--solvers rk4:4] [--n 8] [--batch 8] [--repeats 5] [--cfg 1.5] [--plot bench.svg] [--compile none|model|block] [--forward --batches 1,8]",
+    "flowturbo bench --base MODEL [--refiner MODEL] [--plans fast,quality] [--heun 8,11,15,24] [--solvers rk4:4] [--n 8] [--batch 8] [--repeats 5] [--cfg S (default: the model's recommended scale, else 1)] [--plot bench.svg] [--compile none|model|block] [--forward --batches 1,8]",
   examples: [
     "flowturbo bench --base sit-xl-2.onnx --refiner refiner.onnx --plans H1P5R3,H2P4R2 --heun 4,6,8 --n 8 --plot bench.svg",
     "flowturbo bench --base sit-xl-2.onnx --forward --batches 1,8 --json",
@@ -50,37 +50,38 @@ export const bench: Command = {
     const batch = parseIntFlag(v.batch, "--batch") ?? n;
     const repeats = parseIntFlag(v.repeats, "--repeats") ?? 5;
     const seed = parseIntFlag(v.seed, "--seed", 0) ?? 0;
-    const cfg = v.cfg === undefined ? 1 : Number(v.cfg);
     const rtol = v.rtol === undefined ? 1e-5 : Number(v.rtol);
-    if (!Number.isFinite(cfg) || !(rtol > 0)) throw new UsageError("--cfg and --rtol must be numbers");
+    if ((v.cfg !== undefined && !Number.isFinite(Number(v.cfg))) || !(rtol > 0))
+      throw new UsageError("--cfg and --rtol must be numbers");
     // --compile applies to the plans and Heun runs (default block); the dopri5 reference, --solvers
     // and --forward use per-call sessions (at "none" when asked, else "model")
     if (v.forward && v.compile === "block")
       throw new UsageError("--forward times single model calls: use --compile none or model");
-    const level = parseCompile(v.compile ?? (v.forward ? "model" : undefined), { plan: "H1" });
+    const level: CompileLevel = compileFlag(v.compile) ?? (v.forward ? "model" : "block");
+    const compileFor = (m: SamplingMethod): CompileLevel =>
+      level === "block" ? defaultCompileLevel(m) : level;
+    const planMethods = list(v.plans, v.refiner ? "fast,quality" : "").map((p) =>
+      methodFromInput({ plan: p }, { plan: "--plans" }),
+    );
+    const heunSteps = list(v.heun, "4,8").map((k) => parseIntFlag(k, "--heun") as number);
+    if (!v.forward && !v.refiner && planMethods.some((m) => m.kind === "plan" && m.plan.counts.R > 0))
+      throw new UsageError("plans with R blocks need --refiner MODEL");
     const backend = createNodeBackend();
     try {
       const heads = parseIntFlag(v.heads, "--heads");
-      const planNames = list(v.plans, v.refiner ? "fast,quality" : "").map((p) => PLAN_PRESETS[p] ?? p);
-      const heunSteps = list(v.heun, "4,8").map((k) => parseIntFlag(k, "--heun"));
-      if (!v.forward && !v.refiner && planNames.some((p) => /R/i.test(p)))
-        throw new UsageError("plans with R blocks need --refiner MODEL");
-      const models = await openCompiled(backend, {
+      const opened = await openPipeline(backend, {
         base: v.base as string,
         refiner: v.forward ? undefined : (v.refiner as string | undefined),
         heads,
+        images: false,
         providers: ["cpu"],
-        level,
-        perCall: true,
-        block: {
-          batch: Math.min(batch, n),
-          guided: cfg !== 1,
-          plans: [...planNames, ...heunSteps.map((k) => `H${k}`)],
-        },
+        keepSessions: 4, // plans' blocks, Heun's blocks, per-call sessions (reference, --solvers)
       });
-      const base = { session: models.base!, config: models.config, file: models.file };
-      const c = base.config;
-      const shape = [c.keepChannels, c.inputSize, c.inputSize];
+      const { pipeline } = opened;
+      // no --cfg: the model's recommended scale (metadata "flowturbo.sampling"), else 1
+      const cfg = v.cfg === undefined ? (pipeline.defaults.cfg ?? 1) : Number(v.cfg);
+      const c = pipeline.config;
+      const shape = pipeline.sampleShape;
       const time = async (fn: () => Promise<unknown>) => {
         await fn(); // warm-up
         const ms: number[] = [];
@@ -91,8 +92,19 @@ export const bench: Command = {
         }
         return median(ms);
       };
+      const labels = Array.from(labelsForSamples(seed, 0, n, c.numClasses)); // as `sample` without --class
+      const request = (method: SamplingMethod): GenerateParams => ({
+        method,
+        labels,
+        cfg,
+        seed,
+        batch,
+        compile: compileFor(method),
+        decode: false,
+      });
 
       if (v.forward) {
+        const session = (await pipeline.sessions(request(parsePlanMethod("H1")))).base!;
         const rows = [];
         for (const b of list(v.batches, "1,8").map((s) => parseIntFlag(s, "--batches") as number)) {
           const feeds = {
@@ -100,12 +112,13 @@ export const bench: Command = {
             t: Tensor.from("float32", [b], new Array(b).fill(0.5)),
             y: Tensor.from("int64", [b], new Array(b).fill(0)),
           };
-          const ms = await time(() => base.session.run(feeds));
+          const ms = await time(() => session.run(feeds));
           rows.push({ batch: b, msPerForward: ms, msPerImage: ms / b });
         }
+        await opened.release();
         if (ctx.json)
           ctx.stdout.write(
-            `${JSON.stringify({ model: base.file, provider: base.session.provider, repeats, forward: rows })}\n`,
+            `${JSON.stringify({ model: opened.file, provider: session.provider, repeats, forward: rows })}\n`,
           );
         else
           for (const r of rows)
@@ -115,36 +128,31 @@ export const bench: Command = {
         return EXIT.ok;
       }
 
-      const refiner = models.refiner ? { session: models.refiner } : undefined;
       const methods: { name: string; kind: BenchRow["kind"]; method: SamplingMethod }[] = [];
-      for (const p of planNames) methods.push({ name: p, kind: "flowturbo", method: { plan: p } });
+      for (const m of planMethods)
+        methods.push({ name: m.kind === "plan" ? m.text : "", kind: "flowturbo", method: m });
       for (const k of heunSteps)
-        methods.push({ name: `heun:${k}`, kind: "baseline", method: { plan: `H${k}` } });
+        methods.push({
+          name: `heun:${k}`,
+          kind: "baseline",
+          method: methodFromInput({ solver: "heun", steps: k }, { steps: "--heun" }),
+        });
       for (const s of list(v.solvers, "")) {
         const [solver, steps] = s.split(":");
         methods.push({
           name: s,
           kind: "baseline",
-          method: { solver, steps: parseIntFlag(steps, `--solvers ${s}`) } as SamplingMethod,
+          method: methodFromInput(
+            { solver, steps: parseIntFlag(steps, `--solvers ${s}`) },
+            { solver: "--solvers", steps: "--solvers" },
+          ),
         });
       }
-      const labels = Array.from(labelsForSamples(seed, 0, n, c.numClasses)); // as `sample` without --class
-      const run = (method: SamplingMethod) =>
-        sample({
-          base: base.session,
-          refiner: refiner?.session,
-          ...(level === "block" && "plan" in method
-            ? { compile: "block" as const, blocks: models.blocks!.sessions }
-            : {}),
-          shape,
-          labels,
-          nullClass: c.numClasses,
-          method,
-          seed,
-          cfgScale: cfg,
-          batchSize: batch,
-        });
-      const reference = await run({ solver: "dopri5", rtol, atol: rtol / 100 });
+      for (const m of methods) refuseProblems(pipeline.check(request(m.method)));
+      const run = async (method: SamplingMethod) => pipeline.generate(request(method));
+      const reference = await run(
+        methodFromInput({ solver: "dopri5", rtol, atol: rtol / 100 }, { rtol: "--rtol", atol: "--rtol" }),
+      );
       const ref = reference.latents.data as Float32Array;
       const rows: BenchRow[] = [];
       for (const m of methods) {
@@ -161,15 +169,16 @@ export const bench: Command = {
           error: relativeL2(last.latents.data as Float32Array, ref),
         });
       }
+      await opened.release();
       const ratios = accelerationRatios(rows);
       if (v.plot)
         await writeFile(
           v.plot as string,
-          errorLatencySvg(rows, `${base.file}: error vs latency (batch ${batch}, cfg ${cfg})`),
+          errorLatencySvg(rows, `${opened.file}: error vs latency (batch ${batch}, cfg ${cfg})`),
         );
       const report = {
-        model: base.file,
-        provider: base.session.provider,
+        model: opened.file,
+        provider: reference.provider,
         n,
         batch,
         repeats,

@@ -1,6 +1,7 @@
 // `flowturbo convert`: checkpoint (.pt / .safetensors) -> ONNX + a JSON manifest.
 import { basename, dirname, join } from "node:path";
-import { exportOnnx, loadCheckpoint } from "@flowturbo/refiner";
+import { exportOnnx } from "@flowturbo/pipeline";
+import { loadCheckpoint } from "@flowturbo/sit";
 import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";

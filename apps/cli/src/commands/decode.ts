@@ -6,7 +6,8 @@ import { saveSafetensorsFile } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
 import { requireFile } from "../files";
 import { parseIntFlag } from "../flags";
-import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
+import { openVae } from "../models";
+import { imageOutput, writeImages } from "../outputs";
 
 export const decodeCommand: Command = {
   name: "decode",
@@ -42,7 +43,7 @@ export const decodeCommand: Command = {
     const labels = tensors.get("labels");
     const backend = createNodeBackend();
     try {
-      const vae = await openVaeDecoder(backend, ctx.values.vae as string, {
+      const vae = await openVae(backend, ctx.values.vae as string, {
         configPath: ctx.values["vae-config"] as string | undefined,
         latentSize: latents.shape[2],
         providers: ["cpu"],

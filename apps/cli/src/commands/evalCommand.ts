@@ -17,6 +17,7 @@ import {
 import { type Command, EXIT, UsageError } from "../cli";
 import { requireFile } from "../files";
 import { parseIntFlag } from "../flags";
+import { runEmojiEval } from "../emojiEval";
 import { assembleSampleNpz, runStats } from "../mergeRun";
 import { readRunShards } from "../shards";
 
@@ -57,15 +58,21 @@ async function withExtractor<T>(
 export const evalCommand: Command = {
   name: "eval",
   summary:
-    "FID between folders / sample npz / statistics npz; statistics files for reuse; merge a sharded run",
+    "FID (or FD-emoji) between folders / sample npz / statistics npz; class agreement; statistics files; merge a sharded run",
   usage:
-    "flowturbo eval fid A B [--inception pt_inception.pth] [--json]  |  flowturbo eval stats INPUT -o stats.npz --inception FILE  |  flowturbo eval merge RUN_DIR [--ref REF] [-o stats.npz] [--npz samples.npz] [--total N]",
+    "flowturbo eval fid A B [--inception pt_inception.pth | --features emoji [--classifier FILE]] [--json]  |  flowturbo eval stats INPUT -o stats.npz (--inception FILE | --features emoji)  |  flowturbo eval classes INPUT [--labels groups|categories]  |  flowturbo eval merge RUN_DIR [--ref REF] [-o stats.npz] [--npz samples.npz] [--total N]\n" +
+    "--features emoji: Frechet distance in the penultimate features of the emoji classifier (models/emoji-classifier;\n" +
+    "  FID's Inception is not needed); 'emoji' as an input is the emoji dataset itself; inputs whose images carry\n" +
+    "  labels (files <index>_<label>.png, sample npz arr_1) also get their class agreement: the fraction the\n" +
+    "  classifier puts in their class (--labels categories for models of the 9 categories)",
   examples: [
     "flowturbo eval fid samples.npz VIRTUAL_imagenet256_labeled.npz --inception pt_inception-2015-12-05-6726825d.pth",
     "flowturbo eval stats my-images/ -o my-stats.npz --inception pt_inception-2015-12-05-6726825d.pth",
     "flowturbo eval fid my-stats.npz VIRTUAL_imagenet256_labeled.npz --json",
     "flowturbo eval merge run/ --ref VIRTUAL_imagenet256_labeled.npz -o run-stats.npz   # FID/sFID of `sample --shard` folders from their moments",
     "flowturbo eval merge run/ --npz samples.npz --total 50000                           # one ADM sample npz from the shards' images",
+    "flowturbo eval fid samples/ emoji --features emoji          # FD-emoji of `flowturbo sample -o samples/` against the dataset",
+    "flowturbo eval classes samples/                             # class agreement of the embedded model's samples",
   ],
   options: {
     inception: { type: "string" },
@@ -75,11 +82,22 @@ export const evalCommand: Command = {
     ref: { type: "string" },
     npz: { type: "string" },
     total: { type: "string" },
+    features: { type: "string" },
+    classifier: { type: "string" },
+    labels: { type: "string" },
   },
   async run(ctx) {
     const [sub, ...paths] = ctx.positionals;
     const batch = parseIntFlag(ctx.values.batch, "--batch") ?? 32;
     const limit = parseIntFlag(ctx.values.limit, "--limit");
+    const features = (ctx.values.features as string | undefined) ?? "inception";
+    if (features !== "inception" && features !== "emoji")
+      throw new UsageError(`--features must be inception or emoji, got '${features}'`);
+    if (features === "emoji" || sub === "classes") {
+      const text = await runEmojiEval(sub ?? "", paths, ctx.values, ctx.json, batch, limit);
+      ctx.stdout.write(`${text}\n`);
+      return EXIT.ok;
+    }
     const inception = ctx.values.inception as string | undefined;
     const opts = { imageFolder: folderImages, limit, batchSize: batch };
     if (sub === "fid") {

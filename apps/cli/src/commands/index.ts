@@ -8,6 +8,7 @@ import { models } from "./models";
 import { queueCommand } from "./queue";
 import { sampleCommand } from "./sample";
 import { trainBase } from "./trainBase";
+import { trainClassifier } from "./trainClassifier";
 import { trainRefiner } from "./trainRefiner";
 
 /** Every command of the CLI, in help order. */
@@ -22,4 +23,5 @@ export const COMMANDS: readonly Command[] = [
   doctor,
   trainBase,
   trainRefiner,
+  trainClassifier,
 ];

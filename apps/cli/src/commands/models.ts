@@ -1,6 +1,6 @@
 // `flowturbo models`: the reference files, where each comes from, and `models verify FILE`.
 import { basename } from "node:path";
-import { detectFormat, loadCheckpoint } from "@flowturbo/refiner";
+import { detectFormat, loadCheckpoint } from "@flowturbo/sit";
 import { fileSource } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";

@@ -1,111 +1,27 @@
-// `flowturbo sample`: generate with a FlowTurbo plan or a baseline solver.
-import {
-  COMPILE_LEVELS,
-  type CompileLevel,
-  type ExecutionProvider,
-  type SamplingMethod,
-  sample,
-} from "@flowturbo/core";
-import { createNodeBackend } from "@flowturbo/backend-node";
+// `flowturbo sample`: generate with a FlowTurbo plan or a baseline solver: flags -> @flowturbo/pipeline's
+// FlowTurboPipeline -> image/latent writers (or a shard folder).
 import { basename } from "node:path";
-import { type FixedStepMethod, PlanError, parsePlan } from "@flowturbo/solvers";
-import { labelsForSamples, readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
+import { createNodeBackend } from "@flowturbo/backend-node";
+import {
+  checkRequest,
+  DEFAULT_BATCH,
+  defaultCompileLevel,
+  type GenerateParams,
+  methodLabel,
+  type SamplingMethod,
+} from "@flowturbo/pipeline";
+import { readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
 import { saveSafetensorsFile } from "@flowturbo/tensor/node";
-import type { VaeDecoder } from "@flowturbo/vae";
 import { readFile, stat } from "node:fs/promises";
 import { type Command, EXIT, type Options, UsageError } from "../cli";
-import { requireFile } from "../files";
-import { parseIntFlag } from "../flags";
-import { imageOutput, openVaeDecoder, writeImages } from "../outputs";
 import { embeddedModel } from "../embedded";
-import { openCompiled } from "../models";
+import { requireFile } from "../files";
+import { backendFlag, classFlag, compileFlag, methodFlags, parseIntFlag, refuseProblems } from "../flags";
+import { openPipeline } from "../models";
+import { imageOutput, writeImages } from "../outputs";
 import { ProgressBar } from "../progress";
 import { DEFAULT_SHARD_BATCH, parseShardFlags, runShard, shardSummaryBase } from "../sampleShard";
 import { completeShardDir } from "../shards";
-
-/** Plan presets from the paper. */
-export const PLAN_PRESETS: Record<string, string> = { fast: "H1P5R3", quality: "H8P9R5" };
-const SOLVERS = ["euler", "midpoint", "heun", "rk4", "rk4_38", "dopri5", "sde"] as const;
-const BACKENDS: Record<string, ExecutionProvider> = { cpu: "cpu", cuda: "cuda", webgpu: "webgpu" };
-
-function parseMethod(values: Record<string, unknown>): SamplingMethod {
-  const solver = values.solver as string | undefined;
-  const steps = parseIntFlag(values.steps, "--steps");
-  if (solver) {
-    if (values.plan)
-      throw new UsageError("--plan and --solver are exclusive: a plan is FlowTurbo, a solver is a baseline");
-    if (!(SOLVERS as readonly string[]).includes(solver))
-      throw new UsageError(`--solver must be one of ${SOLVERS.join(", ")}, got '${solver}'`);
-    if (solver === "dopri5") return { solver };
-    if (solver === "sde") return { solver, steps };
-    if (!steps) throw new UsageError(`--solver ${solver} needs --steps N`);
-    return { solver: solver as FixedStepMethod, steps };
-  }
-  const plan = PLAN_PRESETS[(values.plan as string | undefined) ?? "fast"] ?? (values.plan as string);
-  try {
-    parsePlan(plan);
-  } catch (e) {
-    if (e instanceof PlanError)
-      throw new UsageError(`--plan: ${e.message} (presets: fast = H1P5R3, quality = H8P9R5)`);
-    throw e;
-  }
-  return { plan };
-}
-
-/**
- * --compile: none | model | block. Default: block for plans and Heun (what block graphs run), model
- * for the other solvers. Explicit block with another solver is a usage error.
- */
-export function parseCompile(value: unknown, method: SamplingMethod): CompileLevel {
-  const blockable = "plan" in method || method.solver === "heun";
-  if (value === undefined) return blockable ? "block" : "model";
-  if (!(COMPILE_LEVELS as readonly string[]).includes(String(value)))
-    throw new UsageError(`--compile must be one of ${COMPILE_LEVELS.join(", ")}, got '${value}'`);
-  if (value === "block" && !blockable) {
-    const solver = (method as { solver: string }).solver;
-    throw new UsageError(
-      `--compile block runs FlowTurbo plans and Heun (--solver heun); use --compile model (or none) with --solver ${solver}`,
-    );
-  }
-  return value as CompileLevel;
-}
-
-/** The plan a block-compiled method runs (Heun N = plan HN). */
-export function blockPlan(method: SamplingMethod): string {
-  if ("plan" in method) return method.plan;
-  if (method.solver === "heun") return `H${method.steps}`;
-  throw new Error(`no block plan for solver ${method.solver}`);
-}
-
-/**
- * Labels of the samples with global indices first .. first+count-1. --class: ids or (for models that
- * record them) class names, comma-separated; sample g gets list[g mod length]. Without --class: the
- * counter-based labelForSample(seed, g, numClasses), so a shard gets the same labels as the whole run.
- */
-function parseClasses(
-  value: unknown,
-  first: number,
-  count: number,
-  numClasses: number,
-  seed: number,
-  names?: readonly string[],
-): number[] {
-  if (value === undefined) return Array.from(labelsForSamples(seed, first, count, numClasses));
-  const ids = String(value)
-    .split(",")
-    .map((s) => s.trim());
-  const out = ids.map((s) => {
-    const byName = names?.findIndex((name) => name.toLowerCase() === s.toLowerCase()) ?? -1;
-    if (byName >= 0) return byName;
-    const c = Number(s);
-    if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
-      const known = names?.length ? ` or one of: ${names.join(", ")}` : "";
-      throw new UsageError(`--class: '${s}' is not a class id in 0..${numClasses - 1}${known}`);
-    }
-    return c;
-  });
-  return Array.from({ length: count }, (_, i) => out[(first + i) % out.length]);
-}
 
 async function readNoise(path: string, n: number, shape: readonly number[]): Promise<Float32Array> {
   const bytes = new Uint8Array(await readFile(path));
@@ -123,6 +39,11 @@ async function readNoise(path: string, n: number, shape: readonly number[]): Pro
       `--noise ${path}: 'z' has shape [${z.shape.join(", ")}], expected [${want.join(", ")}] (--n ${n})`,
     );
   return z.toFloat32();
+}
+
+/** "12 samples with plan H1P5R3" */
+function describe(n: number, m: SamplingMethod): string {
+  return `${n} samples with ${m.kind === "plan" ? methodLabel(m) : m.kind === "fixed" ? m.solver : m.kind}`;
 }
 
 /** The options that define a run's samples and shard outputs (`queue submit` passes them to every shard). */
@@ -150,7 +71,7 @@ export const sampleCommand: Command = {
   name: "sample",
   summary: "generate samples with a FlowTurbo plan (or a baseline solver)",
   usage:
-    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg 1.5] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]  |  flowturbo sample (--shard k/K --total N | --range a:b [--total N]) -o RUN_DIR [--format png|npz] [--inception FILE [--fid-input uint8|float]] [sampling options]",
+    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg S (default: the model's recommended scale from its metadata, else 1 = no guidance)] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]  |  flowturbo sample (--shard k/K --total N | --range a:b [--total N]) -o RUN_DIR [--format png|npz] [--inception FILE [--fid-input uint8|float]] [sampling options]",
   examples: [
     "flowturbo sample                                   # the embedded emoji model, 16 samples -> samples.png",
     "flowturbo sample --class Flags,Symbols --n 8 --cfg 2 -o emoji.png",
@@ -179,12 +100,11 @@ export const sampleCommand: Command = {
     const seed = parseIntFlag(v.seed, "--seed", 0) ?? 0;
     const batch = parseIntFlag(v.batch, "--batch");
     const heads = parseIntFlag(v.heads, "--heads");
-    const cfg = v.cfg === undefined ? 1 : Number(v.cfg);
-    if (!Number.isFinite(cfg) || cfg < 0) throw new UsageError(`--cfg must be a number >= 0, got '${v.cfg}'`);
-    const provider = BACKENDS[(v.backend as string | undefined) ?? "cpu"];
-    if (!provider) throw new UsageError(`--backend must be cpu, cuda or webgpu, got '${v.backend}'`);
-    const method = parseMethod(v);
-    const level = parseCompile(v.compile, method);
+    if (v.cfg !== undefined && !(Number.isFinite(Number(v.cfg)) && Number(v.cfg) >= 0))
+      throw new UsageError(`--cfg must be a number >= 0, got '${v.cfg}'`);
+    const provider = backendFlag(v.backend);
+    const method = methodFlags(v);
+    const compile = compileFlag(v.compile);
     const shard = parseShardFlags(v);
     if (shard) {
       // a retried shard that was committed before: nothing to do
@@ -213,8 +133,8 @@ export const sampleCommand: Command = {
     if (shard) n = shard.range.end - shard.range.start;
     n ??= 1;
     const first = shard?.range.start ?? 0;
-    // shard mode samples chunk by chunk (the block graphs are compiled for one chunk)
-    // batches are slots of global indices (alignBatches): a run's samples depend on --batch, not on the split
+    // batches are slots of global indices (alignBatches): a run's samples depend on --batch, not on the
+    // split; shard mode samples chunk by chunk (the block graphs are compiled for one chunk)
     const chunk = shard ? (batch ?? DEFAULT_SHARD_BATCH) : undefined;
     const latentsOut = v["latents-out"] as string | undefined;
     const noDecode = v["no-decode"] === true;
@@ -226,62 +146,54 @@ export const sampleCommand: Command = {
       : ((v.out as string | undefined) ?? (latentsOut ? undefined : "samples.png"));
     if (noDecode && out) throw new UsageError("--no-decode writes no images: drop -o/--out or --no-decode");
     const output = out ? imageOutput(out) : undefined; // checked before any sampling
-    if ("plan" in method && parsePlan(method.plan).counts.R > 0 && !refinerPath) {
-      throw new UsageError(
-        `--plan ${method.plan} has refiner (R) steps: pass --refiner MODEL, or use a plan without R`,
-      );
-    }
+    // the rules that need no model, before loading one
+    refuseProblems(
+      checkRequest({
+        method,
+        compile: compile ?? defaultCompileLevel(method),
+        cfg: v.cfg === undefined ? 1 : Number(v.cfg),
+        seed,
+        samples: n,
+        batch: chunk ?? batch ?? Math.min(n, DEFAULT_BATCH),
+      }),
+    );
     const t0 = performance.now();
     const backend = createNodeBackend();
     try {
       const providers = [provider];
-      const models = await openCompiled(backend, {
+      const opened = await openPipeline(backend, {
         base: basePath,
         refiner: refinerPath,
         heads,
+        vae: v.vae as string | undefined,
+        vaeConfig: v["vae-config"] as string | undefined,
+        images: out !== undefined || shard !== undefined,
         providers,
-        level,
-        block: {
-          batch: chunk ?? batch ?? n,
-          guided: cfg !== 1,
-          plans: level === "block" ? [blockPlan(method)] : [],
-        },
       });
-      const c = models.config;
-      const shape = [c.keepChannels, c.inputSize, c.inputSize];
-      const labels = parseClasses(v.class, first, n, c.numClasses, seed, models.classNames);
+      const { pipeline } = opened;
+      // no --cfg: the model's recommended scale (its "flowturbo.sampling" metadata), else 1 (no guidance)
+      const cfg = v.cfg === undefined ? (pipeline.defaults.cfg ?? 1) : Number(v.cfg);
+      const c = pipeline.config;
+      const labels = classFlag(v.class, first, n, c.numClasses, seed, pipeline.classNames);
       // the label of any global index (samples computed alongside a shard's in its first/last batch)
-      const labelOf = (g: number) => parseClasses(v.class, g, 1, c.numClasses, seed, models.classNames)[0];
+      const labelOf = (g: number) => classFlag(v.class, g, 1, c.numClasses, seed, pipeline.classNames)[0];
       const noise = v.noise
-        ? await readNoise(await requireFile(v.noise as string, "--noise"), n, shape)
+        ? await readNoise(await requireFile(v.noise as string, "--noise"), n, pipeline.sampleShape)
         : undefined;
-      // pixel-space models (3 channels) produce images directly; latent models need the VAE
-      let vae: VaeDecoder | undefined;
-      if ((out || shard) && c.keepChannels !== 3) {
-        if (!v.vae) {
-          throw new UsageError(
-            `this model generates ${c.keepChannels}-channel latents: pass --vae (a stabilityai/sd-vae-ft-ema folder) to write images, or --latents-out with --no-decode`,
-          );
-        }
-        vae = await openVaeDecoder(backend, v.vae as string, {
-          configPath: v["vae-config"] as string | undefined,
-          latentSize: c.inputSize,
-          providers,
-        });
-      }
-      const decoder = vae;
-      const request = {
-        base: models.base,
-        refiner: models.refiner,
-        compile: level,
-        blocks: models.blocks?.sessions,
-        shape,
-        nullClass: c.numClasses,
+      const request: GenerateParams = {
         method,
+        labels,
+        cfg,
         seed,
-        cfgScale: cfg,
-        decode: decoder ? (latents: Tensor) => decoder.decode(latents, { maxBatch: batch ?? 8 }) : undefined,
+        compile,
+        batch: chunk ?? batch, // default: the pipeline's bounded batch (DEFAULT_BATCH)
+        // the same bits as any sharded run of this --batch (not with --noise: rows given as they are)
+        alignBatches: noise ? undefined : { labelOf },
+        noise,
+        decode: out !== undefined || shard !== undefined,
       };
+      refuseProblems(pipeline.check(request));
+      const level = pipeline.compileLevel(request);
       if (shard) {
         const fileId = async (path: string | undefined) =>
           path ? { file: basename(path), bytes: (await stat(path)).size } : null;
@@ -290,13 +202,13 @@ export const sampleCommand: Command = {
           refiner: await fileId(refinerPath),
           vae: await fileId(v.vae as string | undefined),
           heads: heads ?? null,
-          method,
+          method: method.spec,
           cfg,
           seed,
           class: (v.class as string | undefined) ?? null,
           batch: chunk,
           compile: level,
-          backend: models.provider,
+          backend: provider,
         };
         const summary = await runShard(ctx, {
           spec: shard,
@@ -306,33 +218,21 @@ export const sampleCommand: Command = {
           backend,
           loadSeconds: (performance.now() - t0) / 1000,
           sampleChunk: async (firstIndex, chunkLabels) => {
-            const r = await sample({
-              ...request,
-              labels: chunkLabels,
-              firstIndex,
-              batchSize: chunk,
-              alignBatches: { labelOf },
-            });
+            const r = await pipeline.generate({ ...request, labels: chunkLabels, firstIndex });
             return r.images ?? r.latents;
           },
         });
-        await vae?.release();
+        await opened.release();
         const s = summary as { dir: string; seconds: { total: number } };
         ctx.stdout.write(
           ctx.json
-            ? `${JSON.stringify({ ...summary, method, cfg, seed, compile: level, provider: models.provider })}\n`
+            ? `${JSON.stringify({ ...summary, method: method.spec, cfg, seed, compile: level, provider })}\n`
             : `samples ${shard.range.start}:${shard.range.end} of ${shard.total} -> ${s.dir} (${s.seconds.total.toFixed(1)} s)\n`,
         );
         return EXIT.ok;
       }
       const bar = new ProgressBar(ctx.stderr, "samples");
-      const result = await sample({
-        ...request,
-        labels,
-        batchSize: batch ?? n,
-        // the same bits as any sharded run of this --batch (not with --noise: rows given as they are)
-        alignBatches: noise ? undefined : { labelOf },
-        noise,
+      const result = await pipeline.generate(request, {
         onProgress: (p) =>
           bar.update({
             done: p.done,
@@ -344,7 +244,7 @@ export const sampleCommand: Command = {
           }),
       });
       bar.finish();
-      await vae?.release();
+      await opened.release();
       if (latentsOut) {
         const tensors = new Map([
           ["latents", result.latents],
@@ -355,23 +255,22 @@ export const sampleCommand: Command = {
       if (output) await writeImages(output, result.images ?? result.latents, labels);
       const summary = {
         samples: n,
-        method,
+        method: method.spec,
         cfg,
         seed,
         compile: level,
-        provider: models.provider,
+        provider: result.provider,
         nfe: result.nfe,
         transfers: result.transfers ?? null,
         msPerSample: result.timings.sampling / n,
         latents: latentsOut ?? null,
         images: out ?? null,
-        msDecodePerSample: result.timings.decoding / n,
+        msDecodePerSample: result.timings.decode / n,
       };
       if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
-        const how = "plan" in method ? `plan ${method.plan}` : `${method.solver}`;
         ctx.stdout.write(
-          `${n} samples with ${how}, cfg ${cfg}, seed ${seed} on ${summary.provider} (compile ${level}): NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${[out, latentsOut].filter(Boolean).join(" and ")}\n`,
+          `${describe(n, method)}, cfg ${cfg}, seed ${seed} on ${summary.provider} (compile ${level}): NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${[out, latentsOut].filter(Boolean).join(" and ")}\n`,
         );
       }
       return EXIT.ok;

@@ -1,392 +1,38 @@
 // `flowturbo train-base`: train a class-conditional SiT by flow matching (linear path, velocity loss,
 // label dropout 0.1) on the emoji dataset or another image set; resumable checkpoints, JSONL log,
-// progress on stderr. Also the shared pieces of `train-refiner`.
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { createNodeBackend } from "@flowturbo/backend-node";
+// progress on stderr.
 import {
   baseFeeds,
   baseTrainingStep,
-  type ModelKind,
+  lrAt,
   type SiTConfig,
   sitInitialWeights,
-  syntheticSet,
-  type TrainingSet,
-  trainedWeights,
-} from "@flowturbo/refiner";
-import {
-  loadImageFolder,
-  loadTrainingNpz,
-  readTrainCheckpointFile,
-  type TrainOptions,
-  type TrainProgress,
-  type TrainResult,
-  train,
-  writeModelFile,
-} from "@flowturbo/refiner/node";
-import type { Tensor } from "@flowturbo/tensor";
-import { clock } from "../progress";
-import { type Command, type CommandContext, EXIT, type Options, UsageError } from "../cli";
-import { requireFile } from "../files";
+  type TimeSampling,
+} from "@flowturbo/sit";
+import { type Command, UsageError } from "../cli";
 import { parseIntFlag } from "../flags";
-import { loadLatentCacheSet } from "../latentSet";
-
-/** Exit code of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT). */
-export const EXIT_INTERRUPTED = 130;
-
-/** Files a training run keeps in its --out folder. */
-export const TRAIN_FILES = {
-  checkpoint: "checkpoint.safetensors",
-  log: "log.jsonl",
-  model: "model.safetensors",
-  ema: "ema.safetensors",
-} as const;
-
-export function parseFloatFlag(value: unknown, flag: string, min = 0, max = Infinity): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new UsageError(`${flag} must be a number in [${min}, ${max}], got '${value}'`);
-  return n;
-}
-
-/** Options every training command shares. */
-export const COMMON_TRAIN_OPTIONS: Options = {
-  out: { type: "string", short: "o" },
-  data: { type: "string" },
-  images: { type: "string" },
-  latents: { type: "string" },
-  "image-size": { type: "string" },
-  synthetic: { type: "string" },
-  batch: { type: "string" },
-  lr: { type: "string" },
-  "weight-decay": { type: "string" },
-  "max-grad-norm": { type: "string" },
-  ema: { type: "string" },
-  steps: { type: "string" },
-  "checkpoint-every": { type: "string" },
-  resume: { type: "boolean" },
-  seed: { type: "string" },
-  "label-drop": { type: "string" },
-  "no-flip": { type: "boolean" },
-  threads: { type: "string" },
-  "print-every": { type: "string" },
-};
-
-/** The data source recorded for the bundled emoji dataset. */
-export const EMOJI_SOURCE = "emoji32.npz";
-
-export interface TrainingData {
-  set: TrainingSet;
-  classNames: readonly string[];
-  /** What the data is, for the metadata and the summary. */
-  source: string;
-}
-
-/**
- * --synthetic N, --data FILE.npz, --images DIR (ImageFolder, --image-size), --latents DIR (a latent cache:
- * a fresh posterior sample per draw, from `seed`), or the bundled emoji dataset.
- */
-export async function trainingData(
-  values: CommandContext["values"],
-  /** The model's class count when training for an existing model (the refiner's teacher). */
-  numClasses: number | undefined,
-  seed: number,
-): Promise<TrainingData> {
-  const synthetic = parseIntFlag(values.synthetic, "--synthetic");
-  if (synthetic !== undefined) {
-    if (values.data || values.images) throw new UsageError("--synthetic excludes --data and --images");
-    const set = syntheticSet(synthetic, 9, 32, 3);
-    return {
-      set,
-      classNames: Array.from({ length: 9 }, (_, i) => `blob ${i}`),
-      source: `synthetic:${synthetic}`,
-    };
-  }
-  const sources = ["data", "images", "latents"].filter((k) => values[k] !== undefined);
-  if (sources.length > 1)
-    throw new UsageError(`--${sources.join(" and --")} are exclusive: pick one data source`);
-  if (values.latents !== undefined) {
-    const dir = String(values.latents);
-    try {
-      const d = await loadLatentCacheSet(dir, { seed, numClasses });
-      const names = Array.from({ length: d.set.numClasses }, (_, i) => String(i));
-      return { set: d.set, classNames: names, source: `latents:${dir}` };
-    } catch (e) {
-      throw new UsageError(`--latents: ${(e as Error).message}`);
-    }
-  }
-  if (values.images !== undefined) {
-    const size = parseIntFlag(values["image-size"], "--image-size") ?? 32;
-    try {
-      const d = await loadImageFolder(String(values.images), size, {
-        numClasses,
-        classMap: values["class-map"] as string | undefined,
-      });
-      return { set: d.set, classNames: d.classNames, source: `images:${size}:${values.images}` };
-    } catch (e) {
-      throw new UsageError(`--images: ${(e as Error).message}`);
-    }
-  }
-  const path = values.data === undefined ? undefined : await requireFile(values.data as string, "--data");
-  try {
-    const d = await loadTrainingNpz(path);
-    return { set: d.set, classNames: d.classNames, source: path ?? EMOJI_SOURCE };
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-/** The data source the flags name (recorded in the recipe). */
-export function dataSourceFlag(values: CommandContext["values"]): string {
-  if (values.synthetic !== undefined) return `synthetic:${values.synthetic}`;
-  if (values.images !== undefined) return `images:${values["image-size"] ?? 32}:${values.images}`;
-  if (values.latents !== undefined) return `latents:${values.latents}`;
-  return values.data === undefined ? EMOJI_SOURCE : String(values.data);
-}
-
-/** On --resume without --data/--synthetic: the data the checkpoint's run used. */
-export function dataFlagsOnResume(
-  values: CommandContext["values"],
-  recorded: string,
-): CommandContext["values"] {
-  if (
-    values.data !== undefined ||
-    values.synthetic !== undefined ||
-    values.images !== undefined ||
-    values.latents !== undefined
-  )
-    return values;
-  if (recorded.startsWith("latents:")) return { ...values, latents: recorded.slice("latents:".length) };
-  if (recorded.startsWith("synthetic:")) return { ...values, synthetic: recorded.slice("synthetic:".length) };
-  const folder = /^images:(\d+):(.*)$/s.exec(recorded);
-  if (folder) return { ...values, images: folder[2], "image-size": folder[1] };
-  if (recorded === EMOJI_SOURCE) return values;
-  return { ...values, data: recorded };
-}
-
-/** The recipe fields that must not change across a resume. */
-export type Recipe = Record<string, string | number | boolean>;
-
-/** Compares the recipe of a resumed checkpoint with the flags given now; returns the checkpoint's. */
-export function resumeRecipe(saved: string | undefined, now: Recipe, given: ReadonlySet<string>): Recipe {
-  if (!saved)
-    throw new UsageError("the checkpoint records no recipe: it was not written by flowturbo train-*");
-  const recipe = JSON.parse(saved) as Recipe;
-  const conflicts = Object.keys(now).filter((k) => given.has(k) && String(recipe[k]) !== String(now[k]));
-  if (conflicts.length)
-    throw new UsageError(
-      `--resume: ${conflicts.map((k) => `${k} ${now[k]} differs from the checkpoint's ${recipe[k]}`).join("; ")}`,
-    );
-  return recipe;
-}
-
-/** A loss for humans: 4 decimals, or 4 significant digits below 0.01. */
-export function fmtLoss(x: number): string {
-  return Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(3) : x.toFixed(4);
-}
-
-/** Progress on stderr: a redrawn bar on a TTY, plain lines every `every` steps otherwise. */
-export function progressPrinter(
-  stderr: NodeJS.WritableStream,
-  every: number,
-): { update: (p: TrainProgress) => void; done: () => void } {
-  const tty = (stderr as NodeJS.WriteStream).isTTY === true;
-  let drawn = false;
-  return {
-    update(p) {
-      const pct = Math.floor((100 * p.step) / p.steps);
-      const stats = `loss ${fmtLoss(p.loss)} (avg ${fmtLoss(p.smoothLoss)}) ${p.stepsPerSec.toFixed(2)} it/s ${p.samplesPerSec.toFixed(1)} samples/s ETA ${clock(p.etaSec)}`;
-      if (tty) {
-        const width = 24;
-        const fill = Math.round((width * p.step) / p.steps);
-        stderr.write(
-          `\r\x1b[2Kstep ${p.step}/${p.steps} [${"=".repeat(fill)}${" ".repeat(width - fill)}] ${pct}% ${stats}`,
-        );
-        drawn = true;
-      } else if (p.step % every === 0 || p.step === p.steps) {
-        stderr.write(`step ${p.step}/${p.steps} (${pct}%) ${stats} elapsed ${clock(p.elapsedSec)}\n`);
-      }
-    },
-    done() {
-      if (drawn) stderr.write("\n");
-    },
-  };
-}
-
-/** Runs `fn` with an AbortSignal that SIGINT/SIGTERM abort (a second signal kills as usual). */
-export async function withStopSignals<T>(
-  stderr: NodeJS.WritableStream,
-  fn: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const ctl = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    stderr.write(`\n${sig}: stopping after this step and writing a checkpoint (send again to kill)\n`);
-    ctl.abort();
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    return await fn(ctl.signal);
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
-}
-
-export interface OutFolder {
-  dir: string;
-  checkpoint: string;
-  log: string;
-  model: string;
-  ema: string;
-}
-
-/** Checks --out and --resume: a new run refuses to overwrite a checkpoint, --resume needs one. */
-export async function outFolder(values: CommandContext["values"]): Promise<OutFolder & { resume: boolean }> {
-  const dir = values.out as string | undefined;
-  if (!dir) throw new UsageError("--out DIR is required (checkpoint, log and model files go there)");
-  await mkdir(dir, { recursive: true });
-  const f = {
-    dir,
-    checkpoint: join(dir, TRAIN_FILES.checkpoint),
-    log: join(dir, TRAIN_FILES.log),
-    model: join(dir, TRAIN_FILES.model),
-    ema: join(dir, TRAIN_FILES.ema),
-  };
-  const exists = existsSync(f.checkpoint);
-  if (values.resume === true && !exists)
-    throw new UsageError(`--resume: no checkpoint to resume in ${dir} (${TRAIN_FILES.checkpoint})`);
-  if (values.resume !== true && exists)
-    throw new UsageError(
-      `${f.checkpoint} exists: pass --resume to continue that run, or choose another --out`,
-    );
-  return { ...f, resume: values.resume === true };
-}
-
-/** The flags of `names` that were given on the command line (as recipe keys). */
-export function givenFlags(values: CommandContext["values"], names: Record<string, string>): Set<string> {
-  return new Set(
-    Object.entries(names)
-      .filter(([flag]) => values[flag] !== undefined)
-      .map(([, key]) => key),
-  );
-}
-
-export function summaryLine(r: TrainResult, batch: number): Record<string, unknown> {
-  return {
-    steps: r.state.step,
-    startStep: r.startStep,
-    interrupted: r.interrupted,
-    loss: r.loss,
-    smoothLoss: r.smoothLoss,
-    elapsedSec: Number(r.elapsedSec.toFixed(3)),
-    stepsPerSec: r.stepsPerSec,
-    samplesPerSec: r.stepsPerSec * batch,
-  };
-}
-
-/** What differs between train-base and train-refiner once the training-step graph is built. */
-export interface TrainRun {
-  command: "train-base" | "train-refiner";
-  step: TrainOptions["step"];
-  weights: ReadonlyMap<string, Tensor>;
-  feeds: TrainOptions["data"];
-  steps: number;
-  batch: number;
-  threads?: number;
-  checkpointEvery: number;
-  out: OutFolder & { resume: boolean };
-  /** Checkpoint metadata (kind, seed, recipe, configs, classes). */
-  metadata: Record<string, string>;
-  recipe: Recipe;
-  classNames: readonly string[];
-  /** The trained model as written to model/ema.safetensors; `prefix`: its parameters' prefix in the step graph. */
-  model: { kind: ModelKind; config: SiTConfig; prefix?: string };
-  /** Summary fields between the run figures and the file paths (config, parameters, data...). */
-  summary: Record<string, unknown>;
-  /** Said after the model file's path in the final message. */
-  modelNote?: string;
-}
-
-/**
- * The common tail of the training commands: the loop (progress on stderr, SIGINT/SIGTERM write a
- * checkpoint and stop), then the model and EMA files and the summary. Returns the exit code.
- */
-export async function runTraining(ctx: CommandContext, r: TrainRun): Promise<number> {
-  const backend = createNodeBackend({ threads: r.threads });
-  const v = ctx.values;
-  const printEvery =
-    parseIntFlag(v["print-every"], "--print-every") ?? Math.max(1, Math.min(100, Math.ceil(r.steps / 20)));
-  const progress = progressPrinter(ctx.stderr, printEvery);
-  const { out } = r;
-  let result: TrainResult;
-  try {
-    result = await withStopSignals(ctx.stderr, (signal) =>
-      train({
-        backend,
-        step: r.step,
-        weights: r.weights,
-        data: r.feeds,
-        steps: r.steps,
-        resume: out.resume ? out.checkpoint : undefined,
-        checkpointPath: out.checkpoint,
-        checkpointEvery: r.checkpointEvery,
-        logPath: out.log,
-        metadata: r.metadata,
-        batchSize: r.batch,
-        onProgress: progress.update,
-        signal,
-      }),
-    );
-  } finally {
-    progress.done();
-    await backend.close();
-  }
-  const meta = {
-    steps: String(result.state.step),
-    recipe: JSON.stringify(r.recipe),
-    classes: JSON.stringify(r.classNames),
-  };
-  const { prefix, ...model } = r.model;
-  await writeModelFile(out.model, trainedWeights(result.state, r.weights, { prefix }), model, meta);
-  await writeModelFile(out.ema, trainedWeights(result.state, r.weights, { prefix, ema: true }), model, meta);
-  const summary = {
-    command: r.command,
-    ...summaryLine(result, r.batch),
-    ...r.summary,
-    checkpoint: out.checkpoint,
-    log: out.log,
-    model: out.model,
-    ema: out.ema,
-  };
-  if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
-  else
-    ctx.stdout.write(
-      `${result.interrupted ? "interrupted" : "done"} at step ${result.state.step}/${r.steps}: loss ${fmtLoss(result.smoothLoss)} (smoothed), ${result.stepsPerSec.toFixed(2)} it/s\n` +
-        `wrote ${out.model}${r.modelNote ?? ""}, ${out.ema} and ${out.checkpoint} (resume with --resume)\n`,
-    );
-  return result.interrupted ? EXIT_INTERRUPTED : EXIT.ok;
-}
-
+import {
+  COMMON_RECIPE_FLAGS,
+  COMMON_TRAIN_OPTIONS,
+  dataFlagsOnResume,
+  dataSourceFlag,
+  optimizerRecipe,
+  type Recipe,
+  recipeSchedule,
+  runFlags,
+  runTraining,
+  startOrResume,
+  trainingData,
+  warmStart,
+} from "../training";
 const RECIPE_FLAGS = {
+  ...COMMON_RECIPE_FLAGS,
   hidden: "hidden",
   depth: "depth",
   heads: "heads",
   patch: "patch",
-  batch: "batch",
-  lr: "lr",
-  "weight-decay": "weightDecay",
-  "max-grad-norm": "maxGradNorm",
-  ema: "ema",
-  seed: "seed",
-  "label-drop": "labelDrop",
-  "no-flip": "noFlip",
-  data: "data",
-  synthetic: "data",
-  images: "data",
-  "image-size": "data",
+  "t-sampling": "tSampling",
+  init: "init",
 };
 
 /** The embedded model's default size (see models/emoji/README.md). */
@@ -405,9 +51,12 @@ export const trainBase: Command = {
   name: "train-base",
   summary: "train a class-conditional SiT (flow matching) on the emoji dataset or an image npz",
   usage:
-    "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR] [--resume]\n" +
+    "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR]\n" +
+    "  [--lr-schedule constant|cosine:H|linear:[S-]H[@MIN] --warmup W] [--t-sampling uniform|logit-normal]\n" +
+    "  [--init MODEL (warm start: its weights; 9-category emoji models map onto the 24 groups; deeper is allowed)] [--resume]\n" +
     "defaults (the embedded emoji model's recipe): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
-    "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset, or --data FILE.npz\n" +
+    "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset (9 categories; --data\n" +
+    "  emoji:groups for its 24 groups), or --data FILE.npz\n" +
     "  (uint8 images NHWC or float latents NCHW, labels), --images DIR (one subfolder per class, --image-size 32),\n" +
     "  --latents DIR (a latent cache of VAE posteriors: a fresh sample per draw),\n" +
     "  --synthetic N; files in DIR:\n" +
@@ -423,39 +72,28 @@ export const trainBase: Command = {
     depth: { type: "string" },
     heads: { type: "string" },
     patch: { type: "string" },
+    "t-sampling": { type: "string" },
+    init: { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
-    const steps = parseIntFlag(v.steps, "--steps");
-    if (!steps) throw new UsageError("--steps N is required (the total number of optimizer steps)");
-    const checkpointEvery = parseIntFlag(v["checkpoint-every"], "--checkpoint-every") ?? 100;
-    const threads = parseIntFlag(v.threads, "--threads");
+    const { steps, checkpointEvery, threads } = runFlags(v);
     const now: Recipe = {
       kind: "base",
       hidden: parseIntFlag(v.hidden, "--hidden") ?? BASE_DEFAULTS.hidden,
       depth: parseIntFlag(v.depth, "--depth") ?? BASE_DEFAULTS.depth,
       heads: parseIntFlag(v.heads, "--heads") ?? BASE_DEFAULTS.heads,
       patch: parseIntFlag(v.patch, "--patch") ?? BASE_DEFAULTS.patch,
-      batch: parseIntFlag(v.batch, "--batch") ?? BASE_DEFAULTS.batch,
-      lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? BASE_DEFAULTS.lr,
-      weightDecay: parseFloatFlag(v["weight-decay"], "--weight-decay", 0, 1) ?? 0,
-      maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? BASE_DEFAULTS.maxGradNorm,
-      ema: parseFloatFlag(v.ema, "--ema", 0, 1) ?? BASE_DEFAULTS.ema,
-      seed: parseIntFlag(v.seed, "--seed", 0) ?? 0,
-      labelDrop: parseFloatFlag(v["label-drop"], "--label-drop", 0, 1) ?? 0.1,
-      noFlip: v["no-flip"] === true,
+      ...optimizerRecipe(v, BASE_DEFAULTS),
+      tSampling: (v["t-sampling"] as string | undefined) ?? "uniform",
+      init: (v.init as string | undefined) ?? "",
       data: dataSourceFlag(v),
     };
-    const out = await outFolder(v);
-    let recipe = now;
-    if (out.resume) {
-      const saved = await readTrainCheckpointFile(out.checkpoint);
-      if (saved.metadata.kind !== "base")
-        throw new UsageError(
-          `--resume: ${out.checkpoint} is a ${saved.metadata.kind ?? "unknown"} run, not train-base`,
-        );
-      recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS));
-    }
+    if (now.tSampling !== "uniform" && now.tSampling !== "logit-normal")
+      throw new UsageError(`--t-sampling must be uniform or logit-normal, got '${now.tSampling}'`);
+    const started = await startOrResume(v, "train-base", "base", now, RECIPE_FLAGS);
+    const out = started.out;
+    let recipe = started.recipe;
     const data = await trainingData(
       out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v,
       undefined,
@@ -483,14 +121,21 @@ export const trainBase: Command = {
       mlpRatio: 4,
     };
     const batch = Number(recipe.batch);
+    const { schedule, lrInput } = recipeSchedule(recipe);
     const step = baseTrainingStep(config, batch, {
       lr: Number(recipe.lr),
+      lrInput,
       weightDecay: Number(recipe.weightDecay),
       maxGradNorm: Number(recipe.maxGradNorm) || undefined,
       emaDecay: Number(recipe.ema),
     });
     const seed = Number(recipe.seed);
-    const weights = sitInitialWeights(step.graph, { seed });
+    const init = await warmStart(recipe, sitInitialWeights(step.graph, { seed }), data.classNames, {
+      kind: "sit",
+      config,
+    });
+    recipe = init.recipe;
+    const weights = init.weights;
     return runTraining(ctx, {
       command: "train-base",
       step,
@@ -501,12 +146,14 @@ export const trainBase: Command = {
         seed,
         flip: !recipe.noFlip,
         labelDrop: Number(recipe.labelDrop),
+        timeSampling: (recipe.tSampling as TimeSampling | undefined) ?? "uniform",
       }),
       steps,
       batch,
       threads,
       checkpointEvery,
       out,
+      lr: lrInput ? (s) => lrAt(schedule, s) : undefined,
       metadata: {
         kind: "base",
         seed: String(seed),

@@ -2,32 +2,27 @@
 // FLOWTURBO.md section 5 (dt ~ U[0, 0.12) per batch, label drop 0.1 shared by the student and the second
 // teacher call; AdamW lr 5e-5, no weight decay, batch 18, EMA 0.9999 by default).
 import { basename } from "node:path";
-import {
-  refinerConfig,
-  refinerFeeds,
-  refinerTrainingStep,
-  type SiTConfig,
-  STUDENT,
-  sitInitialWeights,
-  TEACHER,
-} from "@flowturbo/refiner";
-import { loadModelFile, readTrainCheckpointFile } from "@flowturbo/refiner/node";
+import { refinerConfig, refinerFeeds, refinerTrainingStep, STUDENT, TEACHER } from "@flowturbo/refiner";
+import { lrAt, type SiTConfig, sitInitialWeights } from "@flowturbo/sit";
+import { emojiDataSource, loadModelFile, readTrainCheckpointFile } from "@flowturbo/sit/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";
-import { parseIntFlag } from "../flags";
+import { parseFloatFlag, parseIntFlag } from "../flags";
 import {
+  COMMON_RECIPE_FLAGS,
   COMMON_TRAIN_OPTIONS,
   dataFlagsOnResume,
   dataSourceFlag,
-  givenFlags,
-  outFolder,
-  parseFloatFlag,
+  optimizerRecipe,
   type Recipe,
-  resumeRecipe,
+  recipeSchedule,
+  runFlags,
   runTraining,
+  startOrResume,
   trainingData,
-} from "./trainBase";
+  warmStart,
+} from "../training";
 
 /** The paper's refiner recipe (FLOWTURBO.md section 5). */
 export const REFINER_DEFAULTS = {
@@ -40,23 +35,23 @@ export const REFINER_DEFAULTS = {
 } as const;
 
 const RECIPE_FLAGS = {
+  ...COMMON_RECIPE_FLAGS,
   depth: "depth",
-  batch: "batch",
-  lr: "lr",
-  "weight-decay": "weightDecay",
-  "max-grad-norm": "maxGradNorm",
-  ema: "ema",
-  seed: "seed",
-  "label-drop": "labelDrop",
-  "no-flip": "noFlip",
   "dt-max": "dtMax",
-  data: "data",
-  synthetic: "data",
-  images: "data",
-  "image-size": "data",
-  "class-map": "data",
   teacher: "teacher",
+  "class-map": "data",
+  init: "init",
 };
+
+/** The emoji data source (emoji:groups...) recorded in a teacher's training recipe, if any. */
+function teacherEmojiData(teacher: { metadata?: Record<string, string> }): string | undefined {
+  try {
+    const data = (JSON.parse(teacher.metadata?.recipe ?? "{}") as { data?: string }).data;
+    return emojiDataSource(data) ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export const trainRefiner: Command = {
   name: "train-refiner",
@@ -65,7 +60,9 @@ export const trainRefiner: Command = {
     "flowturbo train-refiner --teacher SIT --out DIR --steps N [--batch 18] [--lr 5e-5] [--resume]\n" +
     "defaults (FlowTurbo's recipe): --depth 1 --batch 18 --lr 5e-5 --weight-decay 0 --ema 0.9999 --dt-max 0.12\n" +
     "  --label-drop 0.1, data: the emoji dataset, or --data / --images / --latents DIR (a latent cache) as in\n" +
-    "  train-base; files in DIR as train-base (model.safetensors: the refiner)",
+    "  train-base (default: the teacher's emoji labelling, e.g. emoji:groups, when its recipe records one);\n" +
+    "  --init REFINER: warm start from a refiner (9-category emoji refiners map onto the 24 groups); files in DIR\n" +
+    "  as train-base (model.safetensors: the refiner)",
   examples: [
     "flowturbo train-refiner --teacher runs/emoji-base/ema.safetensors --out runs/emoji-refiner --steps 1500",
     "flowturbo train-refiner --out runs/emoji-refiner --steps 3000 --resume",
@@ -80,40 +77,25 @@ export const trainRefiner: Command = {
     "dt-max": { type: "string" },
     /** --images only: how folder names map to the teacher's classes (file, "imagenet" or "folder-order"). */
     "class-map": { type: "string" },
+    init: { type: "string" },
   },
   async run(ctx) {
     const v = ctx.values;
-    const steps = parseIntFlag(v.steps, "--steps");
-    if (!steps) throw new UsageError("--steps N is required (the total number of optimizer steps)");
-    const checkpointEvery = parseIntFlag(v["checkpoint-every"], "--checkpoint-every") ?? 100;
-    const threads = parseIntFlag(v.threads, "--threads");
+    const { steps, checkpointEvery, threads } = runFlags(v);
     const heads = parseIntFlag(v.heads, "--heads");
     const now: Recipe = {
       kind: "refiner",
       teacher: (v.teacher as string | undefined) ?? "",
       depth: parseIntFlag(v.depth, "--depth") ?? REFINER_DEFAULTS.depth,
-      batch: parseIntFlag(v.batch, "--batch") ?? REFINER_DEFAULTS.batch,
-      lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? REFINER_DEFAULTS.lr,
-      weightDecay: parseFloatFlag(v["weight-decay"], "--weight-decay", 0, 1) ?? REFINER_DEFAULTS.weightDecay,
-      maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? 0,
-      ema: parseFloatFlag(v.ema, "--ema", 0, 1) ?? REFINER_DEFAULTS.ema,
-      seed: parseIntFlag(v.seed, "--seed", 0) ?? 0,
-      labelDrop: parseFloatFlag(v["label-drop"], "--label-drop", 0, 1) ?? 0.1,
+      ...optimizerRecipe(v, REFINER_DEFAULTS),
       dtMax: parseFloatFlag(v["dt-max"], "--dt-max", 0, 1) ?? REFINER_DEFAULTS.dtMax,
-      noFlip: v["no-flip"] === true,
+      init: (v.init as string | undefined) ?? "",
       data: dataSourceFlag(v),
     };
     if (!v.resume && !v.teacher) throw new UsageError("--teacher SIT is required (the frozen base model)");
-    const out = await outFolder(v);
-    let recipe = now;
-    if (out.resume) {
-      const saved = await readTrainCheckpointFile(out.checkpoint);
-      if (saved.metadata.kind !== "refiner")
-        throw new UsageError(
-          `--resume: ${out.checkpoint} is a ${saved.metadata.kind ?? "unknown"} run, not train-refiner`,
-        );
-      recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, RECIPE_FLAGS));
-    }
+    const started = await startOrResume(v, "train-refiner", "refiner", now, RECIPE_FLAGS);
+    const out = started.out;
+    let recipe = started.recipe;
     const teacherPath = await requireFile(String(recipe.teacher), "--teacher");
     const teacherSha = await sha256File(teacherPath);
     if (recipe.teacherSha256 && recipe.teacherSha256 !== teacherSha)
@@ -127,8 +109,16 @@ export const trainRefiner: Command = {
     } catch (e) {
       throw new UsageError(`--teacher: ${(e as Error).message}`);
     }
+    // no data flags: the teacher's own emoji labelling (e.g. emoji:groups) when its recipe names one
+    const teacherData = teacherEmojiData(teacher);
+    if (
+      !out.resume &&
+      teacherData &&
+      ["data", "images", "latents", "synthetic"].every((k) => v[k] === undefined)
+    )
+      recipe = { ...recipe, data: teacherData };
     const data = await trainingData(
-      out.resume ? dataFlagsOnResume(v, String(recipe.data)) : v,
+      out.resume || teacherData ? dataFlagsOnResume(v, String(recipe.data)) : v,
       teacher.config.numClasses,
       Number(recipe.seed),
     );
@@ -144,14 +134,27 @@ export const trainRefiner: Command = {
       );
     const student: SiTConfig = { ...refinerConfig(tc), depth: Number(recipe.depth) };
     const batch = Number(recipe.batch);
+    const { schedule, lrInput } = recipeSchedule(recipe);
     const step = refinerTrainingStep(tc, student, batch, {
       lr: Number(recipe.lr),
+      lrInput,
       weightDecay: Number(recipe.weightDecay),
       maxGradNorm: Number(recipe.maxGradNorm) || undefined,
       emaDecay: Number(recipe.ema),
     });
     const seed = Number(recipe.seed);
-    const weights = new Map<string, Tensor>(sitInitialWeights(step.graph, { seed, prefix: STUDENT }));
+    const init = await warmStart(
+      recipe,
+      sitInitialWeights(step.graph, { seed, prefix: STUDENT }),
+      data.classNames,
+      {
+        kind: "refiner",
+        config: student,
+        prefix: STUDENT,
+      },
+    );
+    recipe = init.recipe;
+    const weights = new Map<string, Tensor>(init.weights);
     for (const [k, t] of teacher.weights) weights.set(`${TEACHER}.${k}`, t);
     return runTraining(ctx, {
       command: "train-refiner",
@@ -170,6 +173,7 @@ export const trainRefiner: Command = {
       threads,
       checkpointEvery,
       out,
+      lr: lrInput ? (s) => lrAt(schedule, s) : undefined,
       metadata: {
         kind: "refiner",
         seed: String(seed),

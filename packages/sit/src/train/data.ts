@@ -127,6 +127,28 @@ export interface FeedOptions {
   flip?: boolean;
   /** Label dropout probability (default 0.1). */
   labelDrop?: number;
+  /**
+   * How t is drawn (base objective): "uniform" U[0,1) (SiT, default) or "logit-normal" sigmoid(N(0,1))
+   * (SD3's rectified-flow weighting: more samples at mid t), from the same stream "train/t".
+   */
+  timeSampling?: TimeSampling;
+}
+
+export type TimeSampling = "uniform" | "logit-normal";
+
+/** t of step `step`'s samples. */
+export function timesFor(
+  seed: number,
+  step: number,
+  batch: number,
+  how: TimeSampling = "uniform",
+): Float32Array {
+  const stream = new Rng(seed).stream(TRAIN_STREAMS.t, step);
+  if (how === "uniform") return stream.uniform(0, batch);
+  const z = stream.normal(0, batch);
+  const t = new Float32Array(batch);
+  for (let i = 0; i < batch; i++) t[i] = 1 / (1 + Math.exp(-z[i]));
+  return t;
 }
 
 /** Image indices and flips of step `step`, from the per-epoch permutations. */
@@ -193,7 +215,7 @@ export function stepFeeds(o: FeedOptions, sampler: BatchSampler, step: number): 
   return {
     x1: new Tensor("float32", [batch, c, h, w], x1),
     x0: noiseBatch(seed, step * batch, batch, [c, h, w], TRAIN_STREAMS.x0),
-    t: new Tensor("float32", [batch], rng.stream(TRAIN_STREAMS.t, step).uniform(0, batch)),
+    t: new Tensor("float32", [batch], timesFor(seed, step, batch, o.timeSampling)),
     y: int64(labels),
     drop: new Tensor("bool", [batch], drop),
   };

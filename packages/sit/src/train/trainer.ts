@@ -42,6 +42,11 @@ export interface TrainOptions {
   weights: ReadonlyMap<string, Tensor>;
   /** The step's data inputs for 0-based step index s (a pure function of s for exact resumes). */
   data: (step: number) => Record<string, Tensor> | Promise<Record<string, Tensor>>;
+  /**
+   * Learning rate of 0-based step s, for step graphs built with `lrInput` (a schedule); a pure function
+   * of s, so resumes continue the schedule exactly.
+   */
+  lr?: (step: number) => number;
   /** Train until this many steps are complete in total. */
   steps: number;
   /** Continue from a state or a checkpoint file written by this trainer. */
@@ -128,6 +133,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const { graph, trainable } = o.step;
   const inputNames = new Set(graph.inputs.map((i) => i.value.name!));
   const useEma = trainable.length > 0 && inputNames.has(STEP_IO.ema(trainable[0]));
+  const lrInput = inputNames.has(STEP_IO.lr);
+  if (lrInput && !o.lr) throw new Error("the training step takes its learning rate as input: pass `lr`");
   let state: TrainState;
   if (o.resume === undefined) state = initialTrainState(trainable, o.weights, { ema: useEma });
   else if (typeof o.resume === "string") state = (await readTrainCheckpointFile(o.resume)).state;
@@ -175,6 +182,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const feeds: Record<string, Tensor> = { ...next! };
       const batch = o.batchSize ?? feeds[Object.keys(feeds)[0]]?.shape[0] ?? 1;
       feeds[STEP_IO.step] = new Tensor("float32", [], Float32Array.of(s + 1));
+      if (lrInput) feeds[STEP_IO.lr] = new Tensor("float32", [], Float32Array.of(o.lr!(s)));
       for (const n of trainable) {
         feeds[n] = state.params.get(n)!;
         feeds[STEP_IO.m(n)] = state.m.get(n)!;

@@ -225,26 +225,102 @@ const RULES: Record<string, VjpRule> = {
     const dil = ints(n.attrs, "dilations", "Conv", [1, 1]);
     if (group !== 1 || dil.some((d) => d !== 1))
       throw new Error("gradient of grouped or dilated Conv is not supported");
-    if (needs[0])
-      throw new Error("gradient of Conv with respect to its input is not supported (only weight and bias)");
     const strides = ints(n.attrs, "strides", "Conv", [1, 1]);
     const pads = ints(n.attrs, "pads", "Conv", [0, 0, 0, 0]);
-    let dw: Value | undefined;
-    if (needs[1]) {
-      // dW[m,c] = corr(x[:,c], dY[:,m]): a conv over the batch axis with the stride as dilation
-      const xt = op.transpose(x, [1, 0, 2, 3]);
-      const gt = op.transpose(g, [1, 0, 2, 3]);
-      const full = op.conv(xt, gt, undefined, { strides: [1, 1], pads, dilations: strides });
-      const [kh, kw] = w.shape.slice(2);
-      const cut =
-        full.shape[2] === kh && full.shape[3] === kw
-          ? full
-          : op.slice(full, { starts: [0, 0], ends: [kh, kw], axes: [2, 3] });
-      dw = op.transpose(cut, [1, 0, 2, 3]);
-    }
-    return [undefined, dw, b && needs[2] ? op.reduceSum(g, [0, 2, 3], false) : undefined];
+    const dx = needs[0] ? convInputGrad(x, w, g, strides, pads) : undefined;
+    const dw = needs[1] ? convWeightGrad(x, w, g, strides, pads) : undefined;
+    return [dx, dw, b && needs[2] ? op.reduceSum(g, [0, 2, 3], false) : undefined];
   },
 };
+
+/**
+ * dL/dW of a 2-D Conv (group 1, no dilation) as kh*kw matrix products:
+ * dW[:, :, a, b] = dY [M, N*Ho*Wo] . X_ab^T, where X_ab [C, N*Ho*Wo] is the padded input seen by
+ * kernel tap (a, b) (a strided slice). GEMMs are fast on every backend, unlike a convolution over the
+ * batch axis with an Ho x Wo kernel.
+ */
+function convWeightGrad(
+  x: Value,
+  w: Value,
+  g: Value,
+  strides: readonly number[],
+  pads: readonly number[],
+): Value {
+  const [m, c, kh, kw] = w.shape;
+  const [ho, wo] = g.shape.slice(2);
+  const [sh, sw] = strides;
+  const xp = pads.some((p) => p !== 0) ? op.pad(x, [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]], 0) : x;
+  const xt = op.transpose(xp, [1, 0, 2, 3]); // [C, N, Hp, Wp]
+  const gt = op.reshape(op.transpose(g, [1, 0, 2, 3]), [m, -1]); // [M, N*Ho*Wo]
+  const taps: Value[] = [];
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      const xs = op.slice(xt, {
+        starts: [a, b],
+        ends: [a + (ho - 1) * sh + 1, b + (wo - 1) * sw + 1],
+        axes: [2, 3],
+        steps: [sh, sw],
+      });
+      const tap = op.gemm(gt, op.reshape(xs, [c, -1]), undefined, { transB: true }); // [M, C]
+      taps.push(op.unsqueeze(tap, [2]));
+    }
+  }
+  return op.reshape(taps.length === 1 ? taps[0] : op.concat(taps, 2), [m, c, kh, kw]);
+}
+
+/**
+ * dL/dx of a 2-D Conv (group 1, no dilation): the cotangent, dilated by the stride (zeros between its
+ * rows/columns), correlated with the kernel flipped in space and transposed [C, M, kh, kw], with
+ * "full" padding; rows/columns that fell into the forward padding are cut off.
+ */
+function convInputGrad(
+  x: Value,
+  w: Value,
+  g: Value,
+  strides: readonly number[],
+  pads: readonly number[],
+): Value {
+  const [, , h, wd] = x.shape;
+  const [, , kh, kw] = w.shape;
+  const [ho, wo] = g.shape.slice(2);
+  const [sh, sw] = strides;
+  // dilate: [N, M, Ho, Wo] -> [N, M, Ho, sh, Wo, sw] (zeros after each value) -> [N, M, Ho*sh, Wo*sw]
+  let gd = g;
+  if (sh > 1 || sw > 1) {
+    const six = op.reshape(g, [0, 0, ho, 1, wo, 1]);
+    gd = op.reshape(op.pad(six, [0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1], 0), [0, 0, ho * sh, wo * sw]);
+  }
+  // gd's rows beyond (Ho-1)*sh+1 are zeros; the padded input spans H + top + bottom rows
+  const fullH = h + pads[0] + pads[2];
+  const fullW = wd + pads[1] + pads[3];
+  const rev = (k: number) =>
+    op.constant(
+      x.graph,
+      Tensor.from(
+        "int64",
+        [k],
+        Array.from({ length: k }, (_, i) => k - 1 - i),
+      ),
+    );
+  const wt = op.gather(op.gather(op.transpose(w, [1, 0, 2, 3]), rev(kh), 2), rev(kw), 3);
+  // correlation over [kh-1 zeros, gd, zeros] gives the gradient of the padded input (fullH x fullW)
+  const endH = fullH - gd.shape[2];
+  const endW = fullW - gd.shape[3];
+  // where the forward padding is small enough, start the output at the input's first row/column directly
+  const top = kh - 1 - pads[0];
+  const left = kw - 1 - pads[1];
+  const bottom = endH - pads[2];
+  const right = endW - pads[3];
+  if (top >= 0 && left >= 0 && bottom >= 0 && right >= 0)
+    return op.conv(gd, wt, undefined, { pads: [top, left, bottom, right] });
+  // otherwise: the gradient of the whole padded input, then its interior
+  let span = gd;
+  if (endH < 0 || endW < 0) span = op.slice(span, { starts: [0, 0], ends: [fullH, fullW], axes: [2, 3] });
+  const full = op.conv(span, wt, undefined, {
+    pads: [kh - 1, kw - 1, Math.max(endH, 0), Math.max(endW, 0)],
+  });
+  return op.slice(full, { starts: [pads[0], pads[1]], ends: [pads[0] + h, pads[1] + wd], axes: [2, 3] });
+}
 
 function reducedShape(n: Node): number[] {
   const x = n.inputs[0];

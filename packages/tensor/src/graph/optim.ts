@@ -5,7 +5,10 @@ import type { Graph, Value } from "./ir";
 import * as op from "./ops";
 
 export interface TrainingStepOptions {
+  /** Learning rate; with `lrInput` the peak of a schedule (the step's value comes in as input `lr`). */
   lr: number;
+  /** Take the learning rate from a float32 scalar input `lr` each step (schedules); `lr` is then unused. */
+  lrInput?: boolean;
   beta1?: number;
   beta2?: number;
   eps?: number;
@@ -23,6 +26,8 @@ export interface TrainingStepOptions {
 export const STEP_IO = {
   /** Input: 1-based step number (float32 scalar) for Adam's bias correction. */
   step: "step",
+  /** Input (with `lrInput`): this step's learning rate (float32 scalar). */
+  lr: "lr",
   m: (p: string) => `adam_m/${p}`,
   v: (p: string) => `adam_v/${p}`,
   ema: (p: string) => `ema/${p}`,
@@ -71,6 +76,7 @@ export function appendTrainingStep(graph: Graph, loss: Value, o: TrainingStepOpt
   }
 
   const step = graph.input(STEP_IO.step, "float32", []);
+  const lr: Value | number = o.lrInput ? graph.input(STEP_IO.lr, "float32", []) : o.lr;
   const bc1 = op.sub(1, op.pow(op.scalar(graph, b1), step));
   const bc2 = op.sub(1, op.pow(op.scalar(graph, b2), step));
   params.forEach((p, i) => {
@@ -82,10 +88,10 @@ export function appendTrainingStep(graph: Graph, loss: Value, o: TrainingStepOpt
     const v = graph.input(STEP_IO.v(name), w.dtype, w.shape);
     const mNext = op.add(op.mul(m, b1), op.mul(g, 1 - b1));
     const vNext = op.add(op.mul(v, b2), op.mul(op.mul(g, g), 1 - b2));
-    const decayed = wd ? op.mul(w, 1 - o.lr * wd) : w;
+    const decayed = wd ? op.mul(w, typeof lr === "number" ? 1 - lr * wd : op.sub(1, op.mul(lr, wd))) : w;
     // PyTorch: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
     const denom = op.add(op.div(op.sqrt(vNext), op.sqrt(bc2)), eps);
-    const updated = op.sub(decayed, op.div(op.mul(op.div(mNext, denom), o.lr), bc1));
+    const updated = op.sub(decayed, op.div(op.mul(op.div(mNext, denom), lr), bc1));
     graph.output(STEP_IO.updated(name), updated);
     graph.output(STEP_IO.mNext(name), mNext);
     graph.output(STEP_IO.vNext(name), vNext);

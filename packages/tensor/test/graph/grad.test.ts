@@ -162,6 +162,19 @@ const CASES: Record<string, Spec> = {
     build: (_g, [x, w, b]) => op.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 0, 0] }),
     wrt: [1, 2],
   },
+  ConvInput: {
+    shapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]],
+    build: (_g, [x, w, b]) => op.conv(x, w, b, { pads: [1, 1, 1, 1] }),
+  },
+  ConvInputStrided: {
+    shapes: [[1, 2, 7, 6], [3, 2, 3, 2], [3]],
+    build: (_g, [x, w, b]) => op.conv(x, w, b, { strides: [2, 3], pads: [1, 0, 0, 1] }),
+  },
+  ConvInputLargePad: {
+    // forward padding wider than the kernel: the gradient takes the interior of a full correlation
+    shapes: [[1, 2, 3, 3], [2, 2, 2, 2], [2]],
+    build: (_g, [x, w, b]) => op.conv(x, w, b, { strides: [2, 2], pads: [2, 3, 2, 1] }),
+  },
   ConvPatchify: {
     shapes: [[1, 2, 4, 4], [3, 2, 2, 2], [3]],
     build: (_g, [x, w, b]) => op.conv(x, w, b, { strides: [2, 2] }),

@@ -1,0 +1,66 @@
+// FD-emoji and class agreement of a model (a file or a training checkpoint's EMA weights) for several
+// methods and CFG scales: the pilot measurements behind the embedded model's recipe. Prints one line per
+// (method, cfg) and a JSON line. Not a test.
+//   node --conditions=@flowturbo/source --import tsx bench/emojiFd.ts --base runs/f1/checkpoint.safetensors \
+//     --methods H1P5R3,heun:8,dopri5 --cfg 1,2,3 --n 480 [--refiner FILE] [--classifier FILE] [--threads 1]
+import { parseArgs } from "node:util";
+import { createNodeBackend } from "@flowturbo/backend-node";
+import { blockPlanOf } from "@flowturbo/pipeline";
+import { labelsForSamples } from "@flowturbo/tensor";
+import { embeddedClassifier } from "../src/emojiEval";
+import {
+  loadModel,
+  methodOf,
+  openForQuality,
+  openQuality,
+  type QualityRow,
+  quality,
+  sampleUint8,
+} from "./emojiQuality";
+
+const { values } = parseArgs({
+  options: {
+    base: { type: "string" },
+    refiner: { type: "string" },
+    raw: { type: "boolean", default: false },
+    methods: { type: "string", default: "heun:8" },
+    cfg: { type: "string", default: "1" },
+    n: { type: "string", default: "480" },
+    seed: { type: "string", default: "0" },
+    batch: { type: "string", default: "48" },
+    classifier: { type: "string" },
+    cache: { type: "string", default: "runs" },
+    threads: { type: "string", default: "1" },
+  },
+});
+if (!values.base) throw new Error("--base FILE is required");
+const n = Number(values.n);
+const batch = Math.min(Number(values.batch), n);
+if (n % batch !== 0) throw new Error(`--n ${n} must be a multiple of --batch ${batch}`);
+const seed = Number(values.seed);
+const backend = createNodeBackend({ threads: Number(values.threads) });
+const classifier = values.classifier ?? embeddedClassifier();
+if (!classifier) throw new Error("no classifier: pass --classifier FILE");
+const q = await openQuality(backend, classifier, values.cache);
+const base = await loadModel(values.base, { ema: !values.raw });
+const refiner = values.refiner ? await loadModel(values.refiner, { ema: false }) : undefined;
+const methods = values.methods.split(",");
+const rows: QualityRow[] = [];
+for (const cfg of values.cfg.split(",").map(Number)) {
+  const plans = methods.map(methodOf).flatMap((m) => blockPlanOf(m) ?? []);
+  const models = await openForQuality(backend, base, refiner, { batch, cfg, plans });
+  const labels = Array.from(labelsForSamples(seed, 0, n, base.config.numClasses));
+  for (const name of methods) {
+    const s = await sampleUint8(models, { method: methodOf(name), cfg, labels, seed, batch });
+    const r = await quality(q.extractor, q.reference, s.images, labels, base.config.numClasses);
+    const row = { method: name, cfg, n, fd: r.fd, agreement: r.agreement, nfe: s.nfe, msPerImage: s.ms / n };
+    rows.push(row);
+    console.log(
+      `${base.file} ${name.padEnd(8)} cfg ${cfg}: FD-emoji ${r.fd.toFixed(3)}, class agreement ${(100 * r.agreement).toFixed(1)}%, ${row.msPerImage.toFixed(2)} ms/image`,
+    );
+  }
+  await models.release();
+}
+await q.extractor.release();
+await backend.close();
+console.log(JSON.stringify({ base: base.file, classifier: q.model.sha256, seed, rows }));

@@ -1,0 +1,170 @@
+// Shared pieces of the emoji model's quality measurements (bench/emojiFd.ts, bench/emojiCard.ts): models
+// from files or from a training checkpoint (its EMA weights), samples of a method at a CFG scale
+// quantized to 8 bits exactly as `flowturbo sample` writes PNGs, and their FD-emoji / class agreement
+// against the dataset's statistics.
+import { existsSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { Backend } from "@flowturbo/core";
+import {
+  blockPlanOf,
+  openSamplingModels,
+  parseMethod,
+  type SamplingMethod,
+  type SamplingModels,
+  sample,
+} from "@flowturbo/pipeline";
+import { EMOJI_GROUP_CATEGORY, floatToUint8Nhwc } from "@flowturbo/data";
+import {
+  compareStats,
+  type EmojiClassifierModel,
+  type EmojiEvalResult,
+  EmojiFeatureExtractor,
+  emojiEvaluate,
+  type StatsFile,
+  uint8Batches,
+} from "@flowturbo/metrics";
+import { loadEmojiClassifier, readEmojiStats, writeStatsFile } from "@flowturbo/metrics/node";
+import {
+  loadCheckpoint,
+  type ModelCheckpoint,
+  sincosPosEmbed,
+  type SiTConfig,
+  trainedWeights,
+} from "@flowturbo/sit";
+import { readTrainCheckpointFile } from "@flowturbo/sit/node";
+import type { Plan } from "@flowturbo/solvers";
+import { Tensor } from "@flowturbo/tensor";
+import { fileSource } from "@flowturbo/tensor/node";
+import { EMOJI_STATS_FILE, emojiDatasetBatches } from "../src/emojiEval";
+
+/** A SiT/refiner file, or a train-base/train-refiner checkpoint (its EMA weights, or the raw ones with ema: false). */
+export async function loadModel(path: string, opts: { ema?: boolean } = {}): Promise<ModelCheckpoint> {
+  if (basename(path) === "checkpoint.safetensors") {
+    const ck = await readTrainCheckpointFile(path);
+    const config = JSON.parse(ck.metadata.config) as SiTConfig;
+    const kind = ck.metadata.kind === "refiner" ? "refiner" : "sit";
+    const prefix = kind === "refiner" ? "refiner" : undefined;
+    const pos = sincosPosEmbed(config.hiddenSize, config.inputSize / config.patchSize);
+    const frozen = new Map([[prefix ? `${prefix}.pos_embed` : "pos_embed", pos]]);
+    const weights = trainedWeights(ck.state, frozen, { prefix, ema: opts.ema ?? true });
+    return {
+      kind,
+      config,
+      weights,
+      format: "safetensors",
+      file: `${path}@${ck.state.step}`,
+      metadata: { classes: ck.metadata.classes ?? "" },
+    };
+  }
+  const src = await fileSource(path);
+  try {
+    return await loadCheckpoint(src, { file: basename(path) });
+  } finally {
+    await src.close();
+  }
+}
+
+/** The classifier and the dataset's statistics (the file beside it, else computed once and cached there). */
+export async function openQuality(
+  backend: Backend,
+  classifierPath: string,
+  cacheDir?: string,
+): Promise<{ model: EmojiClassifierModel; extractor: EmojiFeatureExtractor; reference: StatsFile }> {
+  const model = await loadEmojiClassifier(classifierPath);
+  const extractor = new EmojiFeatureExtractor(backend, model, { batchSize: 100 });
+  const candidates = [join(dirname(classifierPath), EMOJI_STATS_FILE)];
+  if (cacheDir) candidates.push(join(cacheDir, `emoji-stats-${model.sha256.slice(0, 12)}.npz`));
+  for (const f of candidates) {
+    if (!existsSync(f)) continue;
+    try {
+      return { model, extractor, reference: await readEmojiStats(f, model) };
+    } catch {
+      // other weights
+    }
+  }
+  const r = await emojiEvaluate(extractor, await emojiDatasetBatches(model, 100), { source: "emoji" });
+  if (cacheDir) await writeStatsFile(candidates[candidates.length - 1], r.stats);
+  return { model, extractor, reference: r.stats };
+}
+
+export interface QualityRow {
+  method: string;
+  cfg: number;
+  n: number;
+  fd: number;
+  /** Class agreement (groups; for models of the 9 categories: the predicted group's category). */
+  agreement: number;
+  nfe: { base: number; refiner: number };
+  /** Sampling wall time per image (ms), excluding model loading. */
+  msPerImage: number;
+}
+
+/** The method of a name: "H1P5R3" (a plan), "heun:8", "euler:16", "dopri5". */
+export function methodOf(name: string): SamplingMethod {
+  if (name === "dopri5") return parseMethod({ solver: "dopri5" });
+  const m = /^(heun|euler|midpoint|rk4):(\d+)$/.exec(name);
+  if (m) return parseMethod({ solver: m[1], steps: Number(m[2]) });
+  return parseMethod({ plan: name });
+}
+
+/** uint8 NHWC samples of `method` for global indices [0, n) with `labels`, their timing and NFE. */
+export async function sampleUint8(
+  models: SamplingModels,
+  o: { method: SamplingMethod; cfg: number; labels: number[]; seed: number; batch: number },
+): Promise<{ images: Uint8Array; ms: number; nfe: { base: number; refiner: number } }> {
+  const c = models.config;
+  const useBlocks = models.blocks !== undefined && blockPlanOf(o.method) !== undefined;
+  const r = await sample({
+    base: models.base,
+    refiner: models.refiner,
+    ...(useBlocks ? { compile: "block" as const, blocks: models.blocks!.sessions } : {}),
+    shape: [c.keepChannels, c.inputSize, c.inputSize],
+    labels: o.labels,
+    nullClass: c.numClasses,
+    method: o.method,
+    seed: o.seed,
+    cfgScale: o.cfg,
+    batchSize: o.batch,
+  });
+  const images = floatToUint8Nhwc(
+    new Tensor(
+      "float32",
+      [o.labels.length, c.keepChannels, c.inputSize, c.inputSize],
+      r.latents.data as Float32Array,
+    ),
+  ).data as Uint8Array;
+  return { images, ms: r.timings.sampling, nfe: r.nfe };
+}
+
+/** FD-emoji and class agreement of uint8 samples with their labels (groups, or categories for 9-class models). */
+export async function quality(
+  extractor: EmojiFeatureExtractor,
+  reference: StatsFile,
+  images: Uint8Array,
+  labels: number[],
+  numClasses: number,
+): Promise<{ fd: number; agreement: number; result: EmojiEvalResult }> {
+  const categories = numClasses === 9 && extractor.model.config.numClasses === 24;
+  const result = await emojiEvaluate(extractor, uint8Batches(images, labels.length, 32, 100, labels), {
+    numLabels: numClasses,
+    toLabel: categories ? [...EMOJI_GROUP_CATEGORY] : undefined,
+  });
+  return { fd: compareStats(result.stats, reference).fid.value, agreement: result.agreement!.rate, result };
+}
+
+/** Opens base (+ refiner) at level "model" with block sessions for the plans/Heun runs given. */
+export async function openForQuality(
+  backend: Backend,
+  base: ModelCheckpoint,
+  refiner: ModelCheckpoint | undefined,
+  o: { batch: number; cfg: number; plans: Plan[] },
+): Promise<SamplingModels> {
+  return openSamplingModels(backend, {
+    base,
+    refiner,
+    level: o.plans.length ? "block" : "model",
+    perCall: true,
+    providers: ["cpu"],
+    block: o.plans.length ? { batch: o.batch, guided: o.cfg !== 1, plans: o.plans } : undefined,
+  });
+}

@@ -1,0 +1,50 @@
+// The web app's requests through FlowTurboPipeline (as the worker runs them) in Node on ORT CPU: the same
+// samples as `flowturbo sample` for the same settings, at the compile levels the page offers.
+import { createNodeBackend } from "@flowturbo/backend-node";
+import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { GenerateRequest } from "../src/protocol";
+import { cliSample, embeddedCheckpoint, maxAbsDiff } from "./embedded";
+
+const node = createNodeBackend({ threads: 1 });
+let pipeline: FlowTurboPipeline;
+
+beforeAll(async () => {
+  const base = await embeddedCheckpoint("base.safetensors");
+  const refiner = await embeddedCheckpoint("refiner.safetensors");
+  pipeline = await FlowTurboPipeline.open(node, { base, refiner }, { providers: ["cpu"] });
+});
+afterAll(async () => {
+  await pipeline.release();
+  await node.close();
+});
+
+/** What the page sends for class 3, plan H1P2R2, cfg 1.5, seed 7, 3 images in one batch. */
+const request = (compile: GenerateRequest["compile"]): GenerateRequest => ({
+  labels: [3, 3, 3],
+  method: { plan: "H1P2R2" },
+  cfg: 1.5,
+  seed: 7,
+  batch: 3,
+  compile,
+  preview: false,
+});
+
+describe("the web app's pipeline", () => {
+  test.each(["block", "model"] as const)("compile %s reproduces flowturbo sample", async (compile) => {
+    const r = request(compile);
+    const got = await pipeline.generate({ ...r, method: parseMethod(r.method) });
+    const want = await cliSample({ plan: "H1P2R2", seed: 7, classId: 3, n: 3, cfg: 1.5, compile });
+    expect(got.images!.shape).toEqual([3, 3, 32, 32]);
+    expect(maxAbsDiff(got.images!.toFloat32(), want)).toBeLessThan(1e-5); // thread counts differ: summation order
+    expect(got.provider).toBe("cpu");
+    expect(got.compile).toBe(compile);
+  });
+
+  test("compile auto (undefined) is the pipeline's default: block for plans, model for other solvers", async () => {
+    const plan = await pipeline.generate({ ...request(undefined), method: parseMethod({ plan: "H1P2R2" }) });
+    expect(plan.compile).toBe("block");
+    const euler = await pipeline.generate({ ...request(undefined), method: parseMethod({ solver: "euler", steps: 2 }) });
+    expect(euler.compile).toBe("model");
+  });
+});

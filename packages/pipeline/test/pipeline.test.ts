@@ -1,0 +1,146 @@
+// FlowTurboPipeline on the golden tiny SiT and refiner (ORT CPU): compile levels agree, sessions are
+// reused while the settings stay, per-stage timings, cancellation, and the messages of every rule.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createNodeBackend } from "@flowturbo/backend-node";
+import type { Backend } from "@flowturbo/core";
+import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/sit";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { FlowTurboPipeline, type GenerateParams, parseMethod, RequestError } from "../src";
+import { FIXTURES } from "../../refiner/test/golden";
+
+const node = createNodeBackend({ threads: 1 });
+let loads = 0;
+const counting: Backend = {
+  name: node.name,
+  providers: () => node.providers(),
+  load: (source, opts) => {
+    loads++;
+    return node.load(source, opts);
+  },
+};
+let base: ModelCheckpoint;
+let refiner: ModelCheckpoint;
+let pipeline: FlowTurboPipeline;
+
+async function load(file: string): Promise<ModelCheckpoint> {
+  return loadCheckpoint(new Uint8Array(await readFile(join(FIXTURES, file))), { file, heads: 4 });
+}
+
+beforeAll(async () => {
+  base = await load("sit.safetensors");
+  refiner = await load("refiner.safetensors");
+  pipeline = await FlowTurboPipeline.open(counting, { base, refiner }, { keepSessions: 2 });
+});
+afterAll(async () => {
+  await pipeline.release();
+  await node.close();
+});
+
+const params = (p: Partial<GenerateParams> = {}): GenerateParams => ({
+  labels: [3, 207, 3],
+  method: parseMethod({ plan: "H1P2R2" }),
+  cfg: 1.5,
+  seed: 7,
+  batch: 3,
+  decode: false, // a latent model: samples only
+  ...p,
+});
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe("FlowTurboPipeline", () => {
+  test("compile levels none, model and block give the same samples; block is the default for plans", async () => {
+    const block = await pipeline.generate(params());
+    expect(block.compile).toBe("block");
+    expect(block.transfers).toMatchObject({ stateUploads: 1, downloads: 1, hostOutputs: 0 });
+    for (const compile of ["model", "none"] as const) {
+      const r = await pipeline.generate(params({ compile }));
+      expect(r.compile).toBe(compile);
+      expect(maxAbsDiff(r.latents.toFloat32(), block.latents.toFloat32()), compile).toBeLessThan(1e-5);
+    }
+    expect(block.nfe).toEqual({ base: 4, refiner: 4 });
+    expect(block.timings.base).toBeGreaterThan(0);
+    expect(block.timings.refiner).toBeGreaterThan(0);
+    expect(block.timings.total).toBeGreaterThanOrEqual(block.timings.base + block.timings.refiner);
+    expect(block.images).toBeUndefined();
+  });
+
+  test("sessions are reused while the compile settings stay; a new seed or class changes the samples", async () => {
+    const first = await pipeline.generate(params());
+    const before = loads;
+    const seeded = await pipeline.generate(params({ seed: 8 }));
+    const classed = await pipeline.generate(params({ labels: [5, 5, 5] }));
+    expect(loads).toBe(before);
+    expect(maxAbsDiff(first.latents.toFloat32(), seeded.latents.toFloat32())).toBeGreaterThan(0.1);
+    expect(maxAbsDiff(first.latents.toFloat32(), classed.latents.toFloat32())).toBeGreaterThan(1e-3);
+    await pipeline.generate(params({ method: parseMethod({ plan: "H2P2" }) })); // other block kinds: compiled
+    expect(loads).toBeGreaterThan(before);
+  });
+
+  test("a baseline solver runs on model sessions by default; Heun N runs as block plan HN", async () => {
+    const euler = await pipeline.generate(params({ method: parseMethod({ solver: "euler", steps: 3 }), cfg: 1 }));
+    expect(euler.compile).toBe("model");
+    expect(euler.nfe).toEqual({ base: 3, refiner: 0 });
+    expect(euler.timings.refiner).toBe(0);
+    const heun = await pipeline.generate(params({ method: parseMethod({ solver: "heun", steps: 2 }) }));
+    const plan = await pipeline.generate(params({ method: parseMethod({ plan: "H2" }) }));
+    expect(heun.compile).toBe("block");
+    expect(heun.latents.toFloat32()).toEqual(plan.latents.toFloat32());
+  });
+
+  test("cancelling stops the generation with an AbortError", async () => {
+    const abort = new AbortController();
+    const run = pipeline.generate(params({ method: parseMethod({ solver: "euler", steps: 50 }) }), {
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.step >= 2) abort.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  test("every rule a request breaks is named, before any session opens", async () => {
+    const plain = await FlowTurboPipeline.open(node, { base });
+    const fields = (p: GenerateParams, on = pipeline) => on.check(p).map((x) => x.field);
+    expect(plain.check(params())[0].message).toMatch(/plan H1P2R2 has refiner \(R\) steps but no refiner/);
+    expect(fields(params({ labels: [1000] }))).toEqual(["labels"]);
+    expect(pipeline.check(params({ labels: [1000] }))[0].message).toMatch(/class 1000 is not a class of this model \(0\.\.999\)/);
+    expect(pipeline.check(params({ method: parseMethod({ solver: "rk4", steps: 4 }), compile: "block" }))[0].message).toMatch(
+      /compile "block" runs FlowTurbo plans and Heun, not 'rk4'/,
+    );
+    expect(fields(params({ cfg: -1 }))).toEqual(["cfg"]);
+    expect(fields(params({ cfg: 1e308 }))).toEqual(["cfg"]);
+    expect(fields(params({ seed: -1 }))).toEqual(["seed"]);
+    expect(fields(params({ batch: 0 }))).toEqual(["batch"]);
+    expect(fields(params({ labels: [] }))).toEqual(["labels"]);
+    expect(fields(params({ decode: true }))).toEqual(["vae"]);
+    expect(pipeline.check(params({ decode: true }))[0].message).toMatch(/sit\.safetensors generates 4-channel latents: give a VAE/);
+    await expect(pipeline.generate(params({ cfg: Number.NaN }))).rejects.toBeInstanceOf(RequestError);
+  });
+
+  test("a refiner as the base model (and the reverse) is refused by file name", async () => {
+    await expect(FlowTurboPipeline.open(node, { base: refiner })).rejects.toThrow(
+      /refiner\.safetensors: this is a refiner checkpoint, expected a sit/,
+    );
+    await expect(FlowTurboPipeline.open(node, { base, refiner: base })).rejects.toThrow(
+      /sit\.safetensors: this is a sit checkpoint, expected a refiner/,
+    );
+  });
+
+  test("the recommended guidance scale comes from the model's flowturbo.sampling metadata", async () => {
+    const withCfg = (sampling?: string): ModelCheckpoint => ({
+      ...base,
+      metadata: sampling === undefined ? {} : { "flowturbo.sampling": sampling },
+    });
+    expect((await FlowTurboPipeline.open(node, { base: withCfg('{"cfg":2.5}') })).defaults).toEqual({ cfg: 2.5 });
+    expect((await FlowTurboPipeline.open(node, { base: withCfg() })).defaults).toEqual({});
+    await expect(FlowTurboPipeline.open(node, { base: withCfg('{"cfg":-1}') })).rejects.toThrow(
+      /cfg must be a number >= 0/,
+    );
+  });
+});
