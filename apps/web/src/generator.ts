@@ -207,6 +207,7 @@ export class Generator {
       method: p.method,
       seed: p.seed,
       cfgScale: p.cfg,
+      guidanceChannels: "sit", // SiT/FlowTurbo's rule: channels 0..2 of the 4 latent channels
       batchSize: Math.min(p.batch, p.labels.length),
       decode: vae ? (latents) => vae.decode(latents, { maxBatch: p.batch }) : undefined,
       signal: hooks.signal,

@@ -5,6 +5,7 @@
 // memory on ORT CPU, GPU buffers on WebGPU); only the final x is downloaded. Every copy to the host is
 // counted in `TransferCounts`, so "no per-step copy" is measured, not assumed.
 import {
+  type AbortSignalLike,
   type BlockKind,
   checkGrid,
   type GuidedChannels,
@@ -12,6 +13,8 @@ import {
   type Plan,
   type PlanCounts,
   resolveChannels,
+  type SolverAbortSignal,
+  throwIfAborted,
   toPlan,
   uniformGrid,
 } from "@flowturbo/solvers";
@@ -92,7 +95,7 @@ export interface BlockPlanOptions {
   guidance?: { scale: number; interval?: readonly [number, number] };
   /** Time grid with plan.steps + 1 points (default t_k = k/N). */
   grid?: readonly number[];
-  signal?: AbortSignal;
+  signal?: SolverAbortSignal;
   onStep?: (info: { step: number; t: number; nfe: NfeCounts; block: BlockKind }) => void | Promise<void>;
   /** Counters to add to (default: fresh ones, returned in the result). */
   transfers?: TransferCounts;
@@ -180,7 +183,7 @@ export async function runBlockPlan(
   let v: RunValue | undefined;
   try {
     for (let k = 0; k < plan.steps; k++) {
-      opts.signal?.throwIfAborted();
+      throwIfAborted(opts.signal as AbortSignalLike | undefined);
       const kind = plan.blocks[k];
       const [t0, t1] = [grid[k], grid[k + 1]];
       const feeds: Record<string, RunValue> = { x, t0: scalar(t0), t1: scalar(t1), y };
@@ -277,7 +280,7 @@ export interface BlockBatchOptions {
   cfgScale: number;
   guidanceChannels?: GuidedChannels;
   guidanceInterval?: readonly [number, number];
-  signal?: AbortSignal;
+  signal?: SolverAbortSignal;
   onStep?: BlockPlanOptions["onStep"];
   transfers?: TransferCounts;
 }
@@ -300,7 +303,7 @@ export async function sampleBatchWithBlocks(
   const guided = opts.cfgScale !== 1;
   if (guided && blocks.guidance) {
     const c = opts.sampleShape[0];
-    const want = resolveChannels(opts.guidanceChannels, c).join(",");
+    const want = resolveChannels(opts.guidanceChannels ?? "sit", c).join(",");
     const have = resolveChannels(blocks.guidance.channels, c).join(",");
     if (want !== have)
       throw new Error(`block graphs guide channels [${have}], the request asks for [${want}]`);

@@ -4,6 +4,7 @@ import {
   type FixedStepMethod,
   type GuidedChannels,
   type NfeCounts,
+  type SolverAbortSignal,
   sampleFlowTurbo,
   solveDopri5,
   solveFixedStep,
@@ -69,7 +70,7 @@ export interface SampleRequest {
   alignBatches?: { labelOf: (globalIndex: number) => number };
   /** Turns final latents [b, C, H, W] into images (e.g. a VAE decode); omitted: no decode. */
   decode?: (latents: Tensor) => Promise<Tensor>;
-  signal?: AbortSignal;
+  signal?: SolverAbortSignal;
   onProgress?: (p: SampleProgress) => void;
 }
 
@@ -152,7 +153,13 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     const common = {
       signal: req.signal,
       guidance: guided
-        ? { scale: cfg, shape: stateShape, channels: req.guidanceChannels, interval: req.guidanceInterval }
+        ? {
+            scale: cfg,
+            shape: stateShape,
+            // SiT's 3-channel rule is this pipeline's default (it samples SiT-family models).
+            channels: req.guidanceChannels ?? "sit",
+            interval: req.guidanceInterval,
+          }
         : undefined,
       onStep: (info: { step: number; t: number; x?: Float32Array; nfe: NfeCounts }) =>
         req.onProgress?.({
@@ -191,7 +198,8 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
         : undefined;
       result = await sampleFlowTurbo(base, x0, { ...common, plan: m.plan, refiner });
     } else if (m.solver === "dopri5") {
-      result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol });
+      // clipToEnd false: SiT's ODE sampler (torchdiffeq) lets the last step pass t = 1 and interpolates.
+      result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol, clipToEnd: false });
     } else if (m.solver === "sde") {
       const noise = (step: number) => sdeNoise(req.seed, g, b, per, step, guided);
       result = await solveSde(base, x0, { ...common, noise, numSteps: m.steps });

@@ -31,7 +31,7 @@ describe.each([
     const result = await sampleFlowTurbo(baseVelocity(base, { shape, labels }), xInit.data as Float32Array, {
       plan: `H${plan.heun}P${plan.pseudo}R${plan.refine}`,
       refiner: refinerVelocity(refiner, { shape, labels }),
-      guidance: { scale: meta.cfg_scale as number, shape },
+      guidance: { scale: meta.cfg_scale as number, shape, channels: "sit" },
       trajectory: true,
     });
     const traj = tensors.get("trajectory")!;

@@ -49,6 +49,11 @@ for (const method of ["euler", "midpoint", "heun", "rk4", "rk4_38"] as const) {
   rows.push(await measure(method, () => solveFixedStep(trivial, x0, { method, steps: STEPS })));
 }
 rows.push(
+  await measure("heun, checkFinite off", () =>
+    solveFixedStep(trivial, x0, { method: "heun", steps: STEPS, checkFinite: false }),
+  ),
+);
+rows.push(
   await measure("heun+cfg", () => solveFixedStep(trivial, x0, { method: "heun", steps: STEPS, guidance })),
 );
 rows.push(await measure(`flowturbo H${STEPS}`, () => sampleFlowTurbo(trivial, x0, { plan: `H${STEPS}` })));

@@ -155,9 +155,11 @@ function checkOutputTimes(times: readonly number[], options: { t0?: number; t1?:
   if (options.t0 !== undefined || options.t1 !== undefined) {
     throw new RangeError("dopri5: give outputTimes or t0/t1, not both");
   }
-  if (times.length < 2) throw new RangeError(`dopri5 outputTimes needs at least 2 times, got ${times.length}`);
+  if (times.length < 2)
+    throw new RangeError(`dopri5 outputTimes needs at least 2 times, got ${times.length}`);
   for (let i = 0; i < times.length; i++) {
-    if (!Number.isFinite(times[i])) throw new RangeError(`dopri5 outputTimes[${i}] is not finite: ${times[i]}`);
+    if (!Number.isFinite(times[i]))
+      throw new RangeError(`dopri5 outputTimes[${i}] is not finite: ${times[i]}`);
     if (i > 0 && !(times[i] > times[i - 1])) {
       throw new RangeError(`dopri5 outputTimes must increase strictly (indices ${i - 1} and ${i})`);
     }

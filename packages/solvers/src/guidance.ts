@@ -133,7 +133,9 @@ export function classifierFreeGuidance<T>(
   const channels = resolveChannels(options.channels, shape[1]);
   const order = options.order ?? "conditional-first";
   if (order !== "conditional-first" && order !== "unconditional-first") {
-    throw new RangeError(`guidance order must be "conditional-first" or "unconditional-first", got "${order}"`);
+    throw new RangeError(
+      `guidance order must be "conditional-first" or "unconditional-first", got "${order}"`,
+    );
   }
   const opsFor = (x: T): CfgOps<T> => options.ops ?? defaultOpsFor(x, "guidance ops");
   if (typeof model === "function") {

@@ -136,7 +136,8 @@ export class FlowMatchScheduler<T = Float32Array> {
    */
   step(modelOutput: T, t: number, sample: T): SchedulerStepOutput<T> {
     if (this.times.length === 0) throw new Error("call setTimesteps before step");
-    if (this.done) throw new Error("every timestep has been stepped: call reset or setTimesteps to start over");
+    if (this.done)
+      throw new Error("every timestep has been stepped: call reset or setTimesteps to start over");
     const expected = this.times[this.calls];
     if (t !== expected) {
       throw new RangeError(`step ${this.calls} of the schedule is at t=${expected}, got t=${t}`);

@@ -148,11 +148,15 @@ export function typedArrayOps<A extends FloatArray>(ctor: FloatArrayConstructor<
     },
 
     firstNonFinite(x) {
-      for (let i = 0; i < x.length; i++) {
-        const v = x[i];
-        // v - v is 0 for every finite v and NaN for NaN and the infinities.
-        if (v - v !== 0) return i;
-      }
+      // v * 0 is (+-)0 for every finite v and NaN for NaN and the infinities: one branch-free pass,
+      // and a second one only to locate a bad element.
+      const n = x.length;
+      let s = 0;
+      let i = 0;
+      for (; i + 4 <= n; i += 4) s += x[i] * 0 + x[i + 1] * 0 + x[i + 2] * 0 + x[i + 3] * 0;
+      for (; i < n; i++) s += x[i] * 0;
+      if (s === 0) return -1;
+      for (let j = 0; j < n; j++) if (x[j] * 0 !== 0) return j;
       return -1;
     },
 
@@ -197,7 +201,9 @@ export function typedArrayOps<A extends FloatArray>(ctor: FloatArrayConstructor<
     splitBatch(x, shape) {
       const n = shape.reduce((a, b) => a * b, 1);
       if (x.length !== 2 * n) {
-        throw new RangeError(`a doubled batch of [${shape.join(", ")}] has ${2 * n} elements, got ${x.length}`);
+        throw new RangeError(
+          `a doubled batch of [${shape.join(", ")}] has ${2 * n} elements, got ${x.length}`,
+        );
       }
       return [x.slice(0, n) as A, x.slice(n) as A];
     },

@@ -20,8 +20,10 @@ const arrayOps: VectorOps<number[]> = {
   lincomb: (c, xs) => xs[0].map((_, i) => xs.reduce((s, x, j) => s + c[j] * x[i], 0)),
   scaledRms: (x, a, b, atol, rtol) =>
     Math.sqrt(
-      x.reduce((s, v, i) => s + (v / (atol + rtol * Math.max(Math.abs(a[i]), Math.abs(b?.[i] ?? 0)))) ** 2, 0) /
-        x.length,
+      x.reduce(
+        (s, v, i) => s + (v / (atol + rtol * Math.max(Math.abs(a[i]), Math.abs(b?.[i] ?? 0)))) ** 2,
+        0,
+      ) / x.length,
     ),
 };
 
@@ -122,9 +124,10 @@ describe("non-finite model outputs", () => {
     Float32Array.from(x, (v, i) => (t >= tBad && i === 2 ? Number.NaN : -v));
 
   it("reject with a NonFiniteError naming the call, its time, step and element", async () => {
-    const err = await solveFixedStep(nanAt(0.5), new Float32Array(4).fill(1), { method: "euler", steps: 4 }).catch(
-      (e: unknown) => e,
-    );
+    const err = await solveFixedStep(nanAt(0.5), new Float32Array(4).fill(1), {
+      method: "euler",
+      steps: 4,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonFiniteError);
     expect(err).toMatchObject({ name: "NonFiniteError", source: "velocity", t: 0.5, step: 2, index: 2 });
     const inf = (x: Float32Array) => x.map(() => Number.POSITIVE_INFINITY);
@@ -161,9 +164,12 @@ describe("non-finite model outputs", () => {
     await expect(
       solveFixedStep(nan, [0], { method: "euler", steps: 1, ops: arrayOps, checkFinite: true }),
     ).rejects.toThrow(/firstNonFinite/);
-    const checking = { ...arrayOps, firstNonFinite: (x: number[]) => x.findIndex((v) => !Number.isFinite(v)) };
-    await expect(solveFixedStep(nan, [0], { method: "euler", steps: 1, ops: checking })).rejects.toBeInstanceOf(
-      NonFiniteError,
-    );
+    const checking = {
+      ...arrayOps,
+      firstNonFinite: (x: number[]) => x.findIndex((v) => !Number.isFinite(v)),
+    };
+    await expect(
+      solveFixedStep(nan, [0], { method: "euler", steps: 1, ops: checking }),
+    ).rejects.toBeInstanceOf(NonFiniteError);
   });
 });

@@ -149,7 +149,11 @@ describe("classifierFreeGuidance: guidance as a velocity-field wrapper on the un
     };
     const condFirst = (x: Float32Array, t: number) => field(x, t, [1, 1, 0, 0]);
     const opts = { scale: 3, shape: single, channels: "all" } as const;
-    const a = await classifierFreeGuidance(uncondFirst, { ...opts, order: "unconditional-first" })(z, 0.3, ctx);
+    const a = await classifierFreeGuidance(uncondFirst, { ...opts, order: "unconditional-first" })(
+      z,
+      0.3,
+      ctx,
+    );
     const b = await classifierFreeGuidance(condFirst, opts)(z, 0.3, ctx);
     expect(seen).toEqual([2 * n]);
     expect(Array.from(a)).toEqual(Array.from(b));
@@ -161,11 +165,10 @@ describe("classifierFreeGuidance: guidance as a velocity-field wrapper on the un
   it("takes separate conditional and unconditional fields: u + s*(c - u), c off the guided channels", async () => {
     const conditional = (x: Float32Array) => x.map(() => 1);
     const unconditional = (x: Float32Array) => x.map(() => -1);
-    const all = await classifierFreeGuidance({ conditional, unconditional }, { scale: 2, shape: single, channels: "all" })(
-      z,
-      0,
-      ctx,
-    );
+    const all = await classifierFreeGuidance(
+      { conditional, unconditional },
+      { scale: 2, shape: single, channels: "all" },
+    )(z, 0, ctx);
     expect(new Set(all)).toEqual(new Set([3])); // -1 + 2*(1 - -1)
     const some = await classifierFreeGuidance(
       { conditional, unconditional },

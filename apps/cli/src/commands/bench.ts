@@ -142,6 +142,7 @@ export const bench: Command = {
           method,
           seed,
           cfgScale: cfg,
+          guidanceChannels: "sit",
           batchSize: batch,
         });
       const reference = await run({ solver: "dopri5", rtol, atol: rtol / 100 });

@@ -279,6 +279,7 @@ export const sampleCommand: Command = {
         method,
         seed,
         cfgScale: cfg,
+        guidanceChannels: "sit" as const, // SiT/FlowTurbo's rule: channels 0..2 of the 4 latent channels
         decode: decoder ? (latents: Tensor) => decoder.decode(latents, { maxBatch: batch ?? 8 }) : undefined,
       };
       if (shard) {
