@@ -1,10 +1,6 @@
 import { defineConfig } from "tsup";
+import { libraryConfig } from "../../tsup.shared.ts";
 
-export default defineConfig({
-  entry: { index: "src/index.ts", "node/index": "src/node/index.ts" },
-  format: ["esm"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  external: ["sharp"],
-});
+export default defineConfig(
+  libraryConfig({ index: "src/index.ts", "node/index": "src/node/index.ts" }, { external: ["sharp"] }),
+);

@@ -1,9 +1,4 @@
 import { defineConfig } from "tsup";
+import { libraryConfig } from "../../tsup.shared.ts";
 
-export default defineConfig({
-  entry: { index: "src/index.ts", "node/index": "src/node/index.ts" },
-  format: ["esm"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-});
+export default defineConfig(libraryConfig({ index: "src/index.ts", "node/index": "src/node/index.ts" }));

@@ -5,6 +5,7 @@ import {
   type GuidedChannels,
   type NfeCounts,
   type Plan,
+  type SolverAbortSignal,
   sampleFlowTurbo,
   solveDopri5,
   solveFixedStep,
@@ -59,7 +60,7 @@ export interface SampleRequest {
   alignBatches?: { labelOf: (globalIndex: number) => number };
   /** Turns final latents [b, C, H, W] into images (e.g. a VAE decode); omitted: no decode. */
   decode?: (latents: Tensor) => Promise<Tensor>;
-  signal?: AbortSignal;
+  signal?: SolverAbortSignal;
   onProgress?: (p: SampleProgress) => void;
 }
 
@@ -180,7 +181,8 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
         : undefined;
       result = await sampleFlowTurbo(base, x0, { ...common, plan: m.plan, refiner });
     } else if (m.kind === "dopri5") {
-      result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol });
+      // clipToEnd false: SiT's ODE sampler (torchdiffeq) lets the last step pass t = 1 and interpolates.
+      result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol, clipToEnd: false });
     } else if (m.kind === "sde") {
       const noise = (step: number) => sdeNoise(req.seed, g, b, per, step, guided);
       result = await solveSde(base, x0, { ...common, noise, numSteps: m.steps });

@@ -81,7 +81,7 @@ function fakeBlocks(device: FakeDevice, batch: number, guided: boolean): BlockSe
       const [t0, t1] = [num(feeds.t0), num(feeds.t1)];
       const labels = Array.from((feeds.y as Tensor).data as BigInt64Array, Number);
       const g = (s: number): GuidanceOptions<Float32Array> | undefined =>
-        guided ? { scale: s, shape } : undefined;
+        guided ? { scale: s, shape, channels: "sit" } : undefined;
       const F = (s: number): VelocityField<Float32Array> => {
         const f: VelocityField<Float32Array> = (xx, t) => net(xx, t, labels);
         const o = g(s);
@@ -152,7 +152,7 @@ describe("runBlockPlan", () => {
     const ref = await sampleFlowTurbo<Float32Array>((x, t) => net(x, t, labels), x0, {
       plan,
       refiner: (x, t, v) => refinerNet(x, t, v, labels),
-      guidance: guided ? { scale: cfg, shape, interval } : undefined,
+      guidance: guided ? { scale: cfg, shape, channels: "sit", interval } : undefined,
     });
     // times travel as float32 scalars: differences at the float32 rounding of t
     expect(maxAbsDiff(r.x, ref.x)).toBeLessThan(1e-6);

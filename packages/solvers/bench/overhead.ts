@@ -43,11 +43,16 @@ async function measure(name: string, run: () => Promise<SolveResult<Float32Array
   return { name, steps: r.steps, nfe, usPerStep: (best * 1000) / r.steps, usPerEval: (best * 1000) / nfe };
 }
 
-const guidance = { scale: 4, shape: SHAPE };
+const guidance = { scale: 4, shape: SHAPE, channels: "sit" } as const;
 const rows: Row[] = [];
 for (const method of ["euler", "midpoint", "heun", "rk4", "rk4_38"] as const) {
   rows.push(await measure(method, () => solveFixedStep(trivial, x0, { method, steps: STEPS })));
 }
+rows.push(
+  await measure("heun, checkFinite off", () =>
+    solveFixedStep(trivial, x0, { method: "heun", steps: STEPS, checkFinite: false }),
+  ),
+);
 rows.push(
   await measure("heun+cfg", () => solveFixedStep(trivial, x0, { method: "heun", steps: STEPS, guidance })),
 );

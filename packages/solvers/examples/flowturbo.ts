@@ -20,7 +20,7 @@ const controller = new AbortController();
 const result = await sampleFlowTurbo(sit, doubleBatch(z), {
   plan: "H1P5R3", // 9 steps: Heun, 5 pseudo-corrector steps, 3 refiner steps
   refiner,
-  guidance: { scale: 1.5, shape }, // SiT's 3-channel CFG; channels: "all" for standard CFG
+  guidance: { scale: 1.5, shape, channels: "sit" }, // SiT's 3-channel CFG; "all" for standard CFG
   signal: controller.signal, // controller.abort() stops before the next network call
   onStep: ({ step, t, nfe, block }) => console.log(`step ${step} (${block}) t=${t.toFixed(3)} nfe`, nfe),
 });

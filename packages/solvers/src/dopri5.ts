@@ -1,5 +1,5 @@
 import { CountingEvaluator, finish } from "./driver";
-import type { CommonOptions, SolveResult, VelocityField } from "./types";
+import type { BuiltInState, CommonOptions, SolveResult, VelocityField } from "./types";
 import type { VectorOps } from "./vectorOps";
 
 // Dormand–Prince 5(4) tableau (torchdiffeq's dopri5). Stage i+1 is evaluated at t0 + ALPHA[i]*h on
@@ -39,6 +39,14 @@ export interface Dopri5Options<T> extends CommonOptions<T> {
   t0?: number;
   /** End time (default 1); must be greater than t0. */
   t1?: number;
+  /**
+   * Dense output (torchdiffeq's `odeint(func, y0, t)`): increasing times, the first the start and the
+   * last the end (instead of `t0`/`t1`). `result.outputs[i]` is the solution at `outputTimes[i]`:
+   * the initial state, then the 4th-order interpolant of the accepted step holding each time (the
+   * step's own end state when a time falls exactly on it). Steps are chosen by the error control
+   * alone, as without output times.
+   */
+  outputTimes?: readonly number[];
   /** Absolute tolerance (default 1e-6, SiT's). */
   atol?: number;
   /** Relative tolerance (default 1e-3, SiT's). */
@@ -52,9 +60,10 @@ export interface Dopri5Options<T> extends CommonOptions<T> {
   /** Give up after this many step attempts (default 100000). */
   maxSteps?: number;
   /**
-   * false (default, torchdiffeq): steps are never shortened to hit t1; the last step may pass t1
-   * (so the velocity can be evaluated at t > t1) and the result is the dense-output interpolant at
-   * t1. true: the last step is clipped to end exactly at t1.
+   * true (default): a step that would pass t1 is shortened to end exactly at t1, so the velocity is
+   * never evaluated past t1. false (torchdiffeq, hence SiT's sampler): steps are never shortened; the
+   * last step may pass t1 (evaluating the velocity at t > t1, e.g. t = 1.344 for SiT's defaults) and
+   * the result is the dense-output interpolant at t1.
    */
   clipToEnd?: boolean;
 }
@@ -64,6 +73,8 @@ export interface Dopri5Result<T> extends SolveResult<T> {
   accepted: number;
   /** Rejected step attempts. */
   rejected: number;
+  /** With `outputTimes`: the solution at each of them (the last one is `x`). */
+  outputs?: T[];
 }
 
 /** Sum x + h * sum_j w_j k_j, skipping zero weights. */
@@ -139,19 +150,48 @@ function interpolate<T>(
   return ops.lincomb(coeffs, terms);
 }
 
+/** Checks output times and returns [start, end]. */
+function checkOutputTimes(times: readonly number[], options: { t0?: number; t1?: number }): [number, number] {
+  if (options.t0 !== undefined || options.t1 !== undefined) {
+    throw new RangeError("dopri5: give outputTimes or t0/t1, not both");
+  }
+  if (times.length < 2)
+    throw new RangeError(`dopri5 outputTimes needs at least 2 times, got ${times.length}`);
+  for (let i = 0; i < times.length; i++) {
+    if (!Number.isFinite(times[i]))
+      throw new RangeError(`dopri5 outputTimes[${i}] is not finite: ${times[i]}`);
+    if (i > 0 && !(times[i] > times[i - 1])) {
+      throw new RangeError(`dopri5 outputTimes must increase strictly (indices ${i - 1} and ${i})`);
+    }
+  }
+  return [times[0], times[times.length - 1]];
+}
+
 /**
  * Adaptive Dormand–Prince 5(4) with torchdiffeq's semantics: error ratio = RMS over all elements of
  * err / (atol + rtol*max(|y0|, |y1|)), accept when <= 1, next step h*min(ifactor, max(safety/ratio^(1/5),
  * dfactor)) (no shrinking after an accepted step). NFE = 2 + 6*(accepted + rejected) with the
- * automatic first step.
+ * automatic first step. The last step ends exactly at t1 unless `clipToEnd: false` (torchdiffeq).
+ * Float32Array and Float64Array states may leave out the options; other state types pass `ops`.
  */
+export function solveDopri5<T extends BuiltInState>(
+  velocity: VelocityField<T>,
+  x0: T,
+  options?: Dopri5Options<T>,
+): Promise<Dopri5Result<T>>;
+export function solveDopri5<T>(
+  velocity: VelocityField<T>,
+  x0: T,
+  options: Dopri5Options<T> & { ops: VectorOps<T> },
+): Promise<Dopri5Result<T>>;
 export async function solveDopri5<T>(
   velocity: VelocityField<T>,
   x0: T,
   options: Dopri5Options<T> = {},
 ): Promise<Dopri5Result<T>> {
-  const t0 = options.t0 ?? 0;
-  const tEnd = options.t1 ?? 1;
+  const times = options.outputTimes;
+  const [t0, tEnd] = times ? checkOutputTimes(times, options) : [options.t0 ?? 0, options.t1 ?? 1];
+  const clipToEnd = options.clipToEnd ?? true;
   const atol = options.atol ?? 1e-6;
   const rtol = options.rtol ?? 1e-3;
   const safety = options.safety ?? 0.9;
@@ -164,8 +204,9 @@ export async function solveDopri5<T>(
 
   const ev = new CountingEvaluator(velocity, undefined, x0, options);
   const { ops } = ev;
-  const { signal, onStep } = options;
+  const { onStep } = options;
   const trajectory = options.trajectory ? [x0] : undefined;
+  const outputs = times ? [x0] : undefined;
 
   let y = x0;
   let t = t0;
@@ -177,10 +218,10 @@ export async function solveDopri5<T>(
   let xOut = x0;
 
   while (t < tEnd) {
-    signal?.throwIfAborted();
+    ev.throwIfAborted();
     if (accepted + rejected >= maxSteps) throw new Error(`dopri5: max steps exceeded (${maxSteps})`);
     let tNext = t + h;
-    if (options.clipToEnd && tNext >= tEnd) {
+    if (clipToEnd && tNext >= tEnd) {
       tNext = tEnd;
       h = tEnd - t;
     }
@@ -199,8 +240,16 @@ export async function solveDopri5<T>(
     if (!Number.isFinite(ratio)) throw new Error(`dopri5: non-finite error estimate at t=${t} (h=${h})`);
 
     if (ratio <= 1) {
+      if (outputs && times) {
+        // Every requested time in (t, tNext]: the step's end state, or its interpolant.
+        for (let i = outputs.length; i < times.length && times[i] <= tNext; i++) {
+          outputs.push(times[i] === tNext ? yNew : interpolate(ops, t, tNext, y, yNew, ks, times[i]));
+        }
+      }
       // Past the end: report the interpolated state at tEnd instead of the state at tNext.
-      xOut = tNext > tEnd ? interpolate(ops, t, tNext, y, yNew, ks, tEnd) : yNew;
+      // (With output times the interpolant at tEnd is already the last output.)
+      if (tNext <= tEnd) xOut = yNew;
+      else xOut = outputs ? outputs[outputs.length - 1] : interpolate(ops, t, tNext, y, yNew, ks, tEnd);
       y = yNew;
       f = ks[6];
       t = tNext;
@@ -215,5 +264,7 @@ export async function solveDopri5<T>(
     h *= factor;
   }
 
-  return { ...finish(xOut, ev, accepted, trajectory), accepted, rejected };
+  const result: Dopri5Result<T> = { ...finish(xOut, ev, accepted, trajectory), accepted, rejected };
+  if (outputs) result.outputs = outputs;
+  return result;
 }

@@ -1,5 +1,7 @@
+import { finiteCheck, type NonFiniteSource, throwIfAborted } from "./checks";
 import { guidedRefiner, guidedVelocity } from "./guidance";
 import type {
+  AbortSignalLike,
   BlockKind,
   CommonOptions,
   EvalContext,
@@ -25,6 +27,26 @@ export interface Evaluator<T> {
 /** A step from (x, t0) to t1; returns the new state. */
 export type StepFn<T> = (ev: Evaluator<T>, x: T, t0: number, t1: number) => Promise<T>;
 
+/** Where a stage machine needs the velocity: at state `x`, time `t`. */
+export interface VelocityRequest<T> {
+  x: T;
+  t: number;
+}
+
+/**
+ * A step written as a stage machine: it yields every point where it needs the velocity, is resumed
+ * with the velocity there, and returns the new state. The solvers (which call the model) and the
+ * scheduler (whose caller calls the model) run the same machines, so they compute the same bits.
+ */
+export type Stages<T, R = T> = Generator<VelocityRequest<T>, R, T>;
+
+/** Runs a stage machine against an evaluator's velocity. */
+export async function runStages<T, R>(ev: Evaluator<T>, stages: Stages<T, R>): Promise<R> {
+  let r = stages.next();
+  while (!r.done) r = stages.next(await ev.velocity(r.value.x, r.value.t));
+  return r.value;
+}
+
 export class CountingEvaluator<T> implements Evaluator<T> {
   readonly ops: VectorOps<T>;
   readonly nfe: NfeCounts = { base: 0, refiner: 0 };
@@ -32,31 +54,48 @@ export class CountingEvaluator<T> implements Evaluator<T> {
   step = 0;
   private readonly f: VelocityField<T>;
   private readonly g: RefinerField<T> | undefined;
-  private readonly signal: AbortSignal | undefined;
+  private readonly options: CommonOptions<T>;
+  private readonly check: ((x: T, source: NonFiniteSource, t: number, step: number) => void) | undefined;
 
   constructor(f: VelocityField<T>, refiner: RefinerField<T> | undefined, x0: T, options: CommonOptions<T>) {
     this.ops = options.ops ?? defaultOpsFor(x0);
-    this.signal = options.signal;
+    this.options = options;
     const guidance = options.guidance;
     this.f = guidance ? guidedVelocity(f, guidance) : f;
     this.g = refiner && guidance ? guidedRefiner(refiner, guidance) : refiner;
+    this.check = finiteCheck(this.ops, options.checkFinite);
   }
 
   private context(): EvalContext {
-    return this.signal ? { step: this.step, signal: this.signal } : { step: this.step };
+    const { signal } = this.options;
+    return signal ? { step: this.step, signal } : { step: this.step };
+  }
+
+  /** Rejects with the signal's reason once the caller's signal is aborted. */
+  throwIfAborted(): void {
+    throwIfAborted(this.options.signal as AbortSignalLike | undefined);
+  }
+
+  /** Throws a NonFiniteError for a non-finite value when finite checks are on. */
+  checkFinite(x: T, source: NonFiniteSource, t: number): void {
+    this.check?.(x, source, t, this.step);
   }
 
   async velocity(x: T, t: number): Promise<T> {
-    this.signal?.throwIfAborted();
+    this.throwIfAborted();
     this.nfe.base++;
-    return await this.f(x, t, this.context());
+    const v = await this.f(x, t, this.context());
+    this.check?.(v, "velocity", t, this.step);
+    return v;
   }
 
   async refine(x: T, t: number, v: T): Promise<T> {
     if (!this.g) throw new Error("this solve needs a refiner (options.refiner)");
-    this.signal?.throwIfAborted();
+    this.throwIfAborted();
     this.nfe.refiner++;
-    return await this.g(x, t, v, this.context());
+    const dv = await this.g(x, t, v, this.context());
+    this.check?.(dv, "refiner", t, this.step);
+    return dv;
   }
 }
 
@@ -72,12 +111,12 @@ export async function runGrid<T>(
   options: CommonOptions<T>,
   blockAt?: (k: number) => BlockKind,
 ): Promise<SolveResult<T>> {
-  const { signal, onStep } = options;
+  const { onStep } = options;
   const trajectory = options.trajectory ? [x0] : undefined;
   let x = x0;
   const steps = grid.length - 1;
   for (let k = 0; k < steps; k++) {
-    signal?.throwIfAborted();
+    ev.throwIfAborted();
     ev.step = k;
     x = await stepAt(k)(ev, x, grid[k], grid[k + 1]);
     trajectory?.push(x);

@@ -4,7 +4,7 @@ import { heunStepWithSlopes } from "./heun";
 import { type Plan, type PlanCounts, toPlan } from "./plan";
 import { pseudoCorrectorStep } from "./pseudoCorrector";
 import { refinerBlockStep } from "./refinerBlock";
-import type { CommonOptions, RefinerField, SolveResult, VelocityField } from "./types";
+import type { CommonOptions, RefinerField, RequireOps, SolveResult, VelocityField } from "./types";
 
 export interface FlowTurboOptions<T> extends CommonOptions<T> {
   /** "H{a}P{b}R{c}", any order of runs ("P5H7R3"), a parsed Plan, or {heun, pseudo, refine}. */
@@ -31,7 +31,7 @@ export interface FlowTurboResult<T> extends SolveResult<T> {
 export async function sampleFlowTurbo<T>(
   velocity: VelocityField<T>,
   x0: T,
-  options: FlowTurboOptions<T>,
+  options: FlowTurboOptions<T> & RequireOps<T>,
 ): Promise<FlowTurboResult<T>> {
   const plan = toPlan(options.plan);
   if (plan.counts.R > 0 && !options.refiner) {

@@ -1,6 +1,6 @@
 import { CountingEvaluator, finish } from "./driver";
 import { linspace } from "./grids";
-import type { CommonOptions, SolveResult, VelocityField } from "./types";
+import type { CommonOptions, RequireOps, SolveResult, VelocityField } from "./types";
 
 /**
  * Standard-normal noise for Euler–Maruyama step `step` (0-based), shaped like `like`. Plug a
@@ -41,7 +41,7 @@ export interface SdeOptions<T> extends CommonOptions<T> {
 export async function solveSde<T>(
   velocity: VelocityField<T>,
   x0: T,
-  options: SdeOptions<T>,
+  options: SdeOptions<T> & RequireOps<T>,
 ): Promise<SolveResult<T>> {
   const numSteps = options.numSteps ?? 250;
   const lastStep = options.lastStep ?? "mean";
@@ -55,7 +55,7 @@ export async function solveSde<T>(
 
   const ev = new CountingEvaluator(velocity, undefined, x0, options);
   const { ops } = ev;
-  const { signal, onStep } = options;
+  const { onStep } = options;
   const trajectory = options.trajectory ? [x0] : undefined;
 
   // drift = v + w (t v - x)/(1 - t) = (1 + c t) v - c x with c = w/(1 - t).
@@ -80,18 +80,19 @@ export async function solveSde<T>(
   let x = x0;
   let steps = 0;
   for (let k = 0; k < grid.length - 1; k++) {
-    signal?.throwIfAborted();
+    ev.throwIfAborted();
     ev.step = k;
     const t = grid[k];
     const h = grid[k + 1] - t;
     const w = diffusion(t);
     if (!(w >= 0)) throw new RangeError(`diffusion must be >= 0, got w(${t}) = ${w}`);
     const z = await options.noise(k, x);
+    ev.checkFinite(z, "noise", t);
     x = await driftStep(x, t, h, { coeff: Math.sqrt(2 * w * h), noise: z });
     await report(x, ++steps, grid[k + 1]);
   }
   if (lastStep !== "none") {
-    signal?.throwIfAborted();
+    ev.throwIfAborted();
     ev.step = steps;
     const tEnd = grid[grid.length - 1];
     if (lastStep === "mean") {

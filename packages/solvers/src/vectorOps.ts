@@ -10,6 +10,11 @@ export interface VectorOps<T> {
    * undefined. Only dopri5 uses it (error ratio and initial step selection).
    */
   scaledRms(x: T, a: T, b: T | undefined, atol: number, rtol: number): number;
+  /**
+   * Optional: index of the first NaN or infinite element, -1 when all are finite. With it the
+   * solvers check every model output by default (`checkFinite`).
+   */
+  firstNonFinite?(x: T): number;
 }
 
 /**
@@ -24,6 +29,22 @@ export interface GuidanceOps<T> {
    * half; exactly c when scale is 1); every other channel keeps each half's own value.
    */
   guide(out: T, scale: number, channels: readonly number[], shape: readonly number[]): T;
+}
+
+/**
+ * Batch operations for `classifierFreeGuidance`: guidance on an undoubled state of shape
+ * `shape` = [B, C, ...] (the model may still see a doubled batch of 2B rows).
+ */
+export interface CfgOps<T> {
+  /** cat[x, x] along the batch axis: 2B rows. */
+  repeatBatch(x: T, shape: readonly number[]): T;
+  /** The first and second halves (B rows each) of a doubled batch of 2B rows. */
+  splitBatch(x: T, shape: readonly number[]): [T, T];
+  /**
+   * For every channel in `channels`, u + scale*(c - u) (exactly c when scale is 1); every other
+   * channel takes c.
+   */
+  combineGuided(c: T, u: T, scale: number, channels: readonly number[], shape: readonly number[]): T;
 }
 
 type FloatArray = Float32Array | Float64Array;
@@ -47,6 +68,21 @@ function checkShape(length: number, shape: readonly number[]): { half: number; c
   }
   if (shape[0] % 2 !== 0) throw new RangeError(`guidance needs an even (doubled) batch, got ${shape[0]}`);
   return { half: shape[0] / 2, c: shape[1], inner: total / (shape[0] * shape[1]) };
+}
+
+function checkSingleShape(length: number, shape: readonly number[]): { c: number; inner: number } {
+  if (shape.length < 2) throw new RangeError(`guidance shape must be [B, C, ...], got [${shape.join(", ")}]`);
+  const total = shape.reduce((a, b) => a * b, 1);
+  if (total !== length) {
+    throw new RangeError(`guidance shape [${shape.join(", ")}] has ${total} elements, the vector ${length}`);
+  }
+  return { c: shape[1], inner: total / (shape[0] * shape[1]) };
+}
+
+function checkChannel(ch: number, nc: number): void {
+  if (!Number.isInteger(ch) || ch < 0 || ch >= nc) {
+    throw new RangeError(`guided channel ${ch} out of range for ${nc} channels`);
+  }
 }
 
 /** out = sum_j c[j] * xs[j] for 1..4 terms (xs[0] may be `out` itself). */
@@ -78,10 +114,11 @@ function accumulate(out: FloatArray, c: readonly number[], xs: readonly FloatArr
   }
 }
 
+/** Everything the solvers can ask of a state type; the built-in typed-array ops implement it all. */
+export type AllOps<T> = Required<VectorOps<T>> & GuidanceOps<T> & CfgOps<T>;
+
 /** Vector and guidance ops for a plain typed-array state (row-major, batch first). */
-export function typedArrayOps<A extends FloatArray>(
-  ctor: FloatArrayConstructor<A>,
-): VectorOps<A> & GuidanceOps<A> {
+export function typedArrayOps<A extends FloatArray>(ctor: FloatArrayConstructor<A>): AllOps<A> {
   return {
     lincomb(coeffs, xs) {
       const n = checkLengths(xs);
@@ -110,6 +147,19 @@ export function typedArrayOps<A extends FloatArray>(
       return Math.sqrt(sum / n);
     },
 
+    firstNonFinite(x) {
+      // v * 0 is (+-)0 for every finite v and NaN for NaN and the infinities: one branch-free pass,
+      // and a second one only to locate a bad element.
+      const n = x.length;
+      let s = 0;
+      let i = 0;
+      for (; i + 4 <= n; i += 4) s += x[i] * 0 + x[i + 1] * 0 + x[i + 2] * 0 + x[i + 3] * 0;
+      for (; i < n; i++) s += x[i] * 0;
+      if (s === 0) return -1;
+      for (let j = 0; j < n; j++) if (x[j] * 0 !== 0) return j;
+      return -1;
+    },
+
     duplicateFirstHalf(x, shape) {
       checkShape(x.length, shape);
       const h = x.length / 2;
@@ -126,9 +176,7 @@ export function typedArrayOps<A extends FloatArray>(
       res.set(out);
       const offset = half * nc * inner; // start of the unconditional half
       for (const ch of channels) {
-        if (!Number.isInteger(ch) || ch < 0 || ch >= nc) {
-          throw new RangeError(`guided channel ${ch} out of range for ${nc} channels`);
-        }
+        checkChannel(ch, nc);
         for (let b = 0; b < half; b++) {
           const base = (b * nc + ch) * inner;
           for (let i = base; i < base + inner; i++) {
@@ -141,17 +189,53 @@ export function typedArrayOps<A extends FloatArray>(
       }
       return res;
     },
+
+    repeatBatch(x, shape) {
+      checkSingleShape(x.length, shape);
+      const out = new ctor(2 * x.length);
+      out.set(x, 0);
+      out.set(x, x.length);
+      return out;
+    },
+
+    splitBatch(x, shape) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (x.length !== 2 * n) {
+        throw new RangeError(
+          `a doubled batch of [${shape.join(", ")}] has ${2 * n} elements, got ${x.length}`,
+        );
+      }
+      return [x.slice(0, n) as A, x.slice(n) as A];
+    },
+
+    combineGuided(c, u, scale, channels, shape) {
+      const { c: nc, inner } = checkSingleShape(c.length, shape);
+      checkLengths([c, u]);
+      const res = new ctor(c.length);
+      res.set(c);
+      if (scale === 1) return res;
+      const rows = shape[0];
+      for (const ch of channels) {
+        checkChannel(ch, nc);
+        for (let b = 0; b < rows; b++) {
+          const base = (b * nc + ch) * inner;
+          // The same expression as `guide`, so both guidance forms give the same bits.
+          for (let i = base; i < base + inner; i++) res[i] = u[i] + scale * (c[i] - u[i]);
+        }
+      }
+      return res;
+    },
   };
 }
 
 /** Built-in ops for Float32Array states (the default). */
-export const float32Ops: VectorOps<Float32Array> & GuidanceOps<Float32Array> = typedArrayOps(Float32Array);
+export const float32Ops: AllOps<Float32Array> = typedArrayOps(Float32Array);
 /** Built-in ops for Float64Array states (handy for accuracy studies). */
-export const float64Ops: VectorOps<Float64Array> & GuidanceOps<Float64Array> = typedArrayOps(Float64Array);
+export const float64Ops: AllOps<Float64Array> = typedArrayOps(Float64Array);
 
 /** The built-in ops matching a typed-array value, or an error asking for explicit ops. */
-export function defaultOpsFor<T>(x: T, what = "ops"): VectorOps<T> & GuidanceOps<T> {
-  if (x instanceof Float32Array) return float32Ops as unknown as VectorOps<T> & GuidanceOps<T>;
-  if (x instanceof Float64Array) return float64Ops as unknown as VectorOps<T> & GuidanceOps<T>;
+export function defaultOpsFor<T>(x: T, what = "ops"): AllOps<T> {
+  if (x instanceof Float32Array) return float32Ops as unknown as AllOps<T>;
+  if (x instanceof Float64Array) return float64Ops as unknown as AllOps<T>;
   throw new TypeError(`state is not a Float32Array or Float64Array: pass \`${what}\` for this array type`);
 }

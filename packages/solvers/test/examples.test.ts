@@ -21,7 +21,7 @@ describe("README examples", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("are all in the README verbatim", () => {
-    expect(examples.length).toBeGreaterThanOrEqual(4);
+    expect(examples.length).toBeGreaterThanOrEqual(7);
     for (const file of examples) {
       const code = readFileSync(join(root, "examples", file), "utf8").trim();
       expect(readme.includes(code), `${file} differs from its README copy`).toBe(true);
@@ -46,6 +46,26 @@ describe("README examples", () => {
     expect(m).not.toBeNull();
     expect(Math.abs(Number(m?.[1]) - 0.5)).toBeLessThan(0.02);
     expect(Math.abs(Number(m?.[2]) - 0.3)).toBeLessThan(0.03);
+  });
+
+  it("denseOutput gives the closed-form solution at every requested time", async () => {
+    const out = await runExample("denseOutput.ts");
+    const errors = [...out.matchAll(/^t=(\S+) max error (\S+)$/gm)];
+    expect(errors.map((m) => m[1])).toEqual(["0.00", "0.25", "0.50", "0.75", "1.00"]);
+    for (const m of errors) expect(Number(m[2])).toBeLessThan(1e-6);
+  });
+
+  it("scheduler runs its own loop: 20 Heun calls, the same bits as solveFixedStep", async () => {
+    const out = await runExample("scheduler.ts");
+    expect(out).toContain("20 model calls, 10 steps");
+    expect(out).toContain("identical to solveFixedStep: true");
+  });
+
+  it("guidance wraps a diffusers-order model and lands near the exact guided answer", async () => {
+    const out = await runExample("guidance.ts");
+    const m = out.match(/^512 values, 16 batched model calls, x\[0\] = (\S+)$/m);
+    expect(m).not.toBeNull();
+    expect(Math.abs(Number(m?.[1]) - (4 - 4 / Math.sqrt(Math.E)))).toBeLessThan(2e-3);
   });
 
   it("customOps runs RK4 on plain number[] states", async () => {

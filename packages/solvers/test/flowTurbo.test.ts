@@ -165,7 +165,7 @@ describe("FlowTurbo sampler: accounting and the doubled CFG batch", () => {
       sampleFlowTurbo(model, x0, {
         plan: "H1P2R2",
         refiner,
-        guidance: { scale: 4, shape },
+        guidance: { scale: 4, shape, channels: "sit" },
         trajectory: true,
       });
     const r = await run(doubleBatch(z));

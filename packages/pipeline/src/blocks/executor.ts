@@ -6,12 +6,15 @@
 // `TransferCounts`, so "no per-step copy" is measured, not assumed.
 import { isDeviceTensor, type RunValue } from "@flowturbo/core";
 import {
+  type AbortSignalLike,
   type BlockKind,
   checkGrid,
   type GuidedChannels,
   type NfeCounts,
   type Plan,
   resolveChannels,
+  type SolverAbortSignal,
+  throwIfAborted,
   uniformGrid,
 } from "@flowturbo/solvers";
 import { Tensor } from "@flowturbo/tensor";
@@ -27,7 +30,7 @@ export interface BlockPlanOptions {
   guidance?: { scale: number; interval?: readonly [number, number] };
   /** Time grid with plan.steps + 1 points (default t_k = k/N). */
   grid?: readonly number[];
-  signal?: AbortSignal;
+  signal?: SolverAbortSignal;
   onStep?: (info: { step: number; t: number; nfe: NfeCounts; block: BlockKind }) => void | Promise<void>;
   /** Counters to add to (default: fresh ones, returned in the result). */
   transfers?: TransferCounts;
@@ -103,7 +106,7 @@ export async function runBlockPlan(
   let v: RunValue | undefined;
   try {
     for (let k = 0; k < plan.steps; k++) {
-      opts.signal?.throwIfAborted();
+      throwIfAborted(opts.signal as AbortSignalLike | undefined);
       const kind = plan.blocks[k];
       const [t0, t1] = [grid[k], grid[k + 1]];
       const feeds: Record<string, RunValue> = { x, t0: scalar(t0), t1: scalar(t1), y };
@@ -201,7 +204,7 @@ export interface BlockBatchOptions {
   /** The channels the request guides (checked against those compiled into the graphs). */
   guidanceChannels: GuidedChannels;
   guidanceInterval?: readonly [number, number];
-  signal?: AbortSignal;
+  signal?: SolverAbortSignal;
   onStep?: BlockPlanOptions["onStep"];
   transfers?: TransferCounts;
 }
@@ -224,7 +227,7 @@ export async function sampleBatchWithBlocks(
   const guided = opts.cfgScale !== 1;
   if (guided && blocks.guidance) {
     const c = opts.sampleShape[0];
-    const want = resolveChannels(opts.guidanceChannels, c).join(",");
+    const want = resolveChannels(opts.guidanceChannels ?? "sit", c).join(",");
     const have = resolveChannels(blocks.guidance.channels, c).join(",");
     if (want !== have)
       throw new Error(`block graphs guide channels [${have}], the request asks for [${want}]`);

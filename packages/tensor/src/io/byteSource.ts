@@ -31,9 +31,19 @@ export function bytesSource(bytes: Uint8Array, name = "<bytes>"): ByteSource {
   };
 }
 
+/**
+ * What `blobSource` uses of a Blob or File (declared here so that the types need no DOM typings;
+ * a DOM Blob or File is one).
+ */
+export interface BlobLike {
+  readonly size: number;
+  readonly name?: string;
+  slice(start?: number, end?: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
 /** A ByteSource over a browser Blob or File (reads use `blob.slice().arrayBuffer()`). */
-export function blobSource(blob: Blob, name?: string): ByteSource {
-  const label = name ?? ((blob as { name?: unknown }).name as string | undefined) ?? "<blob>";
+export function blobSource(blob: BlobLike, name?: string): ByteSource {
+  const label = name ?? blob.name ?? "<blob>";
   return {
     size: blob.size,
     name: label,
