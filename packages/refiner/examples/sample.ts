@@ -6,8 +6,8 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { sample } from "@flowturbo/core";
 import { loadCheckpoint, refinerGraph, sitGraph } from "@flowturbo/refiner";
 
-const fixtures = join(import.meta.dirname, "../test/fixtures");
-const [sitPath = join(fixtures, "sit.pt"), refinerPath = join(fixtures, "refiner.pt"), heads = "4"] =
+const golden = join(import.meta.dirname, "../../../fixtures/golden/sit");
+const [sitPath = join(golden, "sit.pt"), refinerPath = join(golden, "refiner.pt"), heads = "4"] =
   process.argv.slice(2);
 
 // 1. checkpoint -> architecture + weights (.pt, .safetensors or converted .onnx)
