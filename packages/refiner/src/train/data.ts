@@ -205,7 +205,7 @@ export function baseFeeds(o: FeedOptions): (step: number) => Record<string, Tens
   return (step) => stepFeeds(o, sampler, step);
 }
 
-/** Feeds of the refiner objective: the base feeds plus dt ~ U[0, dtMax) per batch (FLOWTURBO.md 5). */
+/** Feeds of the refiner objective: the base feeds plus dt ~ U[0, dtMax) per batch (docs/FLOWTURBO.md section 5). */
 export function refinerFeeds(o: FeedOptions & { dtMax?: number }): (step: number) => Record<string, Tensor> {
   const sampler = new BatchSampler(o.set.length, o.batch, o.seed);
   const dtMax = o.dtMax ?? 0.12;
