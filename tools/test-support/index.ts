@@ -5,13 +5,62 @@
 // FLOWTURBO_TEST_TIER=full, which adds the slow checks (float64 interpreter on real-size networks, browser
 // end-to-end runs, multi-process integration) and makes missing prerequisites failures instead of skips.
 // No test asserts a duration: the timeouts here are safety nets for hung tests, never the thing checked.
+//
+// Golden fixtures: the official-PyTorch reference outputs live once, in fixtures/golden/ at the repository
+// root (provenance in its README.md); tests reach them through goldenPath / readGolden.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 
 export type TestTier = "quick" | "full";
+
+/** The repository root (this file is tools/test-support/index.ts). */
+export const REPO_ROOT = resolve(import.meta.dirname, "..", "..");
+
+/** fixtures/golden: one copy of every golden fixture, laid out as the shared golden set (sit/, vae/, inception/, metrics/). */
+export const GOLDEN_DIR = join(REPO_ROOT, "fixtures", "golden");
+
+/**
+ * The absolute path of a golden fixture (file or folder), e.g. goldenPath("sit/sit.pt") or
+ * goldenPath("vae", "vae_tiny"); no argument: fixtures/golden itself. Throws when it does not exist, so a
+ * mistyped name fails where it is written.
+ */
+export function goldenPath(...relative: string[]): string {
+  const path = resolve(GOLDEN_DIR, ...relative);
+  if (path !== GOLDEN_DIR && !path.startsWith(GOLDEN_DIR + sep))
+    throw new Error(`goldenPath(${relative.join(", ")}): outside fixtures/golden`);
+  if (!existsSync(path)) throw new Error(`no golden fixture ${path} (see fixtures/golden/README.md)`);
+  return path;
+}
+
+/** The bytes of a golden fixture file, e.g. readGolden("metrics/adm_npz/adm_npz.npz"). */
+export async function readGolden(relative: string): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(goldenPath(relative)));
+}
+
+/** readGolden, synchronously (for module-level constants of a test file). */
+export function readGoldenSync(relative: string): Uint8Array {
+  return new Uint8Array(readFileSync(goldenPath(relative)));
+}
+
+/**
+ * The golden tiny VAE (vae/vae_tiny: its config.json and the legacy-named weights, the key names of
+ * the released sd-vae-ft-ema) as a diffusers folder, `dir`/vae_tiny with config.json +
+ * diffusion_pytorch_model.safetensors, for code that takes such a folder. Returns the folder.
+ */
+export async function goldenVaeFolder(dir: string): Promise<string> {
+  const folder = join(dir, "vae_tiny");
+  await mkdir(folder, { recursive: true });
+  await copyFile(goldenPath("vae/vae_tiny/config.json"), join(folder, "config.json"));
+  await copyFile(
+    goldenPath("vae/vae_tiny/vae_tiny_legacy_names.safetensors"),
+    join(folder, "diffusion_pytorch_model.safetensors"),
+  );
+  return folder;
+}
 
 /** FLOWTURBO_TEST_TIER: "full" in CI; anything else is the quick tier. */
 export const TEST_TIER: TestTier = process.env.FLOWTURBO_TEST_TIER === "full" ? "full" : "quick";

@@ -41,7 +41,7 @@ const connection = redisConnection(redis.url);
 const results: Record<string, unknown>[] = [];
 try {
   const rules = JSON.parse(
-    await readFile(join(REPO, "apps/cli/test/fixtures/inception_fid/case.json"), "utf8"),
+    await readFile(join(REPO, "fixtures/golden/inception/inception_fid/case.json"), "utf8"),
   ).procedural_rules as ProceduralRule[];
   const inception = join(dir, "inception.safetensors");
   await writeFile(inception, encodeSafetensors(proceduralStateDict(rules)));

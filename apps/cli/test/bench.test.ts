@@ -1,12 +1,12 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { goldenPath } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { accelerationRatios, type BenchRow, errorLatencySvg, median } from "../src/benchReport";
 import { cli } from "./run";
 
-const FIX = join(import.meta.dirname, "fixtures");
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "flowturbo-bench-"));
@@ -49,9 +49,9 @@ describe("flowturbo bench", () => {
     const r = await cli(
       "bench",
       "--base",
-      join(FIX, "sit.pt"),
+      goldenPath("sit/sit.pt"),
       "--refiner",
-      join(FIX, "refiner.pt"),
+      goldenPath("sit/refiner.pt"),
       "--heads",
       "4",
       "--plans",
@@ -86,7 +86,7 @@ describe("flowturbo bench", () => {
     const fwd = await cli(
       "bench",
       "--base",
-      join(FIX, "sit.pt"),
+      goldenPath("sit/sit.pt"),
       "--heads",
       "4",
       "--forward",
@@ -105,9 +105,9 @@ describe("flowturbo bench --compile", () => {
     const args = [
       "bench",
       "--base",
-      join(FIX, "sit.pt"),
+      goldenPath("sit/sit.pt"),
       "--refiner",
-      join(FIX, "refiner.pt"),
+      goldenPath("sit/refiner.pt"),
       "--heads",
       "4",
       "--plans",
@@ -137,7 +137,7 @@ describe("flowturbo bench --compile", () => {
     const fwd = await cli(
       "bench",
       "--base",
-      join(FIX, "sit.pt"),
+      goldenPath("sit/sit.pt"),
       "--heads",
       "4",
       "--forward",

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { loadCheckpoint } from "@flowturbo/sit";
 import { readSafetensors, type Tensor } from "@flowturbo/tensor";
+import { goldenPath } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { cli } from "./run";
 
-const FIX = join(import.meta.dirname, "fixtures");
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "flowturbo-convert-"));
@@ -18,7 +18,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 describe("flowturbo convert", () => {
   test("sit.pt -> ONNX + manifest that reproduces the golden forward", async () => {
     const out = join(dir, "sit.onnx");
-    const r = await cli("convert", join(FIX, "sit.pt"), "-o", out, "--heads", "4", "--json");
+    const r = await cli("convert", goldenPath("sit/sit.pt"), "-o", out, "--heads", "4", "--json");
     expect(r.err).toBe("");
     expect(r.code).toBe(EXIT.ok);
     const manifest = JSON.parse(await readFile(join(dir, "sit.json"), "utf8"));
@@ -41,7 +41,7 @@ describe("flowturbo convert", () => {
     expect(manifest.parameters).toBe([...back.weights.values()].reduce((n, t) => n + t.size, 0));
     // and runs the golden case in ORT
     const golden = (
-      await readSafetensors(new Uint8Array(await readFile(join(FIX, "sit_forward/case.safetensors"))))
+      await readSafetensors(new Uint8Array(await readFile(goldenPath("sit/sit_forward/case.safetensors"))))
     ).tensors;
     const backend = createNodeBackend();
     const session = await backend.load(out);
@@ -55,7 +55,16 @@ describe("flowturbo convert", () => {
 
   test("refiner.pt converts to float16 from the 'model' entry", async () => {
     const out = join(dir, "refiner16.onnx");
-    const r = await cli("convert", join(FIX, "refiner.pt"), "-o", out, "--heads", "4", "--dtype", "float16");
+    const r = await cli(
+      "convert",
+      goldenPath("sit/refiner.pt"),
+      "-o",
+      out,
+      "--heads",
+      "4",
+      "--dtype",
+      "float16",
+    );
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toMatch(/refiner depth 1 width 64/);
     const manifest = JSON.parse(await readFile(join(dir, "refiner16.json"), "utf8"));
@@ -67,14 +76,21 @@ describe("flowturbo convert", () => {
     const missing = await cli("convert", join(dir, "nope.pt"), "-o", join(dir, "x.onnx"));
     expect(missing.code).toBe(EXIT.usage);
     expect(missing.err).toMatch(/file not found: .*nope.pt/);
-    const noOut = await cli("convert", join(FIX, "sit.pt"));
+    const noOut = await cli("convert", goldenPath("sit/sit.pt"));
     expect(noOut.err).toMatch(/-o\/--out OUT.onnx is required/);
-    const dtype = await cli("convert", join(FIX, "sit.pt"), "-o", join(dir, "y.onnx"), "--dtype", "int8");
+    const dtype = await cli(
+      "convert",
+      goldenPath("sit/sit.pt"),
+      "-o",
+      join(dir, "y.onnx"),
+      "--dtype",
+      "int8",
+    );
     expect(dtype.err).toMatch(/--dtype must be float32 or float16, got 'int8'/);
-    const heads = await cli("convert", join(FIX, "sit.pt"), "-o", join(dir, "z.onnx"));
+    const heads = await cli("convert", goldenPath("sit/sit.pt"), "-o", join(dir, "z.onnx"));
     expect(heads.code).toBe(EXIT.failure);
     expect(heads.err).toMatch(/sit.pt: hidden size 64 is not a standard SiT width.*--heads/);
-    const notModel = await cli("convert", join(FIX, "README.md"), "-o", join(dir, "w.onnx"));
+    const notModel = await cli("convert", goldenPath("README.md"), "-o", join(dir, "w.onnx"));
     expect(notModel.err).toMatch(/README.md: not a .pt \(zip\), .safetensors or .onnx file/);
   });
 });

@@ -2,14 +2,16 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeSafetensors, readSafetensors, Tensor } from "@flowturbo/tensor";
+import { goldenPath, goldenVaeFolder } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { cli } from "./run";
 
-const FIX = join(import.meta.dirname, "fixtures");
 let dir: string;
+let vae: string; // the golden tiny VAE as a diffusers folder
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "flowturbo-decode-"));
+  vae = await goldenVaeFolder(dir);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -20,7 +22,7 @@ describe("flowturbo decode", () => {
     const base = [
       "sample",
       "--base",
-      join(FIX, "sit.pt"),
+      goldenPath("sit/sit.pt"),
       "--heads",
       "4",
       "--plan",
@@ -30,22 +32,10 @@ describe("flowturbo decode", () => {
       "--seed",
       "4",
     ];
-    expect(
-      (await cli(...base, "--vae", join(FIX, "vae_tiny"), "-o", direct, "--latents-out", latents)).code,
-    ).toBe(EXIT.ok);
+    expect((await cli(...base, "--vae", vae, "-o", direct, "--latents-out", latents)).code).toBe(EXIT.ok);
     const viaDecode = join(dir, "decoded.npz");
     const raw = join(dir, "raw.safetensors");
-    const r = await cli(
-      "decode",
-      latents,
-      "--vae",
-      join(FIX, "vae_tiny"),
-      "-o",
-      viaDecode,
-      "--raw-out",
-      raw,
-      "--json",
-    );
+    const r = await cli("decode", latents, "--vae", vae, "-o", viaDecode, "--raw-out", raw, "--json");
     expect(r.code, r.err).toBe(EXIT.ok);
     const { readNpzFile } = await import("@flowturbo/tensor/node");
     const a = (await readNpzFile(direct)).get("arr_0")!;
@@ -59,7 +49,7 @@ describe("flowturbo decode", () => {
   test("errors name the file and what was expected", async () => {
     const bad = join(dir, "bad.safetensors");
     await writeFile(bad, encodeSafetensors(new Map([["z", Tensor.zeros("float32", [1, 4, 8, 8])]])));
-    const r = await cli("decode", bad, "--vae", join(FIX, "vae_tiny"), "-o", join(dir, "x.png"));
+    const r = await cli("decode", bad, "--vae", vae, "-o", join(dir, "x.png"));
     expect(r.code).toBe(EXIT.usage);
     expect(r.err).toMatch(/bad.safetensors: no tensor named 'latents' \(found z\)/);
     expect((await cli("decode", bad, "-o", join(dir, "x.png"))).err).toMatch(/--vae DIR\|FILE is required/);
@@ -86,14 +76,14 @@ describe("flowturbo models", () => {
   });
 
   test("verify reports format, kind, architecture, parameters and sha256", async () => {
-    const r = await cli("models", "verify", join(FIX, "refiner.pt"), "--heads", "4", "--json");
+    const r = await cli("models", "verify", goldenPath("sit/refiner.pt"), "--heads", "4", "--json");
     expect(r.code, r.err).toBe(EXIT.ok);
     const report = JSON.parse(r.out);
     expect(report).toMatchObject({ file: "refiner.pt", format: "pt", kind: "refiner", entry: "model" });
     expect(report.config.depth).toBe(1);
     expect(report.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(report.parameters).toBeGreaterThan(0);
-    const text = await cli("models", "verify", join(FIX, "sit.pt"), "--heads", "4");
+    const text = await cli("models", "verify", goldenPath("sit/sit.pt"), "--heads", "4");
     expect(text.out).toMatch(
       /sit.pt: pt, sit\n {2}depth 2, width 64, heads 4, patch 2, input 4x8x8, classes 1000/,
     );

@@ -9,11 +9,11 @@ import {
   readSafetensors,
 } from "@flowturbo/tensor";
 import { saveNpzFile } from "@flowturbo/tensor/node";
+import { goldenPath } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { cli } from "./run";
 
-const FIX = join(import.meta.dirname, "fixtures");
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "flowturbo-eval-"));
@@ -23,7 +23,9 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 describe("flowturbo eval", () => {
   test("fid between two statistics files equals scipy's value (golden fid_math_512d)", async () => {
     const t = (
-      await readSafetensors(new Uint8Array(await readFile(join(FIX, "fid_math_512d/case.safetensors"))))
+      await readSafetensors(
+        new Uint8Array(await readFile(goldenPath("metrics/fid_math_512d/case.safetensors"))),
+      )
     ).tensors;
     const a = join(dir, "a.npz");
     const b = join(dir, "b.npz");
@@ -50,7 +52,7 @@ describe("flowturbo eval", () => {
 
   test("folders of images: fid, stats files, and stats-vs-folder agree", async () => {
     // pytorch-fid's Inception on the golden case's procedural weights
-    const rules = JSON.parse(await readFile(join(FIX, "inception_fid/case.json"), "utf8"))
+    const rules = JSON.parse(await readFile(goldenPath("inception/inception_fid/case.json"), "utf8"))
       .procedural_rules as ProceduralRule[];
     const weights = join(dir, "inception.safetensors");
     await writeFile(weights, encodeSafetensors(proceduralStateDict(rules)));

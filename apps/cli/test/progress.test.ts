@@ -3,12 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { SAFETY_TIMEOUT_MS, TS_NODE_ARGS } from "@flowturbo/test-support";
+import { goldenPath, SAFETY_TIMEOUT_MS, TS_NODE_ARGS } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { cli } from "./run";
 
-const FIX = join(import.meta.dirname, "fixtures");
 const CLI = join(import.meta.dirname, "../src/bin.ts");
 let dir: string;
 beforeAll(async () => {
@@ -19,7 +18,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 const args = (out: string) => [
   "sample",
   "--base",
-  join(FIX, "sit.pt"),
+  goldenPath("sit/sit.pt"),
   "--heads",
   "4",
   "--plan",

@@ -10,6 +10,7 @@ import { encodeSafetensors, type ProceduralRule, proceduralStateDict } from "@fl
 import {
   FULL_TIER,
   FULL_TIER_ONLY,
+  goldenPath,
   SAFETY_TIMEOUT_MS,
   skipWithout,
   TS_NODE_ARGS,
@@ -30,7 +31,6 @@ const SKIP =
 
 const REPO = resolve(import.meta.dirname, "../../..");
 const BIN = join(REPO, "apps/cli/src/bin.ts");
-const FIX = join(import.meta.dirname, "fixtures");
 const TOTAL = 12;
 const QUEUE = "test-queue";
 
@@ -181,7 +181,7 @@ describe.skipIf(SKIP)("flowturbo queue: sharded sampling and FID on BullMQ/Redis
     redis = await startRedisServer();
     dir = await mkdtemp(join(tmpdir(), "flowturbo-queue-"));
     // pytorch-fid's Inception at its real size with the golden case's procedural weights
-    const rules = JSON.parse(await readFile(join(FIX, "inception_fid/case.json"), "utf8"))
+    const rules = JSON.parse(await readFile(goldenPath("inception/inception_fid/case.json"), "utf8"))
       .procedural_rules as ProceduralRule[];
     inception = join(dir, "inception.safetensors");
     await writeFile(inception, encodeSafetensors(proceduralStateDict(rules)));

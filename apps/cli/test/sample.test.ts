@@ -2,11 +2,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeSafetensors, labelsForSamples, readSafetensors } from "@flowturbo/tensor";
+import { goldenPath, goldenVaeFolder } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { cli } from "./run";
 
-const FIX = join(import.meta.dirname, "fixtures");
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "flowturbo-sample-"));
@@ -17,7 +17,7 @@ const read = async (p: string) => (await readSafetensors(new Uint8Array(await re
 
 describe("flowturbo sample", () => {
   test("--noise with the golden sampler inputs reproduces the golden outputs", async () => {
-    const golden = await read(join(FIX, "sampler_H1P2R2_cfg4/case.safetensors"));
+    const golden = await read(goldenPath("sit/sampler_H1P2R2_cfg4/case.safetensors"));
     const zPath = join(dir, "z.safetensors");
     await import("node:fs/promises").then((fs) =>
       fs.writeFile(zPath, encodeSafetensors(new Map([["z", golden.get("z")!]]))),
@@ -27,9 +27,9 @@ describe("flowturbo sample", () => {
     const r = await cli(
       "sample",
       "--base",
-      join(FIX, "sit.pt"),
+      goldenPath("sit/sit.pt"),
       "--refiner",
-      join(FIX, "refiner.pt"),
+      goldenPath("sit/refiner.pt"),
       "--heads",
       "4",
       "--plan",
@@ -66,7 +66,7 @@ describe("flowturbo sample", () => {
       const r = await cli(
         "sample",
         "--base",
-        join(FIX, "sit.pt"),
+        goldenPath("sit/sit.pt"),
         "--heads",
         "4",
         "--plan",
@@ -89,7 +89,7 @@ describe("flowturbo sample", () => {
   });
 
   test("errors name the flag and what was expected", async () => {
-    const base = join(FIX, "sit.pt");
+    const base = goldenPath("sit/sit.pt");
     const out = join(dir, "x.safetensors");
     expect(
       (await cli("sample", "--base", base, "--heads", "4", "--plan", "H1X2", "--latents-out", out)).err,
@@ -123,7 +123,7 @@ describe("flowturbo sample", () => {
     const wrongKind = await cli(
       "sample",
       "--base",
-      join(FIX, "refiner.pt"),
+      goldenPath("sit/refiner.pt"),
       "--heads",
       "4",
       "--plan",
@@ -140,9 +140,9 @@ describe("flowturbo sample --compile", () => {
   const args = (file: string, ...extra: string[]) => [
     "sample",
     "--base",
-    join(FIX, "sit.pt"),
+    goldenPath("sit/sit.pt"),
     "--refiner",
-    join(FIX, "refiner.pt"),
+    goldenPath("sit/refiner.pt"),
     "--heads",
     "4",
     "--plan",
@@ -188,7 +188,7 @@ describe("flowturbo sample --compile", () => {
     const bad = await cli(...args("x.safetensors", "--compile", "graph"));
     expect(bad.code).toBe(EXIT.usage);
     expect(bad.err).toMatch(/--compile must be one of none, model, block, got 'graph'/);
-    const base = ["sample", "--base", join(FIX, "sit.pt"), "--heads", "4", "--n", "1", "--json"];
+    const base = ["sample", "--base", goldenPath("sit/sit.pt"), "--heads", "4", "--n", "1", "--json"];
     const out = ["--latents-out", join(dir, "s.safetensors")];
     const rk4 = await cli(...base, "--solver", "rk4", "--steps", "2", "--compile", "block", ...out);
     expect(rk4.code).toBe(EXIT.usage);
@@ -206,7 +206,7 @@ describe("flowturbo sample: images", () => {
   const base = [
     "sample",
     "--base",
-    join(FIX, "sit.pt"),
+    goldenPath("sit/sit.pt"),
     "--heads",
     "4",
     "--plan",
@@ -222,7 +222,7 @@ describe("flowturbo sample: images", () => {
   ];
 
   test("decodes through a diffusers VAE folder into a PNG grid, an ADM npz and a PNG folder", async () => {
-    const vae = join(FIX, "vae_tiny");
+    const vae = await goldenVaeFolder(dir);
     const grid = join(dir, "grid.png");
     expect((await cli(...base, "--vae", vae, "-o", grid)).code).toBe(EXIT.ok);
     const png = new Uint8Array(await readFile(grid));

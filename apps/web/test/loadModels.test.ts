@@ -11,12 +11,14 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { COMMANDS, runCli } from "@flowturbo/cli";
 import { quantizeImages, readSafetensors } from "@flowturbo/tensor";
 import { readNpzFile } from "@flowturbo/tensor/node";
+import { goldenPath, goldenVaeFolder } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
 import { loadModels } from "../src/loadModels";
 import { maxAbsDiff, sink } from "./embedded";
 
-const FIX = join(import.meta.dirname, "..", "..", "cli", "test", "fixtures");
+/** The server serves fixtures/golden (sit/sit.pt, vae/vae_tiny/config.json, ...). */
+const GOLDEN = goldenPath();
 const node = createNodeBackend({ threads: 1 });
 let server: Server;
 let url: string;
@@ -24,7 +26,7 @@ let dir: string;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    const file = normalize(join(FIX, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)));
+    const file = normalize(join(GOLDEN, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)));
     try {
       const body = readFileSync(file);
       res.writeHead(200, { "content-length": body.byteLength }).end(body);
@@ -47,9 +49,9 @@ describe("latent models with a VAE", () => {
     const models = await loadModels(
       node,
       {
-        base: { url: `${url}/sit.pt` },
-        vae: { url: `${url}/vae_tiny/diffusion_pytorch_model.safetensors` },
-        vaeConfig: { url: `${url}/vae_tiny/config.json` },
+        base: { url: `${url}/sit/sit.pt` },
+        vae: { url: `${url}/vae/vae_tiny/vae_tiny_legacy_names.safetensors` },
+        vaeConfig: { url: `${url}/vae/vae_tiny/config.json` },
         heads: 4,
       },
       ["cpu"],
@@ -72,8 +74,8 @@ describe("latent models with a VAE", () => {
 
     const latents = join(dir, "latents.safetensors");
     const npz = join(dir, "images.npz");
-    const argv = ["sample", "--base", join(FIX, "sit.pt"), "--heads", "4", "--plan", "H2", "--n", "2"];
-    argv.push("--seed", "4", "--class", "5", "--compile", "model", "--vae", join(FIX, "vae_tiny"));
+    const argv = ["sample", "--base", goldenPath("sit/sit.pt"), "--heads", "4", "--plan", "H2", "--n", "2"];
+    argv.push("--seed", "4", "--class", "5", "--compile", "model", "--vae", await goldenVaeFolder(dir));
     argv.push("-o", npz, "--latents-out", latents);
     expect(await runCli(argv, COMMANDS, { stdout: sink(), stderr: sink() })).toBe(0);
     const cliLatents = (await readSafetensors(new Uint8Array(await readFile(latents)))).tensors.get(
@@ -87,13 +89,13 @@ describe("latent models with a VAE", () => {
   });
 
   test("a latent model without a VAE, and checkpoints in the wrong slot, are explained", async () => {
-    await expect(loadModels(node, { base: { url: `${url}/sit.pt` }, heads: 4 }, ["cpu"])).rejects.toThrow(
+    await expect(loadModels(node, { base: { url: `${url}/sit/sit.pt` }, heads: 4 }, ["cpu"])).rejects.toThrow(
       /sit\.pt generates 4-channel latents: give a VAE/,
     );
-    await expect(loadModels(node, { base: { url: `${url}/refiner.pt` }, heads: 4 }, ["cpu"])).rejects.toThrow(
-      /base model: refiner\.pt: this is a refiner checkpoint, expected a sit/,
-    );
-    await expect(loadModels(node, { base: { url: `${url}/sit.pt` } }, ["cpu"])).rejects.toThrow(
+    await expect(
+      loadModels(node, { base: { url: `${url}/sit/refiner.pt` }, heads: 4 }, ["cpu"]),
+    ).rejects.toThrow(/base model: refiner\.pt: this is a refiner checkpoint, expected a sit/);
+    await expect(loadModels(node, { base: { url: `${url}/sit/sit.pt` } }, ["cpu"])).rejects.toThrow(
       /base model: sit\.pt: hidden size 64 is not a standard SiT width.*heads/,
     );
   });

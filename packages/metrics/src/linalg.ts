@@ -510,7 +510,7 @@ export interface TraceSqrtResult {
  * tr sqrt(S1 S2) for symmetric positive semi-definite S1, S2 as the sum of square roots of the
  * eigenvalues of a symmetric matrix with the spectrum of S1^(1/2) S2 S1^(1/2) (negatives clipped to 0):
  * - "eigh": S1 = V^T diag(l) V (tred2 + tql2 with vectors), R = diag(sqrt(max(l, 0))) V, M = R S2 R^T,
- *   which is S1^(1/2) S2 S1^(1/2) up to the orthogonal similarity by V (the route in FLOWTURBO.md).
+ *   which is S1^(1/2) S2 S1^(1/2) up to the orthogonal similarity by V (the route of docs/FLOWTURBO.md section 7).
  * - "cholesky" (default): P^T S1 P = L L^T by pivoted Cholesky, M = L^T (P^T S2 P) L (rank x rank);
  *   L = P^T S1^(1/2) U for an orthogonal U, so M is again orthogonally similar to it (up to the
  *   zero eigenvalues of a singular S1). About 5x faster at 2048-d.

@@ -5,27 +5,26 @@
 // the order of the additions (except when the exact sum lies within ~2^-100 relative of a rounding
 // boundary between two float64 values).
 import type { BatchFeatures, FeatureConvention } from "./features";
-import { type FeatureRows, type GaussianStats, StatsAccumulator } from "./stats";
-import { MOMENTS_FORMAT, type MomentsFile, type MomentsMeta } from "./statsFile";
+import { type FeatureMoments, type FeatureRows, type GaussianStats, StatsAccumulator } from "./stats";
 
-/**
- * The raw sums of a set of feature vectors, in float64: what a shard of a sampling job saves so that
- * FID/sFID of the whole job can be computed without moving images. Parts merge by adding (`mergeMoments`).
- */
-export interface FeatureMoments {
-  dim: number;
-  /** Number of feature vectors. */
+export const MOMENTS_FORMAT = "flowturbo-feature-moments";
+
+/** The JSON stored as uint8 bytes in the `flowturbo_meta` member of a moments file. */
+export interface MomentsMeta {
+  format: typeof MOMENTS_FORMAT;
+  version: 1;
   n: number;
-  /** sum x, length dim. */
-  sum: Float64Array;
-  /**
-   * sum x x^T, upper triangle packed row by row (entries (0,0..d-1), (1,1..d-1), ...; numpy:
-   * `S[np.triu_indices(d)]`), length dim (dim + 1) / 2.
-   */
-  sumOuter: Float64Array;
-  /** Compensation terms: the sums are sum + sumLo and sumOuter + sumOuterLo (when present). */
-  sumLo?: Float64Array;
-  sumOuterLo?: Float64Array;
+  convention: FeatureConvention;
+  /** Global sample indices [start, end) the features belong to (a shard of a sampling job). */
+  range?: { start: number; end: number };
+  source?: string;
+}
+
+/** Feature moments of a set of images: pool3 (FID) and spatial (sFID) sums. */
+export interface MomentsFile {
+  pool: FeatureMoments;
+  spatial?: FeatureMoments;
+  meta: MomentsMeta;
 }
 
 /** hi[k] += v, with the rounding error of that addition added to lo[k] (TwoSum). */

@@ -1,6 +1,5 @@
 // Streaming feature statistics in float64: n, the sum and the sum of outer products, mergeable
 // across shards; mean and covariance (ddof 1, as np.cov) come out at the end.
-import type { FeatureMoments } from "./moments";
 
 /** Mean and covariance of a set of feature vectors (what FID compares). */
 export interface GaussianStats {
@@ -12,6 +11,26 @@ export interface GaussianStats {
   sigma: Float64Array;
   /** Number of feature vectors, when known (ADM reference batches do not record it). */
   n?: number;
+}
+
+/**
+ * The raw sums of a set of feature vectors, in float64: what a shard of a sampling job saves so that
+ * FID/sFID of the whole job can be computed without moving images. Parts merge by adding (`mergeMoments`).
+ */
+export interface FeatureMoments {
+  dim: number;
+  /** Number of feature vectors. */
+  n: number;
+  /** sum x, length dim. */
+  sum: Float64Array;
+  /**
+   * sum x x^T, upper triangle packed row by row (entries (0,0..d-1), (1,1..d-1), ...; numpy:
+   * `S[np.triu_indices(d)]`), length dim (dim + 1) / 2.
+   */
+  sumOuter: Float64Array;
+  /** Compensation terms: the sums are sum + sumLo and sumOuter + sumOuterLo (when present). */
+  sumLo?: Float64Array;
+  sumOuterLo?: Float64Array;
 }
 
 /** Feature vectors folded into the sums per pass over the d x d triangle. */

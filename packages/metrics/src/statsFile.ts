@@ -13,8 +13,8 @@ import {
 } from "@flowturbo/tensor";
 import type { FeatureConvention, FeatureSummary } from "./features";
 import { type SampleArrayInfo, sampleArrayInfo } from "./images";
-import { type FeatureMoments, mergeMoments, momentsStats } from "./moments";
-import type { GaussianStats } from "./stats";
+import { MOMENTS_FORMAT, type MomentsFile, type MomentsMeta, mergeMoments, momentsStats } from "./moments";
+import type { FeatureMoments, GaussianStats } from "./stats";
 
 export const STATS_FORMAT = "flowturbo-fid-stats";
 
@@ -181,26 +181,6 @@ export function statsFromSummary(summary: FeatureSummary, source?: string): Stat
       source,
     },
   };
-}
-
-export const MOMENTS_FORMAT = "flowturbo-feature-moments";
-
-/** The JSON stored as uint8 bytes in the `flowturbo_meta` member of a moments file. */
-export interface MomentsMeta {
-  format: typeof MOMENTS_FORMAT;
-  version: 1;
-  n: number;
-  convention: FeatureConvention;
-  /** Global sample indices [start, end) the features belong to (a shard of a sampling job). */
-  range?: { start: number; end: number };
-  source?: string;
-}
-
-/** Feature moments of a set of images: pool3 (FID) and spatial (sFID) sums. */
-export interface MomentsFile {
-  pool: FeatureMoments;
-  spatial?: FeatureMoments;
-  meta: MomentsMeta;
 }
 
 /**

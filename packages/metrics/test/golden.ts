@@ -1,9 +1,11 @@
-// Reads the golden fixtures copied into test/fixtures (see its README for provenance).
+// Reads the golden fixtures (fixtures/golden at the repository root; provenance in its README).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type ProceduralRule, proceduralStateDict, readSafetensors, type Tensor } from "@flowturbo/tensor";
+import { goldenPath } from "@flowturbo/test-support";
 
-export const FIXTURES = join(import.meta.dirname, "fixtures");
+/** fixtures/golden: cases are named from there, e.g. "inception/inception_fid", "metrics/adm_npz". */
+export const FIXTURES = goldenPath();
 
 export async function loadCase(
   name: string,

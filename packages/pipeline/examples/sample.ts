@@ -5,7 +5,7 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
 import { readModelFile } from "@flowturbo/pipeline/node";
 
-const fixtures = join(import.meta.dirname, "../../refiner/test/fixtures");
+const fixtures = join(import.meta.dirname, "../../../fixtures/golden/sit");
 const [sitPath = join(fixtures, "sit.pt"), refinerPath = join(fixtures, "refiner.pt"), heads = "4"] =
   process.argv.slice(2);
 

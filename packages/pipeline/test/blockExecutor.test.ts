@@ -61,7 +61,7 @@ const host = (v: RunValue | undefined): Float32Array => {
 };
 const num = (v: RunValue | undefined) => host(v)[0];
 
-/** JS block sessions with the semantics of FLOWTURBO.md section 4, written with the solvers' own pieces. */
+/** JS block sessions with the semantics of docs/FLOWTURBO.md section 4, written with the solvers' own pieces. */
 function fakeBlocks(device: FakeDevice, batch: number, guided: boolean): BlockSessions {
   const make = (kind: "H" | "P" | "R"): Session => ({
     provider: "reference",

@@ -9,7 +9,7 @@ import type { Tensor } from "@flowturbo/tensor";
 import { lastJson, needs, runTs, vulkanEnv, webgpuUnavailable } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { blockGraphs, blockWeights, compileBlocks, parseMethod, type SampleResult, sample } from "../src";
-import { loadSafetensors, TINY } from "../../refiner/test/golden";
+import { loadSafetensors, TINY } from "../../sit/test/golden";
 
 const node = createNodeBackend({ threads: 1 });
 afterAll(() => node.close());

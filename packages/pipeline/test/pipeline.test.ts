@@ -7,7 +7,7 @@ import type { Backend } from "@flowturbo/core";
 import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/sit";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FlowTurboPipeline, type GenerateParams, parseMethod, RequestError } from "../src";
-import { FIXTURES } from "../../refiner/test/golden";
+import { FIXTURES } from "../../sit/test/golden";
 
 const node = createNodeBackend({ threads: 1 });
 let loads = 0;

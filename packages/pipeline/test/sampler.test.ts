@@ -5,7 +5,7 @@ import { sitGraph } from "@flowturbo/sit";
 import { sampleFlowTurbo } from "@flowturbo/solvers";
 import { afterAll, describe, expect, test } from "vitest";
 import { baseVelocity, parseMethod, refinerVelocity, sample } from "../src";
-import { loadCase, loadSafetensors, relL2, TINY } from "../../refiner/test/golden";
+import { loadCase, loadSafetensors, relL2, TINY } from "../../sit/test/golden";
 
 const CASES = ["sampler_H1P2R2_cfg4", "sampler_H2P0R1_cfg1", "sampler_H3_cfg1.5", "sampler_H1P3_cfg1.5"];
 

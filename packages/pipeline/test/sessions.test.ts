@@ -7,7 +7,7 @@ import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/sit";
 import { parsePlan } from "@flowturbo/solvers";
 import { afterAll, describe, expect, test } from "vitest";
 import { checkpointClassNames, openSamplingModels, parseMethod, sample } from "../src";
-import { FIXTURES } from "../../refiner/test/golden";
+import { FIXTURES } from "../../sit/test/golden";
 
 const node = createNodeBackend({ threads: 1 });
 afterAll(() => node.close());

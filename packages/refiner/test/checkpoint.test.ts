@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { checkStateDict, loadCheckpoint } from "@flowturbo/sit";
 import { describe, expect, test } from "vitest";
 import { refinerGraph } from "../src";
-import { FIXTURES, sameTensors } from "./golden";
+import { FIXTURES, sameTensors } from "../../sit/test/golden";
 
 const bytes = async (name: string) => new Uint8Array(await readFile(join(FIXTURES, name)));
 

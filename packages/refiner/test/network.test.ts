@@ -2,7 +2,7 @@ import { sitConfig, sitGraph } from "@flowturbo/sit";
 import { interpret, type Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import { refinerConfig, refinerGraph } from "../src";
-import { loadCase, loadSafetensors, relMaxError, TINY } from "./golden";
+import { loadCase, loadSafetensors, relMaxError, TINY } from "../../sit/test/golden";
 
 describe("refiner graph", () => {
   test("the parameter count of SiT-XL/2's refiner matches the paper's (4.4% of the base)", () => {

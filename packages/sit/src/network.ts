@@ -1,5 +1,5 @@
 // SiT (and the FlowTurbo refiner, same family) as a tensor-op graph, parameters named like the
-// PyTorch state dict. Semantics: FLOWTURBO.md section 2.
+// PyTorch state dict. Semantics: docs/FLOWTURBO.md section 2.
 import { F, Graph, nn, op, Scope, Tensor, type Value } from "@flowturbo/tensor";
 import type { SiTConfig } from "./config";
 

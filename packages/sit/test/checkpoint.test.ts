@@ -10,7 +10,7 @@ import {
   ONNX_CONFIG_KEY,
   sitGraph,
 } from "../src";
-import { FIXTURES, loadCase, sameTensors } from "../../refiner/test/golden";
+import { FIXTURES, loadCase, sameTensors } from "./golden";
 
 const bytes = async (name: string) => new Uint8Array(await readFile(join(FIXTURES, name)));
 

@@ -1,7 +1,7 @@
 import { interpret } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import { sincosPosEmbed, sitConfig, sitGraph } from "../src";
-import { loadCase, loadSafetensors, relMaxError, TINY } from "../../refiner/test/golden";
+import { loadCase, loadSafetensors, relMaxError, TINY } from "./golden";
 
 describe("SiT graph", () => {
   test("the parameter count of SiT-XL/2 matches the paper's", () => {

@@ -7,7 +7,7 @@ import { writeFileStreaming } from "@flowturbo/tensor/node";
 import { FULL_TIER } from "@flowturbo/test-support";
 import { afterAll, describe, expect, test } from "vitest";
 import { proceduralWeights, type SiTConfig, sitConfig, sitGraph } from "../src";
-import { loadCase, loadSafetensors, relMaxError } from "../../refiner/test/golden";
+import { loadCase, loadSafetensors, relMaxError } from "./golden";
 
 const tiny: SiTConfig = { ...sitConfig("S", 2), inputSize: 8, hiddenSize: 64, depth: 2, numHeads: 4 };
 const backend = createNodeBackend();

@@ -11,8 +11,8 @@ import {
 } from "@flowturbo/vae";
 
 // A diffusers AutoencoderKL folder: point VAE_DIR at stabilityai/sd-vae-ft-ema (config.json +
-// diffusion_pytorch_model.safetensors). By default: the package's tiny test VAE (legacy key names).
-const dir = process.env.VAE_DIR ?? join(import.meta.dirname, "../test/fixtures/vae_tiny");
+// diffusion_pytorch_model.safetensors). By default: the repository's tiny golden VAE (legacy key names).
+const dir = process.env.VAE_DIR ?? join(import.meta.dirname, "../../../fixtures/golden/vae/vae_tiny");
 const file = process.env.VAE_DIR
   ? "diffusion_pytorch_model.safetensors"
   : "vae_tiny_legacy_names.safetensors";

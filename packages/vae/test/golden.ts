@@ -1,17 +1,19 @@
-// Reads the golden fixtures copied into test/fixtures (see its README for provenance).
+// Reads the golden VAE fixtures (fixtures/golden/vae at the repository root; provenance in its README).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type ProceduralRule, proceduralStateDict, readSafetensors, type Tensor } from "@flowturbo/tensor";
+import { goldenPath, readGolden } from "@flowturbo/test-support";
 
-export const FIXTURES = join(import.meta.dirname, "fixtures");
+/** fixtures/golden/vae: "vae_tiny/config.json", "vae_sd_decoder", ... are named from there. */
+export const FIXTURES = goldenPath("vae");
 
 export async function loadSafetensors(relPath: string): Promise<Map<string, Tensor>> {
   const bytes = new Uint8Array(await readFile(join(FIXTURES, relPath)));
   return (await readSafetensors(bytes, { name: relPath })).tensors;
 }
 
-export async function readFixture(relPath: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(join(FIXTURES, relPath)));
+export function readFixture(relPath: string): Promise<Uint8Array> {
+  return readGolden(`vae/${relPath}`);
 }
 
 export interface GoldenCase {

@@ -1,6 +1,6 @@
 // `flowturbo train-refiner`: train FlowTurbo's velocity refiner against a frozen SiT teacher exactly as
-// FLOWTURBO.md section 5 (dt ~ U[0, 0.12) per batch, label drop 0.1 shared by the student and the second
-// teacher call; AdamW lr 5e-5, no weight decay, batch 18, EMA 0.9999 by default).
+// docs/FLOWTURBO.md section 5 (dt ~ U[0, 0.12) per batch, label drop 0.1 shared by the student and the
+// second teacher call; AdamW lr 5e-5, no weight decay, batch 18, EMA 0.9999 by default).
 import { basename } from "node:path";
 import { refinerConfig, refinerFeeds, refinerTrainingStep, STUDENT, TEACHER } from "@flowturbo/refiner";
 import { lrAt, type SiTConfig, sitInitialWeights } from "@flowturbo/sit";
@@ -24,7 +24,7 @@ import {
   warmStart,
 } from "../training";
 
-/** The paper's refiner recipe (FLOWTURBO.md section 5). */
+/** The paper's refiner recipe (docs/FLOWTURBO.md section 5). */
 export const REFINER_DEFAULTS = {
   lr: 5e-5,
   weightDecay: 0,

@@ -4,9 +4,9 @@ import { openNpz, readSafetensors, stateDict, type Tensor } from "@flowturbo/ten
 import { fileSource, loadTorchFile, withFileSource, writeFileStreaming } from "@flowturbo/tensor/node";
 import type { ImageBatch } from "../images";
 import { sampleNpzBatches } from "../images";
+import type { MomentsFile } from "../moments";
 import {
   inspectNpz,
-  type MomentsFile,
   momentsNpzChunks,
   type NpzKind,
   readMomentsNpz,

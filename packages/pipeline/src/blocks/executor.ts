@@ -51,7 +51,7 @@ function dispose(values: readonly (RunValue | undefined)[], keep: readonly (RunV
 }
 
 /**
- * Runs a FlowTurbo plan with block sessions, with the semantics of sampleFlowTurbo (FLOWTURBO.md
+ * Runs a FlowTurbo plan with block sessions, with the semantics of sampleFlowTurbo (docs/FLOWTURBO.md
  * section 4): H = fresh Heun, P = Heun with the cached slope (H's graph when there is no cache yet),
  * R = refiner block with incoming v; cache = d' after every block, v = d' after H/P and d after R.
  */

@@ -1,6 +1,6 @@
 // Sample-aware (block) compilation, the graph side: one static-shape graph per FlowTurbo block kind
 // (H, P, R) holding both network calls of the block, the classifier-free guidance on the doubled
-// batch and the Heun update, exactly as FLOWTURBO.md section 4 and the per-call solvers
+// batch and the Heun update, exactly as docs/FLOWTURBO.md section 4 and the per-call solvers
 // (@flowturbo/solvers flowTurbo/heun/refinerBlock/guidance). ./executor.ts runs them.
 import {
   type Backend,

@@ -2,7 +2,7 @@
 import { BatchSampler, type FeedOptions, stepFeeds, TRAIN_STREAMS } from "@flowturbo/sit";
 import { Rng, Tensor } from "@flowturbo/tensor";
 
-/** Feeds of the refiner objective: the base feeds plus dt ~ U[0, dtMax) per batch (FLOWTURBO.md 5). */
+/** Feeds of the refiner objective: the base feeds plus dt ~ U[0, dtMax) per batch (docs/FLOWTURBO.md section 5). */
 export function refinerFeeds(o: FeedOptions & { dtMax?: number }): (step: number) => Record<string, Tensor> {
   const sampler = new BatchSampler(o.set.length, o.batch, o.seed);
   const dtMax = o.dtMax ?? 0.12;

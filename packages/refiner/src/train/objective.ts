@@ -1,4 +1,4 @@
-// FlowTurbo's refiner training objective (FLOWTURBO.md section 5) as one training-step graph:
+// FlowTurbo's refiner training objective (docs/FLOWTURBO.md section 5) as one training-step graph:
 // frozen SiT teacher, refiner student, AdamW.
 import {
   appendTrainingStep,

@@ -3,7 +3,7 @@ import { type Backend, createReferenceBackend } from "@flowturbo/core";
 import { STEP_IO, Tensor } from "@flowturbo/tensor";
 import { afterAll, describe, expect, test } from "vitest";
 import { refinerConfig, refinerTrainingStep, STUDENT, TEACHER } from "../../src";
-import { loadCase, loadSafetensors, relL2, TINY } from "../golden";
+import { loadCase, loadSafetensors, relL2, TINY } from "../../../sit/test/golden";
 
 const node = createNodeBackend();
 afterAll(() => node.close());

@@ -1,7 +1,6 @@
 export * as F from "./functional";
+export type { AttrValue, Attrs } from "./attrs";
 export {
-  type AttrValue,
-  type Attrs,
   Graph,
   type GraphInput,
   type GraphOutput,

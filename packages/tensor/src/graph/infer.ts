@@ -2,11 +2,18 @@
 import { type DType, isFloat } from "../dtype";
 import { broadcastShapes, formatShape, normAxis, numel } from "../shape";
 import { Tensor } from "../tensor";
-import type { Attrs, AttrValue, Value } from "./ir";
+import type { Attrs, AttrValue } from "./attrs";
 
 export interface ValueType {
   dtype: DType;
   shape: number[];
+}
+
+/** What inference reads of an operand (a graph `Value`: its type, and its text in error messages). */
+interface Operand {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly rank: number;
 }
 
 export const UNARY_OPS = [
@@ -69,13 +76,13 @@ export function int(attrs: Attrs, key: string, op: string, fallback?: number): n
   return v;
 }
 
-function sameDType(op: string, inputs: readonly Value[]): DType {
+function sameDType(op: string, inputs: readonly Operand[]): DType {
   const d = inputs[0].dtype;
   for (const x of inputs) if (x.dtype !== d) fail(op, `dtypes differ: ${inputs.map(String).join(", ")}`);
   return d;
 }
 
-function arity(op: string, inputs: readonly Value[], min: number, max = min): void {
+function arity(op: string, inputs: readonly Operand[], min: number, max = min): void {
   if (inputs.length < min || inputs.length > max) {
     fail(op, `expects ${min === max ? min : `${min}..${max}`} inputs, got ${inputs.length}`);
   }
@@ -162,7 +169,7 @@ export function sliceRange(dim: number, start: number, end: number, step: number
   return [clamp(start), clamp(end), step];
 }
 
-export function inferOutputs(op: string, inputs: readonly Value[], attrs: Attrs): ValueType[] {
+export function inferOutputs(op: string, inputs: readonly Operand[], attrs: Attrs): ValueType[] {
   const x = inputs[0];
   const one = (dtype: DType, shape: readonly number[]): ValueType[] => [{ dtype, shape: [...shape] }];
   if (unary.has(op)) {

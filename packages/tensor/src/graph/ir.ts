@@ -2,12 +2,8 @@
 // Everything else (ONNX emission, the float64 interpreter, autodiff) is a separate pass over this.
 import type { DType } from "../dtype";
 import { formatShape, type Shape } from "../shape";
-import type { Tensor } from "../tensor";
+import type { Attrs } from "./attrs";
 import { inferOutputs } from "./infer";
-
-/** Attribute values of a node (ONNX attributes, plus the constant-input operands ONNX takes as inputs). */
-export type AttrValue = number | string | readonly number[] | Tensor;
-export type Attrs = Readonly<Record<string, AttrValue>>;
 
 /** A symbolic tensor: one output of one node, or a graph input, or a parameter. */
 export class Value {

@@ -7,7 +7,8 @@ import { AttributeType, IR_VERSION } from "../onnx/proto";
 import { dtypeToOnnx, tensorToProto } from "../onnx/tensor";
 import { formatShape } from "../shape";
 import { Tensor } from "../tensor";
-import type { AttrValue, Graph, Node, Value } from "./ir";
+import type { AttrValue } from "./attrs";
+import type { Graph, Node, Value } from "./ir";
 
 export const DEFAULT_OPSET = 18;
 

@@ -1,7 +1,7 @@
 // Float64 kernels of the reference interpreter, one per IR op. Clarity over speed: this is the oracle.
 import type { DType } from "../dtype";
 import { int, ints, matmulShape, reshapeTarget, sliceRange } from "../graph/infer";
-import type { Attrs } from "../graph/ir";
+import type { Attrs } from "../graph/attrs";
 import { broadcastShapes, normAxis, numel, stridesOf } from "../shape";
 import { Tensor } from "../tensor";
 import { broadcastStrides, broadcastTo, type F64Array, f64, forEachIndex } from "./array";

@@ -1,15 +1,13 @@
-// Shared helpers of the io tests: fixtures (inside the repository), a read-recording ByteSource, a tiny
-// pickle writer for crafted checkpoints.
+// Shared helpers of the io tests: golden fixtures (fixtures/golden at the repository root), a
+// read-recording ByteSource, a tiny pickle writer for crafted checkpoints.
 
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readGoldenSync } from "@flowturbo/test-support";
 import { expect } from "vitest";
 import { type ByteSource, bytesSource, TensorFileError } from "../../src/io/index";
 
-export const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
-
+/** The bytes of a golden fixture, named from fixtures/golden (e.g. "sit/sit.pt", "metrics/adm_npz/adm_npz.npz"). */
 export function fixture(name: string): Uint8Array {
-  return new Uint8Array(readFileSync(FIXTURES + name));
+  return readGoldenSync(name);
 }
 
 /** A ByteSource over `bytes` that records every [offset, offset + length) it is asked for. */

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { goldenPath } from "@flowturbo/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSafetensors, safetensorsChunks, stateDict, TensorFileError } from "../../src/io/index";
 import {
@@ -17,7 +18,7 @@ import {
   writeFileStreaming,
 } from "../../src/node/index";
 import { Tensor } from "../../src/tensor";
-import { expectSameBytes, FIXTURES } from "./helpers";
+import { expectSameBytes } from "./helpers";
 
 let dir = "";
 beforeAll(async () => {
@@ -36,11 +37,11 @@ const arrays = () =>
 
 describe("node file helpers", () => {
   it("fileSource reads ranges of a fixture; the torch and safetensors files agree", async () => {
-    const sd = stateDict(await loadTorchFile(join(FIXTURES, "sit.pt")));
-    const { tensors } = await readSafetensorsFile(join(FIXTURES, "sit.safetensors"));
+    const sd = stateDict(await loadTorchFile(goldenPath("sit/sit.pt")));
+    const { tensors } = await readSafetensorsFile(goldenPath("sit/sit.safetensors"));
     expect(sd.size).toBe(tensors.size);
     for (const [k, t] of tensors) expectSameBytes(sd.get(k)!.data, t.data, k);
-    await withFileSource(join(FIXTURES, "sit.safetensors"), async (src) => {
+    await withFileSource(goldenPath("sit/sit.safetensors"), async (src) => {
       expect(src.name).toBe("sit.safetensors");
       const f = await openSafetensors(src);
       expect((await f.tensor("pos_embed")).shape).toEqual([1, 16, 64]);
@@ -87,7 +88,7 @@ describe("node file helpers", () => {
 
   it("errors from a truncated file on disk name the file", async () => {
     const path = join(dir, "cut.safetensors");
-    const full = await readFile(join(FIXTURES, "sit.safetensors"));
+    const full = await readFile(goldenPath("sit/sit.safetensors"));
     await writeFileStreaming(path, [full.subarray(0, 5000)]);
     const src = await fileSource(path);
     try {

@@ -20,7 +20,7 @@ interface Member {
   data_offset: number;
   compress_size: number;
 }
-const CASE = JSON.parse(new TextDecoder().decode(fixture("adm_npz/case.json"))) as {
+const CASE = JSON.parse(new TextDecoder().decode(fixture("metrics/adm_npz/case.json"))) as {
   zip_members: Record<string, Member[]>;
 };
 const STATS = ["mu", "sigma", "mu_s", "sigma_s"];
@@ -57,8 +57,8 @@ function expectSameTensors(a: Map<string, Tensor>, b: Map<string, Tensor>) {
 describe("npz: ADM reference-batch fixtures (np.savez / np.savez_compressed)", () => {
   for (const file of ["adm_npz.npz", "adm_npz_compressed.npz"]) {
     it(`${file}: reads mu/sigma/mu_s/sigma_s without touching arr_0`, async () => {
-      const expected = await (await openSafetensors(fixture("adm_npz/case.safetensors"))).tensors();
-      const bytes = fixture(`adm_npz/${file}`);
+      const expected = await (await openSafetensors(fixture("metrics/adm_npz/case.safetensors"))).tensors();
+      const bytes = fixture(`metrics/adm_npz/${file}`);
       const src = recordingSource(bytes, file);
       const npz = await openNpz(src);
       expect(npz.names).toEqual(["arr_0", ...STATS]);
@@ -88,7 +88,7 @@ describe("npz: ADM reference-batch fixtures (np.savez / np.savez_compressed)", (
   }
 
   it("reads one stored array's header with a few small reads", async () => {
-    const src = recordingSource(fixture("adm_npz/adm_npz.npz"), "adm.npz");
+    const src = recordingSource(fixture("metrics/adm_npz/adm_npz.npz"), "adm.npz");
     const npz = await openNpz(src);
     const before = src.bytesRead;
     const h = await npz.header("sigma");
@@ -207,8 +207,8 @@ describe("npz writer", () => {
 });
 
 describe("npz / zip corruption", () => {
-  const stored = () => fixture("adm_npz/adm_npz.npz");
-  const compressed = () => fixture("adm_npz/adm_npz_compressed.npz");
+  const stored = () => fixture("metrics/adm_npz/adm_npz.npz");
+  const compressed = () => fixture("metrics/adm_npz/adm_npz_compressed.npz");
   const members = CASE.zip_members["adm_npz.npz"];
   const mu = members[1];
   const eocdFields = (b: Uint8Array) => {

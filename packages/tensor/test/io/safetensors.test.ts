@@ -128,7 +128,7 @@ describe("safetensors writer", () => {
 
 describe("safetensors reader", () => {
   it("reads the golden sit.safetensors lazily: header + one tensor's range", async () => {
-    const bytes = fixture("sit.safetensors");
+    const bytes = fixture("sit/sit.safetensors");
     const src = recordingSource(bytes, "sit.safetensors");
     const f = await openSafetensors(src);
     expect(f.names.length).toBe(32);

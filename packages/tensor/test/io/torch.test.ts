@@ -43,11 +43,11 @@ function torchZip(
 
 describe("PyTorch checkpoint reader: golden fixtures", () => {
   it("sit.pt equals sit.safetensors bitwise", async () => {
-    const ckpt = await loadTorchCheckpoint(fixture("sit.pt"), { name: "sit.pt" });
+    const ckpt = await loadTorchCheckpoint(fixture("sit/sit.pt"), { name: "sit.pt" });
     expect(ckpt).toBeInstanceOf(Map);
     const sd = stateDict(ckpt);
     expect(sd.size).toBe(32);
-    const expected = await safetensorsOf("sit.safetensors");
+    const expected = await safetensorsOf("sit/sit.safetensors");
     expectSameStateDict(sd, expected);
     // State-dict order is the pickle's (module registration order).
     expect([...sd.keys()].slice(0, 3)).toEqual([
@@ -58,14 +58,14 @@ describe("PyTorch checkpoint reader: golden fixtures", () => {
   });
 
   it('refiner.pt holds {"model","ema","args"}; model and ema equal refiner.safetensors bitwise', async () => {
-    const ckpt = (await loadTorchCheckpoint(fixture("refiner.pt"), { name: "refiner.pt" })) as Map<
+    const ckpt = (await loadTorchCheckpoint(fixture("sit/refiner.pt"), { name: "refiner.pt" })) as Map<
       string,
       unknown
     >;
     expect([...ckpt.keys()]).toEqual(["model", "ema", "args"]);
     expect(ckpt.get("args")).toEqual(new Map([["note", "golden refiner"]]));
     expect(ckpt.get("ema")).toBe(ckpt.get("model")); // the same OrderedDict in this file
-    const expected = await safetensorsOf("refiner.safetensors");
+    const expected = await safetensorsOf("sit/refiner.safetensors");
     expectSameStateDict(stateDict(ckpt, "model"), expected);
     expectSameStateDict(stateDict(ckpt, "ema"), expected);
     expect(() => stateDict(ckpt, "optimizer")).toThrow(/no entry 'optimizer' \(entries: model, ema, args\)/);
@@ -73,7 +73,7 @@ describe("PyTorch checkpoint reader: golden fixtures", () => {
   });
 
   it("reads the storages the pickle references, each once", async () => {
-    const bytes = fixture("sit.pt");
+    const bytes = fixture("sit/sit.pt");
     const zip = await openZip(bytes);
     const storageBytes = zip.entries
       .filter((e) => e.name.startsWith("sit/data/"))
@@ -255,36 +255,36 @@ describe("PyTorch checkpoint reader: crafted checkpoints", () => {
 
 describe("PyTorch checkpoint reader: corrupted files", () => {
   it("truncated sit.pt at various offsets: clear error naming the file", async () => {
-    const b = fixture("sit.pt");
+    const b = fixture("sit/sit.pt");
     for (const cut of [0, 1, 2, 4, 30, 100, 4000, 500_000, b.length - 2000, b.length - 23, b.length - 1]) {
       await expectFileError(loadTorchCheckpoint(b.subarray(0, cut), { name: "sit.pt" }), /^sit\.pt: /);
     }
   });
 
   it("bad signatures, legacy format, corrupt storage and pickle bytes", async () => {
-    let b = fixture("sit.pt");
+    let b = fixture("sit/sit.pt");
     b[0] = 0x58;
     await expectFileError(loadTorchCheckpoint(b, { name: "sit.pt" }), /not a PyTorch zip checkpoint/);
     await expectFileError(
       loadTorchCheckpoint(Uint8Array.of(0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc), { name: "old.pt" }),
       /legacy .* not supported/,
     );
-    const zip = await openZip(fixture("sit.pt"));
+    const zip = await openZip(fixture("sit/sit.pt"));
     const storage = zip.entry("sit/data/3");
     const pkl = zip.entry("sit/data.pkl");
-    b = fixture("sit.pt");
+    b = fixture("sit/sit.pt");
     b[(await zip.dataOffset(storage)) + 1000] ^= 0x40;
     await expectFileError(
       loadTorchCheckpoint(b, { name: "sit.pt" }),
       /^sit\.pt: CRC-32 mismatch in member 'sit\/data\/3'/,
     );
-    b = fixture("sit.pt");
+    b = fixture("sit/sit.pt");
     b[(await zip.dataOffset(pkl)) + 100] ^= 0x40;
     await expectFileError(
       loadTorchCheckpoint(b, { name: "sit.pt" }),
       /CRC-32 mismatch in member 'sit\/data\.pkl'/,
     );
-    b = fixture("sit.pt");
+    b = fixture("sit/sit.pt");
     b[storage.localHeaderOffset] = 0;
     await expectFileError(
       loadTorchCheckpoint(b, { name: "sit.pt" }),
@@ -293,10 +293,10 @@ describe("PyTorch checkpoint reader: corrupted files", () => {
   });
 
   it("randomly corrupted data.pkl (CRC check off): a value or a TensorFileError, never a crash", async () => {
-    const zip = await openZip(fixture("sit.pt"));
+    const zip = await openZip(fixture("sit/sit.pt"));
     const pkl = zip.entry("sit/data.pkl");
     const start = await zip.dataOffset(pkl);
-    const base = fixture("sit.pt");
+    const base = fixture("sit/sit.pt");
     const rand = rng(99);
     for (let trial = 0; trial < 150; trial++) {
       const b = base.slice();

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { goldenPath } from "@flowturbo/test-support";
 import { describe, expect, it } from "vitest";
 import {
   fnv1a32,
@@ -8,8 +8,6 @@ import {
   proceduralTensor,
   proceduralValues,
 } from "../../src/index";
-
-const fixtures = fileURLToPath(new URL("../fixtures/golden-sit/", import.meta.url));
 
 interface RawTensor {
   dtype: string;
@@ -94,10 +92,10 @@ function rule(name: string, shape: number[], scale = 1, offset = 0): ProceduralR
 }
 
 describe("golden SiT weights (bit-exact)", () => {
-  const caseJson = JSON.parse(readFileSync(`${fixtures}sit_forward/case.json`, "utf8")) as {
+  const caseJson = JSON.parse(readFileSync(goldenPath("sit/sit_forward/case.json"), "utf8")) as {
     procedural_rules: ProceduralRule[];
   };
-  const weights = readSafetensors(`${fixtures}sit.safetensors`);
+  const weights = readSafetensors(goldenPath("sit/sit.safetensors"));
 
   it("every tensor but pos_embed is the procedural tensor of its rule", () => {
     const rules = caseJson.procedural_rules;
@@ -126,7 +124,7 @@ describe("golden SiT weights (bit-exact)", () => {
   });
 
   it("the case input x is procedural('input/sit/x', scale 1) and cfg_x repeats x[0]", () => {
-    const c = readSafetensors(`${fixtures}sit_forward/case.safetensors`);
+    const c = readSafetensors(goldenPath("sit/sit_forward/case.safetensors"));
     const x = c.get("x")!;
     expect(x.shape).toEqual([3, 4, 8, 8]);
     expect(bitsOf(proceduralTensor("input/sit/x", x.shape, 1, 0).data)).toEqual(f32Bits(x));

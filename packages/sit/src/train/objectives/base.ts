@@ -1,5 +1,5 @@
 // Base-model (SiT) training objective: flow matching on the linear path with velocity prediction
-// (FLOWTURBO.md section 1), as one training-step graph.
+// (docs/FLOWTURBO.md section 1), as one training-step graph.
 import {
   appendTrainingStep,
   Graph,

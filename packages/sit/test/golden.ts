@@ -1,11 +1,13 @@
-// Reads the golden fixtures copied into test/fixtures (see its README for provenance).
+// Reads the golden SiT fixtures (fixtures/golden/sit at the repository root; provenance in its README).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SiTConfig } from "@flowturbo/sit";
 import { readSafetensors, type Tensor } from "@flowturbo/tensor";
+import { goldenPath } from "@flowturbo/test-support";
 import { expect } from "vitest";
 
-export const FIXTURES = join(import.meta.dirname, "fixtures");
+/** fixtures/golden/sit: "sit.safetensors", "sit_forward", "refiner.pt", ... are named from there. */
+export const FIXTURES = goldenPath("sit");
 
 export async function loadSafetensors(relPath: string): Promise<Map<string, Tensor>> {
   const bytes = new Uint8Array(await readFile(join(FIXTURES, relPath)));
