@@ -7,18 +7,13 @@ import { join } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { checkpointClassNames } from "@flowturbo/pipeline";
 import {
-  baseFeeds,
-  baseTrainingStep,
-  lrAt,
   type LrSchedule,
   type ModelCheckpoint,
   type ModelKind,
   parseLrSchedule,
   sameSchedulePast,
   type SiTConfig,
-  sitInitialWeights,
   syntheticSet,
-  type TimeSampling,
   trainedWeights,
   type TrainingSet,
   warmStartWeights,
@@ -39,7 +34,7 @@ import {
 } from "@flowturbo/sit/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { clock } from "./progress";
-import { type Command, type CommandContext, EXIT, type Options, UsageError } from "./cli";
+import { type CommandContext, EXIT, type Options, UsageError } from "./cli";
 import { requireFile, sha256File } from "./files";
 import { parseFloatFlag, parseIntFlag } from "./flags";
 import { loadLatentCacheSet } from "./latentSet";

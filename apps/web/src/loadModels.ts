@@ -1,7 +1,13 @@
 // A ModelChoice (URLs or picked files) -> checked models and, for latent models, a VAE decoder session:
 // what the worker opens a FlowTurboPipeline on. No DOM or worker code (Node tests run it).
 import type { Backend, ExecutionProvider } from "@flowturbo/core";
-import { missingVaeMessage, needsVae, openVaeDecoder, type PipelineModels, readModel } from "@flowturbo/pipeline";
+import {
+  missingVaeMessage,
+  needsVae,
+  openVaeDecoder,
+  type PipelineModels,
+  readModel,
+} from "@flowturbo/pipeline";
 import type { ModelCheckpoint } from "@flowturbo/sit";
 import { type DownloadProgress, readModelFile, refName } from "./modelFiles";
 import type { FileRef, ModelChoice } from "./protocol";
@@ -14,7 +20,11 @@ async function readCheckpoint(
 ): Promise<ModelCheckpoint> {
   const bytes = await readModelFile(ref, onDownload);
   try {
-    return await readModel(bytes, { expect: what === "refiner" ? "refiner" : "sit", file: refName(ref), heads });
+    return await readModel(bytes, {
+      expect: what === "refiner" ? "refiner" : "sit",
+      file: refName(ref),
+      heads,
+    });
   } catch (e) {
     throw new Error(`${what}: ${(e as Error).message}`);
   }

@@ -44,7 +44,10 @@ describe("the web app's pipeline", () => {
   test("compile auto (undefined) is the pipeline's default: block for plans, model for other solvers", async () => {
     const plan = await pipeline.generate({ ...request(undefined), method: parseMethod({ plan: "H1P2R2" }) });
     expect(plan.compile).toBe("block");
-    const euler = await pipeline.generate({ ...request(undefined), method: parseMethod({ solver: "euler", steps: 2 }) });
+    const euler = await pipeline.generate({
+      ...request(undefined),
+      method: parseMethod({ solver: "euler", steps: 2 }),
+    });
     expect(euler.compile).toBe("model");
   });
 });

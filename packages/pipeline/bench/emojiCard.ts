@@ -355,7 +355,8 @@ async function evaluate(name: string, method: SamplingMethod) {
     `${name.padEnd(8)} base ${String(row.base).padStart(3)} refiner ${String(row.refiner).padStart(2)} cost ${row.cost.toFixed(2).padStart(6)} ${row.ms.toFixed(0).padStart(6)} ms  RMSE ${row.rmse.toExponential(3)}  max ${row.maxAbs.toExponential(2)}`,
   );
 }
-for (const k of values.heun!.split(",").map(Number)) await evaluate(`H${k}`, parseMethod({ solver: "heun", steps: k }));
+for (const k of values.heun!.split(",").map(Number))
+  await evaluate(`H${k}`, parseMethod({ solver: "heun", steps: k }));
 for (const p of values.plans!.split(",")) await evaluate(p, parseMethod({ plan: p }));
 
 // each plan against Heun at the same cost: log-log interpolation of Heun's error between its neighbours

@@ -1,5 +1,11 @@
 // Checkpoint -> ONNX (float32 or float16, dynamic batch) with the architecture recorded in the model.
-import { checkStateDict, type ModelCheckpoint, type ModelKind, ONNX_CONFIG_KEY, type SiTConfig } from "@flowturbo/sit";
+import {
+  checkStateDict,
+  type ModelCheckpoint,
+  type ModelKind,
+  ONNX_CONFIG_KEY,
+  type SiTConfig,
+} from "@flowturbo/sit";
 import { type EncodedModel, halfWeights, toHalfPrecision, toOnnxWithExternalData } from "@flowturbo/tensor";
 import { modelGraph } from "./models";
 

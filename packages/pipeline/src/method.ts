@@ -1,7 +1,14 @@
 // How to integrate, parsed once: a FlowTurbo plan (or preset) or a baseline solver. Every caller (CLI
 // flags, web form, URL parameters, job specs) gives a MethodInput; parseMethod checks it once and the
 // typed SamplingMethod travels from there (the plan string is never parsed again).
-import { type FixedStepMethod, formatPlan, type Plan, PlanError, parsePlan, planFromCounts } from "@flowturbo/solvers";
+import {
+  type FixedStepMethod,
+  formatPlan,
+  type Plan,
+  PlanError,
+  parsePlan,
+  planFromCounts,
+} from "@flowturbo/solvers";
 
 /** FlowTurbo's presets (the paper's fastest and best plans on SiT-XL/2). */
 export const PLAN_PRESETS: Readonly<Record<"fast" | "quality", string>> = Object.freeze({
@@ -35,7 +42,12 @@ export interface MethodInput {
 /** A checked method. `spec` is its JSON form (manifests, --json output, the web app's messages). */
 export type SamplingMethod =
   | { kind: "plan"; plan: Plan; text: string; spec: { plan: string } }
-  | { kind: "fixed"; solver: FixedStepMethod; steps: number; spec: { solver: FixedStepMethod; steps: number } }
+  | {
+      kind: "fixed";
+      solver: FixedStepMethod;
+      steps: number;
+      spec: { solver: FixedStepMethod; steps: number };
+    }
   | { kind: "dopri5"; atol: number; rtol: number; spec: { solver: "dopri5"; atol?: number; rtol?: number } }
   | { kind: "sde"; steps: number; spec: { solver: "sde"; steps?: number } };
 
@@ -74,7 +86,10 @@ export function parsePlanMethod(text: string): SamplingMethod & { kind: "plan" }
     plan = parsePlan(preset ?? text);
   } catch (e) {
     if (e instanceof PlanError)
-      throw new MethodError("plan", `${e.message} (presets: fast = ${PLAN_PRESETS.fast}, quality = ${PLAN_PRESETS.quality})`);
+      throw new MethodError(
+        "plan",
+        `${e.message} (presets: fast = ${PLAN_PRESETS.fast}, quality = ${PLAN_PRESETS.quality})`,
+      );
     throw e;
   }
   if (plan.steps > MAX_STEPS)
@@ -90,18 +105,27 @@ export function parsePlanMethod(text: string): SamplingMethod & { kind: "plan" }
 export function parseMethod(input: MethodInput): SamplingMethod {
   const { plan, solver } = input;
   if (plan !== undefined && solver !== undefined)
-    throw new MethodError("solver", "give a plan or a solver, not both: a plan is FlowTurbo, a solver is a baseline");
+    throw new MethodError(
+      "solver",
+      "give a plan or a solver, not both: a plan is FlowTurbo, a solver is a baseline",
+    );
   if (solver === undefined) {
     if (input.steps !== undefined)
       throw new MethodError("steps", "steps go with a solver; a plan's steps are its blocks (e.g. H2P4R2)");
     if (input.atol !== undefined || input.rtol !== undefined)
-      throw new MethodError(input.atol !== undefined ? "atol" : "rtol", "tolerances go with the dopri5 solver");
+      throw new MethodError(
+        input.atol !== undefined ? "atol" : "rtol",
+        "tolerances go with the dopri5 solver",
+      );
     return parsePlanMethod(plan ?? "fast");
   }
   if (!(BASELINE_SOLVERS as readonly string[]).includes(solver))
     throw new MethodError("solver", `solver must be one of ${BASELINE_SOLVERS.join(", ")}, got '${solver}'`);
   if (solver !== "dopri5" && (input.atol !== undefined || input.rtol !== undefined))
-    throw new MethodError(input.atol !== undefined ? "atol" : "rtol", `tolerances go with dopri5, not ${solver}`);
+    throw new MethodError(
+      input.atol !== undefined ? "atol" : "rtol",
+      `tolerances go with dopri5, not ${solver}`,
+    );
   if (solver === "dopri5") {
     if (input.steps !== undefined)
       throw new MethodError("steps", "dopri5 chooses its own steps: give atol/rtol instead of steps");
@@ -111,14 +135,22 @@ export function parseMethod(input: MethodInput): SamplingMethod {
       kind: "dopri5",
       atol: atol ?? DOPRI5_DEFAULTS.atol,
       rtol: rtol ?? DOPRI5_DEFAULTS.rtol,
-      spec: { solver: "dopri5", ...(atol === undefined ? {} : { atol }), ...(rtol === undefined ? {} : { rtol }) },
+      spec: {
+        solver: "dopri5",
+        ...(atol === undefined ? {} : { atol }),
+        ...(rtol === undefined ? {} : { rtol }),
+      },
     };
   }
   if (solver === "sde") {
     const steps = checkSteps(input.steps, "sde", false);
     if (steps !== undefined && steps < 2)
       throw new MethodError("steps", "the SDE grid needs at least 2 points (steps >= 2)");
-    return { kind: "sde", steps: steps ?? SDE_DEFAULT_STEPS, spec: { solver: "sde", ...(steps ? { steps } : {}) } };
+    return {
+      kind: "sde",
+      steps: steps ?? SDE_DEFAULT_STEPS,
+      spec: { solver: "sde", ...(steps ? { steps } : {}) },
+    };
   }
   const fixed = solver as FixedStepMethod;
   const steps = checkSteps(input.steps, `solver ${fixed}`, true)!;
@@ -155,7 +187,8 @@ export function methodLabel(m: SamplingMethod): string {
  */
 export function blockPlanOf(m: SamplingMethod): Plan | undefined {
   if (m.kind === "plan") return m.plan;
-  if (m.kind === "fixed" && m.solver === "heun") return planFromCounts({ heun: m.steps, pseudo: 0, refine: 0 });
+  if (m.kind === "fixed" && m.solver === "heun")
+    return planFromCounts({ heun: m.steps, pseudo: 0, refine: 0 });
   return undefined;
 }
 

@@ -19,7 +19,10 @@ export function modelGraph(model: { kind: ModelKind; config: ModelCheckpoint["co
   return model.kind === "refiner" ? refinerGraph(model.config) : sitGraph(model.config);
 }
 
-const KIND_NAMES: Record<ModelKind, string> = { sit: "a SiT base model", refiner: "a FlowTurbo velocity refiner" };
+const KIND_NAMES: Record<ModelKind, string> = {
+  sit: "a SiT base model",
+  refiner: "a FlowTurbo velocity refiner",
+};
 
 /** A file given for the wrong role (e.g. a refiner as the base model); the message names it. */
 export class ModelKindError extends Error {
@@ -96,7 +99,9 @@ export async function openVaeDecoder(
   weights: Uint8Array,
   opts: OpenVaeOptions,
 ): Promise<VaeDecoder> {
-  const config: VaeConfig = opts.config ? vaeConfigFromDiffusers(opts.config.text, opts.config.file) : SD_VAE_CONFIG;
+  const config: VaeConfig = opts.config
+    ? vaeConfigFromDiffusers(opts.config.text, opts.config.file)
+    : SD_VAE_CONFIG;
   const state = await loadVaeWeights(weights, { config, file: opts.file, parts: ["decoder"] });
   return loadVaeDecoder(backend, state, {
     config,

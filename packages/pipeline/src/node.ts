@@ -32,7 +32,9 @@ export async function openVaeFile(
     weights = join(path, DIFFUSERS_VAE_WEIGHTS);
     configPath ??= join(path, "config.json");
   }
-  const config = configPath ? { text: await readFile(configPath, "utf8"), file: basename(configPath) } : undefined;
+  const config = configPath
+    ? { text: await readFile(configPath, "utf8"), file: basename(configPath) }
+    : undefined;
   return openVaeDecoder(backend, new Uint8Array(await readFile(weights)), {
     file: basename(weights),
     config,

@@ -3,7 +3,12 @@
 // samples and per-stage timings out. Sessions are opened for a request's compile settings and reused
 // while they stay the same.
 import type { Backend, ExecutionProvider, ModelSource, Session } from "@flowturbo/core";
-import { type ModelCheckpoint, type SamplingDefaults, type SiTConfig, samplingDefaultsOf } from "@flowturbo/sit";
+import {
+  type ModelCheckpoint,
+  type SamplingDefaults,
+  type SiTConfig,
+  samplingDefaultsOf,
+} from "@flowturbo/sit";
 import type { GuidedChannels, NfeCounts } from "@flowturbo/solvers";
 import type { Tensor } from "@flowturbo/tensor";
 import type { VaeDecoder } from "@flowturbo/vae";
@@ -161,7 +166,8 @@ export class FlowTurboPipeline {
   ): Promise<FlowTurboPipeline> {
     const { base, refiner } = models;
     if (base.kind !== "sit") throw new ModelKindError(base.file, base.kind, "sit");
-    if (refiner && refiner.kind !== "refiner") throw new ModelKindError(refiner.file, refiner.kind, "refiner");
+    if (refiner && refiner.kind !== "refiner")
+      throw new ModelKindError(refiner.file, refiner.kind, "refiner");
     return new FlowTurboPipeline(backend, models, options);
   }
 
@@ -191,18 +197,20 @@ export class FlowTurboPipeline {
       p.decode !== false && needsVae(this.models.base) && !this.models.vae
         ? [{ field: "vae", message: missingVaeMessage(this.models.base) }]
         : [];
-    return vae.concat(checkRequest(
-      {
-        method: p.method,
-        compile: this.compileLevel(p),
-        cfg: p.cfg ?? 1,
-        seed: p.seed ?? 0,
-        samples: p.labels.length,
-        labels: p.labels,
-        batch: this.batchSize(p),
-      },
-      { numClasses: this.config.numClasses, hasRefiner: this.hasRefiner, classNames: this.classNames },
-    ));
+    return vae.concat(
+      checkRequest(
+        {
+          method: p.method,
+          compile: this.compileLevel(p),
+          cfg: p.cfg ?? 1,
+          seed: p.seed ?? 0,
+          samples: p.labels.length,
+          labels: p.labels,
+          batch: this.batchSize(p),
+        },
+        { numClasses: this.config.numClasses, hasRefiner: this.hasRefiner, classNames: this.classNames },
+      ),
+    );
   }
 
   /**
@@ -263,7 +271,12 @@ export class FlowTurboPipeline {
       base: time(m.base, "base"),
       refiner: time(m.refiner, "refiner"),
       compile: level,
-      blocks: blocks && { ...blocks, H: time(blocks.H, "base"), P: time(blocks.P, "base"), R: time(blocks.R, "refiner") },
+      blocks: blocks && {
+        ...blocks,
+        H: time(blocks.H, "base"),
+        P: time(blocks.P, "base"),
+        R: time(blocks.R, "refiner"),
+      },
       shape: this.sampleShape,
       labels: p.labels,
       nullClass: this.config.numClasses,

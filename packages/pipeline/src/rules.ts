@@ -86,14 +86,26 @@ export function checkRequest(r: RuleInput, model?: ModelFacts): Problem[] {
       message: `${methodLabel(r.method)} has refiner (R) steps but no refiner model was given: add one, or use a plan without R`,
     });
   if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > MAX_CFG)
-    problems.push({ field: "cfg", message: `guidance scale must be a number in 0..${MAX_CFG} (1 = no guidance), got ${r.cfg}` });
+    problems.push({
+      field: "cfg",
+      message: `guidance scale must be a number in 0..${MAX_CFG} (1 = no guidance), got ${r.cfg}`,
+    });
   if (!Number.isSafeInteger(r.seed) || r.seed < 0)
-    problems.push({ field: "seed", message: `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${r.seed}` });
+    problems.push({
+      field: "seed",
+      message: `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${r.seed}`,
+    });
   if (!Number.isInteger(r.samples) || r.samples < 1 || r.samples > MAX_SAMPLES)
-    problems.push({ field: "labels", message: `the number of samples must be in 1..${MAX_SAMPLES}, got ${r.samples}` });
+    problems.push({
+      field: "labels",
+      message: `the number of samples must be in 1..${MAX_SAMPLES}, got ${r.samples}`,
+    });
   const bad = model && r.labels?.find((c) => !Number.isInteger(c) || c < 0 || c >= model.numClasses);
   if (model && bad !== undefined)
-    problems.push({ field: "labels", message: `class ${bad} is not a class of this model (0..${model.numClasses - 1})` });
+    problems.push({
+      field: "labels",
+      message: `class ${bad} is not a class of this model (0..${model.numClasses - 1})`,
+    });
   if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > MAX_BATCH)
     problems.push({ field: "batch", message: `batch must be an integer in 1..${MAX_BATCH}, got ${r.batch}` });
   return problems;

@@ -143,7 +143,9 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     const x0 = guided ? doubled(z) : z;
     const common = {
       signal: req.signal,
-      guidance: guided ? { scale: cfg, shape: stateShape, channels, interval: req.guidanceInterval } : undefined,
+      guidance: guided
+        ? { scale: cfg, shape: stateShape, channels, interval: req.guidanceInterval }
+        : undefined,
       onStep: (info: { step: number; t: number; x?: Float32Array; nfe: NfeCounts }) =>
         req.onProgress?.({
           done: start,

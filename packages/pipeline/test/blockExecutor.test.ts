@@ -191,7 +191,14 @@ describe("sample() with compile 'block'", () => {
       },
       async release() {},
     };
-    const common = { shape: [4, 2, 2], labels, nullClass: 9, method: parseMethod({ plan: "H2P2" }), seed: 3, cfgScale: 2 };
+    const common = {
+      shape: [4, 2, 2],
+      labels,
+      nullClass: 9,
+      method: parseMethod({ plan: "H2P2" }),
+      seed: 3,
+      cfgScale: 2,
+    };
     const a = await sample({ ...common, base: perCallBase, batchSize: 2 });
     const b = await sample({ ...common, compile: "block", blocks: fakeBlocks(device, 2, true) });
     expect(maxAbsDiff(b.latents.data as Float32Array, a.latents.data as Float32Array)).toBeLessThan(1e-6);
@@ -206,9 +213,11 @@ describe("sample() with compile 'block'", () => {
       /needs `blocks`/,
     );
     const blocks = { ...fakeBlocks(new FakeDevice(), 1, false), R: undefined };
-    await expect(sample({ ...req, compile: "block", blocks, method: parseMethod({ plan: "H1R1" }) })).rejects.toThrow(
-      /compiled R block/,
+    await expect(
+      sample({ ...req, compile: "block", blocks, method: parseMethod({ plan: "H1R1" }) }),
+    ).rejects.toThrow(/compiled R block/);
+    await expect(sample({ ...req, method: parseMethod({ plan: "H2" }) })).rejects.toThrow(
+      /`base`.*is required/,
     );
-    await expect(sample({ ...req, method: parseMethod({ plan: "H2" }) })).rejects.toThrow(/`base`.*is required/);
   });
 });

@@ -217,12 +217,18 @@ describe("block-compiled sampling equals per-call sampling (ORT CPU, golden tiny
       nullClass: 1000,
       seed: 0,
     };
-    await expect(sample({ ...req, method: parseMethod({ plan: "H2" }), cfgScale: 4 })).rejects.toThrow(/without guidance/);
-    await expect(sample({ ...req, labels: [1, 2], method: parseMethod({ plan: "H2" }), batchSize: 2 })).rejects.toThrow(
-      /exceeds the compiled block batch 1/,
+    await expect(sample({ ...req, method: parseMethod({ plan: "H2" }), cfgScale: 4 })).rejects.toThrow(
+      /without guidance/,
     );
-    await expect(sample({ ...req, method: parseMethod({ solver: "dopri5" }) })).rejects.toThrow(/not 'dopri5'/);
-    await expect(sample({ ...req, method: parseMethod({ plan: "H1R1" }) })).rejects.toThrow(/needs a compiled R block/);
+    await expect(
+      sample({ ...req, labels: [1, 2], method: parseMethod({ plan: "H2" }), batchSize: 2 }),
+    ).rejects.toThrow(/exceeds the compiled block batch 1/);
+    await expect(sample({ ...req, method: parseMethod({ solver: "dopri5" }) })).rejects.toThrow(
+      /not 'dopri5'/,
+    );
+    await expect(sample({ ...req, method: parseMethod({ plan: "H1R1" }) })).rejects.toThrow(
+      /needs a compiled R block/,
+    );
     await compiled.release();
   });
 });

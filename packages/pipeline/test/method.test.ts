@@ -61,24 +61,49 @@ describe("parseMethod", () => {
   });
 
   test("bad inputs name the field at fault", () => {
-    expect(fieldOf(() => parseMethod({ plan: "H1X2" }))).toMatch(/^plan: unknown block 'X'.*presets: fast = H1P5R3/);
+    expect(fieldOf(() => parseMethod({ plan: "H1X2" }))).toMatch(
+      /^plan: unknown block 'X'.*presets: fast = H1P5R3/,
+    );
     expect(fieldOf(() => parseMethod({ plan: "" }))).toMatch(/^plan: empty plan/);
-    expect(fieldOf(() => parseMethod({ plan: `H${MAX_STEPS}P1` }))).toMatch(/^plan: .* has 1001 steps; at most 1000/);
-    expect(fieldOf(() => parseMethod({ plan: "fast", solver: "heun" }))).toMatch(/^solver: give a plan or a solver/);
+    expect(fieldOf(() => parseMethod({ plan: `H${MAX_STEPS}P1` }))).toMatch(
+      /^plan: .* has 1001 steps; at most 1000/,
+    );
+    expect(fieldOf(() => parseMethod({ plan: "fast", solver: "heun" }))).toMatch(
+      /^solver: give a plan or a solver/,
+    );
     expect(fieldOf(() => parseMethod({ plan: "fast", steps: 50 }))).toMatch(/^steps: steps go with a solver/);
-    expect(fieldOf(() => parseMethod({ solver: "rk5", steps: 2 }))).toMatch(/^solver: solver must be one of euler, midpoint, heun, rk4, rk4_38, dopri5, sde/);
-    expect(fieldOf(() => parseMethod({ solver: "heun" }))).toMatch(/^steps: solver heun needs a number of steps/);
-    expect(fieldOf(() => parseMethod({ solver: "heun", steps: 0 }))).toMatch(/^steps: steps must be an integer in 1\.\.1000, got 0/);
+    expect(fieldOf(() => parseMethod({ solver: "rk5", steps: 2 }))).toMatch(
+      /^solver: solver must be one of euler, midpoint, heun, rk4, rk4_38, dopri5, sde/,
+    );
+    expect(fieldOf(() => parseMethod({ solver: "heun" }))).toMatch(
+      /^steps: solver heun needs a number of steps/,
+    );
+    expect(fieldOf(() => parseMethod({ solver: "heun", steps: 0 }))).toMatch(
+      /^steps: steps must be an integer in 1\.\.1000, got 0/,
+    );
     expect(fieldOf(() => parseMethod({ solver: "heun", steps: 1e9 }))).toMatch(/^steps: .*1000000000/);
     expect(fieldOf(() => parseMethod({ solver: "heun", steps: 2.5 }))).toMatch(/^steps: /);
-    expect(fieldOf(() => parseMethod({ solver: "dopri5", steps: 5 }))).toMatch(/^steps: dopri5 chooses its own steps/);
+    expect(fieldOf(() => parseMethod({ solver: "dopri5", steps: 5 }))).toMatch(
+      /^steps: dopri5 chooses its own steps/,
+    );
     expect(fieldOf(() => parseMethod({ solver: "dopri5", rtol: 0 }))).toMatch(/^rtol: /);
-    expect(fieldOf(() => parseMethod({ solver: "euler", steps: 2, atol: 1e-3 }))).toMatch(/^atol: tolerances go with dopri5/);
-    expect(fieldOf(() => parseMethod({ solver: "sde", steps: 1 }))).toMatch(/^steps: the SDE grid needs at least 2 points/);
+    expect(fieldOf(() => parseMethod({ solver: "euler", steps: 2, atol: 1e-3 }))).toMatch(
+      /^atol: tolerances go with dopri5/,
+    );
+    expect(fieldOf(() => parseMethod({ solver: "sde", steps: 1 }))).toMatch(
+      /^steps: the SDE grid needs at least 2 points/,
+    );
   });
 
   test("checkRequest without a model checks what needs none (before a model is loaded)", () => {
-    const r = { method: parseMethod({ solver: "rk4", steps: 4 }), compile: "block" as const, cfg: 1, seed: 0, samples: 1e9, batch: 1e6 };
+    const r = {
+      method: parseMethod({ solver: "rk4", steps: 4 }),
+      compile: "block" as const,
+      cfg: 1,
+      seed: 0,
+      samples: 1e9,
+      batch: 1e6,
+    };
     expect(checkRequest(r).map((p) => p.field)).toEqual(["compile", "labels", "batch"]);
   });
 });

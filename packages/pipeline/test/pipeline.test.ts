@@ -83,7 +83,9 @@ describe("FlowTurboPipeline", () => {
   });
 
   test("a baseline solver runs on model sessions by default; Heun N runs as block plan HN", async () => {
-    const euler = await pipeline.generate(params({ method: parseMethod({ solver: "euler", steps: 3 }), cfg: 1 }));
+    const euler = await pipeline.generate(
+      params({ method: parseMethod({ solver: "euler", steps: 3 }), cfg: 1 }),
+    );
     expect(euler.compile).toBe("model");
     expect(euler.nfe).toEqual({ base: 3, refiner: 0 });
     expect(euler.timings.refiner).toBe(0);
@@ -109,17 +111,22 @@ describe("FlowTurboPipeline", () => {
     const fields = (p: GenerateParams, on = pipeline) => on.check(p).map((x) => x.field);
     expect(plain.check(params())[0].message).toMatch(/plan H1P2R2 has refiner \(R\) steps but no refiner/);
     expect(fields(params({ labels: [1000] }))).toEqual(["labels"]);
-    expect(pipeline.check(params({ labels: [1000] }))[0].message).toMatch(/class 1000 is not a class of this model \(0\.\.999\)/);
-    expect(pipeline.check(params({ method: parseMethod({ solver: "rk4", steps: 4 }), compile: "block" }))[0].message).toMatch(
-      /compile "block" runs FlowTurbo plans and Heun, not 'rk4'/,
+    expect(pipeline.check(params({ labels: [1000] }))[0].message).toMatch(
+      /class 1000 is not a class of this model \(0\.\.999\)/,
     );
+    expect(
+      pipeline.check(params({ method: parseMethod({ solver: "rk4", steps: 4 }), compile: "block" }))[0]
+        .message,
+    ).toMatch(/compile "block" runs FlowTurbo plans and Heun, not 'rk4'/);
     expect(fields(params({ cfg: -1 }))).toEqual(["cfg"]);
     expect(fields(params({ cfg: 1e308 }))).toEqual(["cfg"]);
     expect(fields(params({ seed: -1 }))).toEqual(["seed"]);
     expect(fields(params({ batch: 0 }))).toEqual(["batch"]);
     expect(fields(params({ labels: [] }))).toEqual(["labels"]);
     expect(fields(params({ decode: true }))).toEqual(["vae"]);
-    expect(pipeline.check(params({ decode: true }))[0].message).toMatch(/sit\.safetensors generates 4-channel latents: give a VAE/);
+    expect(pipeline.check(params({ decode: true }))[0].message).toMatch(
+      /sit\.safetensors generates 4-channel latents: give a VAE/,
+    );
     await expect(pipeline.generate(params({ cfg: Number.NaN }))).rejects.toBeInstanceOf(RequestError);
   });
 
@@ -137,7 +144,9 @@ describe("FlowTurboPipeline", () => {
       ...base,
       metadata: sampling === undefined ? {} : { "flowturbo.sampling": sampling },
     });
-    expect((await FlowTurboPipeline.open(node, { base: withCfg('{"cfg":2.5}') })).defaults).toEqual({ cfg: 2.5 });
+    expect((await FlowTurboPipeline.open(node, { base: withCfg('{"cfg":2.5}') })).defaults).toEqual({
+      cfg: 2.5,
+    });
     expect((await FlowTurboPipeline.open(node, { base: withCfg() })).defaults).toEqual({});
     await expect(FlowTurboPipeline.open(node, { base: withCfg('{"cfg":-1}') })).rejects.toThrow(
       /cfg must be a number >= 0/,

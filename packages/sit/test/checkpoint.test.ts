@@ -2,14 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeSafetensors, interpret, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
-import {
-  checkStateDict,
-  detectFormat,
-  inferConfig,
-  loadCheckpoint,
-  ONNX_CONFIG_KEY,
-  sitGraph,
-} from "../src";
+import { checkStateDict, detectFormat, inferConfig, loadCheckpoint, ONNX_CONFIG_KEY, sitGraph } from "../src";
 import { FIXTURES, loadCase, sameTensors } from "./golden";
 
 const bytes = async (name: string) => new Uint8Array(await readFile(join(FIXTURES, name)));

@@ -15,13 +15,7 @@ import {
   uint8Batches,
 } from "@flowturbo/metrics";
 import { BatchSampler, lrAt, type TrainingSet } from "@flowturbo/sit";
-import {
-  emojiDataSource,
-  emojiSplit,
-  loadEmojiTrainingData,
-  readTrainCheckpointFile,
-  subsetSet,
-} from "@flowturbo/sit/node";
+import { emojiDataSource, emojiSplit, loadEmojiTrainingData, subsetSet } from "@flowturbo/sit/node";
 import { Rng, Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
 import { parseFloatFlag, parseIntFlag } from "../flags";

@@ -4,7 +4,7 @@
 import { basename } from "node:path";
 import { refinerConfig, refinerFeeds, refinerTrainingStep, STUDENT, TEACHER } from "@flowturbo/refiner";
 import { lrAt, type SiTConfig, sitInitialWeights } from "@flowturbo/sit";
-import { emojiDataSource, loadModelFile, readTrainCheckpointFile } from "@flowturbo/sit/node";
+import { emojiDataSource, loadModelFile } from "@flowturbo/sit/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";

@@ -60,4 +60,3 @@ export function blockKindsFor(p: Plan): BlockKind[] {
   }
   return (["H", "P", "R"] as const).filter((k) => kinds.has(k));
 }
-
