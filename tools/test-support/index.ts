@@ -9,11 +9,12 @@
 // Golden fixtures: the official-PyTorch reference outputs live once, in fixtures/golden/ at the repository
 // root (provenance in its README.md); tests reach them through goldenPath / readGolden.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
+import { vi } from "vitest";
 
 export type TestTier = "quick" | "full";
 
@@ -174,4 +175,34 @@ export function lastJson<T>(stdout: string): T {
     .filter((l) => l.startsWith("{"));
   if (!lines.length) throw new Error(`no JSON line in child output:\n${stdout}`);
   return JSON.parse(lines[lines.length - 1]) as T;
+}
+
+/**
+ * A package's README examples (examples/*.ts under `packageRoot`): `files`, the ones whose code is not in
+ * the README verbatim, and `run(file)`, which imports one and returns what it printed with console.log.
+ */
+export function readmeExamples(packageRoot: string): {
+  files: string[];
+  notInReadme(): string[];
+  run(file: string): Promise<string>;
+} {
+  const readme = readFileSync(join(packageRoot, "README.md"), "utf8");
+  const dir = join(packageRoot, "examples");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
+  return {
+    files,
+    notInReadme: () => files.filter((f) => !readme.includes(readFileSync(join(dir, f), "utf8").trim())),
+    async run(file) {
+      const lines: string[] = [];
+      const log = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
+        lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+      });
+      try {
+        await import(pathToFileURL(join(dir, file)).href);
+      } finally {
+        log.mockRestore();
+      }
+      return lines.join("\n");
+    },
+  };
 }

@@ -85,11 +85,18 @@ export async function openPipeline(
           providers: o.providers,
         })
       : undefined;
-  const pipeline = await FlowTurboPipeline.open(
-    backend,
-    { base, refiner, vae, onnxSources: { base: o.base, refiner: o.refiner } },
-    { providers: o.providers, keepSessions: o.keepSessions },
-  );
+  let pipeline: FlowTurboPipeline;
+  try {
+    pipeline = await FlowTurboPipeline.open(
+      backend,
+      { base, refiner, vae, onnxSources: { base: o.base, refiner: o.refiner } },
+      { providers: o.providers, keepSessions: o.keepSessions },
+    );
+  } catch (e) {
+    await vae?.release();
+    // the models' own metadata (classes, recommended settings) is malformed
+    throw new UsageError(`--base ${(e as Error).message}`);
+  }
   return {
     pipeline,
     file: base.file,

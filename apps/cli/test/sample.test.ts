@@ -96,13 +96,13 @@ describe("flowturbo sample", () => {
     ).toMatch(/--plan: .*X/);
     expect(
       (await cli("sample", "--base", base, "--heads", "4", "--plan", "fast", "--latents-out", out)).err,
-    ).toMatch(/H1P5R3 has refiner \(R\) steps: pass --refiner/);
+    ).toMatch(/--refiner: plan H1P5R3 has refiner \(R\) steps/);
     expect(
       (await cli("sample", "--base", base, "--heads", "4", "--solver", "heun", "--latents-out", out)).err,
-    ).toMatch(/--solver heun needs --steps/);
+    ).toMatch(/--steps: solver heun needs a number of steps/);
     expect(
       (await cli("sample", "--base", base, "--heads", "4", "--solver", "ddim", "--latents-out", out)).err,
-    ).toMatch(/--solver must be one of/);
+    ).toMatch(/--solver: solver must be one of euler, midpoint, heun, rk4, rk4_38, dopri5, sde, got 'ddim'/);
     expect(
       (
         await cli(
@@ -192,7 +192,7 @@ describe("flowturbo sample --compile", () => {
     const out = ["--latents-out", join(dir, "s.safetensors")];
     const rk4 = await cli(...base, "--solver", "rk4", "--steps", "2", "--compile", "block", ...out);
     expect(rk4.code).toBe(EXIT.usage);
-    expect(rk4.err).toMatch(/--compile block runs FlowTurbo plans and Heun/);
+    expect(rk4.err).toMatch(/--compile: compile "block" runs FlowTurbo plans and Heun, not 'rk4'/);
     const euler = await cli(...base, "--solver", "euler", "--steps", "2", ...out);
     expect(euler.code, euler.err).toBe(EXIT.ok);
     expect(lastJson(euler.out).compile).toBe("model");

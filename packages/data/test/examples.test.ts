@@ -1,31 +1,15 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { join } from "node:path";
+import { readmeExamples } from "@flowturbo/test-support";
+import { describe, expect, it } from "vitest";
 
 // The README's examples are the files in examples/, verbatim; each one runs here as written.
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const readme = readFileSync(join(root, "README.md"), "utf8");
-const examples = readdirSync(join(root, "examples")).filter((f) => f.endsWith(".ts"));
-
-async function runExample(file: string): Promise<string> {
-  const lines: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-  });
-  await import(`../examples/${file.replace(/\.ts$/, "")}.ts`);
-  return lines.join("\n");
-}
+const examples = readmeExamples(join(import.meta.dirname, ".."));
+const runExample = (file: string) => examples.run(file);
 
 describe("README examples", () => {
-  afterEach(() => vi.restoreAllMocks());
-
   it("are all in the README verbatim", () => {
-    expect(examples.length).toBe(3);
-    for (const file of examples) {
-      const code = readFileSync(join(root, "examples", file), "utf8").trim();
-      expect(readme.includes(code), `${file} differs from its README copy`).toBe(true);
-    }
+    expect(examples.files.length).toBe(3);
+    expect(examples.notInReadme()).toEqual([]);
   });
 
   it("emoji", async () => {

@@ -1,38 +1,28 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Tensor } from "@flowturbo/tensor";
 import { saveNpzFile } from "@flowturbo/tensor/node";
+import { readmeExamples } from "@flowturbo/test-support";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { inceptionProceduralWeights, loadCase } from "./golden";
 import { writeTorchStateDict } from "./torchFile";
 
 // The README's examples are the files in examples/, verbatim; each one runs here as written.
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const readme = readFileSync(join(root, "README.md"), "utf8");
-const examples = readdirSync(join(root, "examples")).filter((f) => f.endsWith(".ts"));
+const examples = readmeExamples(join(import.meta.dirname, ".."));
 
-async function runExample(file: string): Promise<string> {
-  const lines: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-  });
+/** Runs an example with its console.error quiet (the extractor's progress). */
+function runExample(file: string): Promise<string> {
   vi.spyOn(console, "error").mockImplementation(() => {});
-  await import(`../examples/${file.replace(/\.ts$/, "")}`);
-  return lines.join("\n");
+  return examples.run(file);
 }
 
 describe("README examples", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("are all in the README verbatim", () => {
-    expect(examples.length).toBe(2);
-    for (const file of examples) {
-      const code = readFileSync(join(root, "examples", file), "utf8").trim();
-      expect(readme.includes(code), `${file} differs from its README copy`).toBe(true);
-    }
+    expect(examples.files.length).toBe(2);
+    expect(examples.notInReadme()).toEqual([]);
   });
 
   it("fidMath: statistics, FID terms, stats file, IS, precision/recall", async () => {

@@ -1,31 +1,36 @@
-// Sample with FlowTurbo from a SiT checkpoint and its refiner on ONNX Runtime (CPU).
-// Run: pnpm exec tsx --conditions=@flowturbo/source examples/sample.ts [sit.pt refiner.pt heads]
+// Sample with FlowTurbo from a SiT checkpoint, its refiner and a VAE on ONNX Runtime (CPU).
+// Run from packages/pipeline: node --conditions=@flowturbo/source --import tsx examples/sample.ts
+//   [sit.pt refiner.pt heads vae.safetensors config.json]   (default: the tiny golden models)
 import { join } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
-import { readModelFile } from "@flowturbo/pipeline/node";
+import { openVaeFile, readModelFile } from "@flowturbo/pipeline/node";
 
-const fixtures = join(import.meta.dirname, "../../../fixtures/golden/sit");
-const [sitPath = join(fixtures, "sit.pt"), refinerPath = join(fixtures, "refiner.pt"), heads = "4"] =
-  process.argv.slice(2);
+const golden = join(import.meta.dirname, "../../../fixtures/golden");
+const [
+  sitPath = join(golden, "sit/sit.pt"),
+  refinerPath = join(golden, "sit/refiner.pt"),
+  heads = "4",
+  vaePath = join(golden, "vae/vae_tiny/vae_tiny.safetensors"),
+  vaeConfig = join(golden, "vae/vae_tiny/config.json"),
+] = process.argv.slice(2);
 
-// 1. checkpoint files -> checked models (.pt, .safetensors or converted .onnx; the kind is checked)
+// 1. files -> checked models (.pt, .safetensors or converted .onnx; a refiner given as the base is refused)
 const base = await readModelFile(sitPath, { expect: "sit", heads: Number(heads) });
 const refiner = await readModelFile(refinerPath, { expect: "refiner", heads: Number(heads) });
-
-// 2. models -> pipeline on a backend (sessions open on the first generate, and are reused)
 const backend = createNodeBackend();
-const pipeline = await FlowTurboPipeline.open(backend, { base, refiner });
+const vae = await openVaeFile(backend, vaePath, { configPath: vaeConfig, latentSize: base.config.inputSize });
 
-// 3. a request: FlowTurbo's H1P2R2 plan with SiT's 3-channel CFG at scale 4, block-compiled
-const result = await pipeline.generate({
-  method: parseMethod({ plan: "H1P2R2" }),
-  labels: [207, 360],
-  cfg: 4,
-  seed: 0,
-});
+// 2. models -> pipeline (sessions open on the first generate, and are reused while the settings stay)
+const pipeline = await FlowTurboPipeline.open(backend, { base, refiner, vae });
+
+// 3. a request: FlowTurbo's H1P2R2 plan, SiT's guidance at scale 4, block-compiled (the default for plans)
+const request = { method: parseMethod({ plan: "H1P2R2" }), labels: [207, 360], cfg: 4, seed: 0 };
+console.log(pipeline.check(request)); // [] : every rule holds
+const result = await pipeline.generate(request);
 console.log(
-  `latents [${result.latents.shape.join(", ")}], NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}, compile ${result.compile}`,
+  `latents [${result.latents.shape}], images [${result.images?.shape}], NFE ${result.nfe.base}+${result.nfe.refiner}R, compile ${result.compile}`,
 );
 await pipeline.release();
+await vae.release();
 await backend.close();

@@ -83,7 +83,7 @@ export function checkRequest(r: RuleInput, model?: ModelFacts): Problem[] {
   if (model && usesRefiner(r.method) && !model.hasRefiner)
     problems.push({
       field: "refiner",
-      message: `${methodLabel(r.method)} has refiner (R) steps but no refiner model was given: add one, or use a plan without R`,
+      message: `${methodLabel(r.method)} has refiner (R) steps but no refiner model was given: give one, or use a plan without R`,
     });
   if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > MAX_CFG)
     problems.push({
