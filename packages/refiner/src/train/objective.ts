@@ -5,21 +5,23 @@ import {
   Graph,
   op,
   Scope,
-  Tensor,
   type TrainingStepOptions,
   type Value,
 } from "@flowturbo/tensor";
-import { type SiTConfig, sitNetwork } from "@flowturbo/sit";
+import {
+  dropLabels,
+  linearPath,
+  mseObjective,
+  type Objective,
+  type SiTConfig,
+  sitNetwork,
+} from "@flowturbo/sit";
 
 /** Parameter-name prefixes in the training graph (weights map keys are `teacher.<key>` / `refiner.<key>`). */
 export const TEACHER = "teacher";
 export const STUDENT = "refiner";
 
-export interface RefinerObjective {
-  graph: Graph;
-  loss: Value;
-  lossPerSample: Value;
-}
+export type RefinerObjective = Objective;
 
 /**
  * Builds the per-batch objective on inputs x1 (data latents), x0 (noise), t [B], y [B] int64,
@@ -43,20 +45,13 @@ export function refinerObjective(teacher: SiTConfig, student: SiTConfig, batch: 
   const R = (x: Value, time: Value, labels: Value) =>
     sitNetwork(new Scope(g, STUDENT), x, time, labels, student);
 
-  const tb = op.reshape(t, [batch, 1, 1, 1]);
-  const xt = op.add(op.mul(tb, x1), op.mul(op.sub(1, tb), x0));
+  const xt = linearPath(t, x1, x0, batch);
   const v = T(xt, t, y);
   const xNext = op.add(xt, op.mul(v, dt));
   const tNext = op.add(t, dt);
-  const yDrop = op.where(drop, op.constant(g, Tensor.from("int64", [], [teacher.numClasses])), y);
+  const yDrop = dropLabels(g, y, drop, teacher.numClasses);
   const pred = op.add(R(op.concat([xNext, v], 1), tNext, yDrop), v);
-  const target = T(xNext, tNext, yDrop);
-  const diff = op.sub(pred, target);
-  const lossPerSample = op.reduceMean(op.mul(diff, diff), [1, 2, 3], false);
-  const loss = op.reduceMean(lossPerSample, [0], false);
-  g.output("loss", loss);
-  g.output("loss_per_sample", lossPerSample);
-  return { graph: g, loss, lossPerSample };
+  return mseObjective(g, pred, T(xNext, tNext, yDrop));
 }
 
 /** The objective plus backward and AdamW (paper defaults: lr 5e-5, no weight decay, EMA 0.9999). */

@@ -3,6 +3,7 @@
 export * from "./data";
 export * from "./init";
 export * from "./objectives/base";
+export * from "./objectives/common";
 export * from "./schedule";
 export * from "./warmStart";
 export * from "./state";

@@ -1,22 +1,11 @@
 // Base-model (SiT) training objective: flow matching on the linear path with velocity prediction
 // (docs/FLOWTURBO.md section 1), as one training-step graph.
-import {
-  appendTrainingStep,
-  Graph,
-  op,
-  Scope,
-  Tensor,
-  type TrainingStepOptions,
-  type Value,
-} from "@flowturbo/tensor";
+import { appendTrainingStep, Graph, op, Scope, type TrainingStepOptions } from "@flowturbo/tensor";
 import type { SiTConfig } from "../../config";
 import { sitNetwork } from "../../network";
+import { dropLabels, linearPath, mseObjective, type Objective } from "./common";
 
-export interface BaseObjective {
-  graph: Graph;
-  loss: Value;
-  lossPerSample: Value;
-}
+export type BaseObjective = Objective;
 
 /**
  * The SiT training objective on inputs x1 (data) [B,C,H,W], x0 (noise) [B,C,H,W], t [B] in [0,1),
@@ -36,16 +25,9 @@ export function baseObjective(cfg: SiTConfig, batch: number): BaseObjective {
   const t = g.input("t", "float32", [batch]);
   const y = g.input("y", "int64", [batch]);
   const drop = g.input("drop", "bool", [batch]);
-  const tb = op.reshape(t, [batch, 1, 1, 1]);
-  const xt = op.add(op.mul(tb, x1), op.mul(op.sub(1, tb), x0));
-  const yDrop = op.where(drop, op.constant(g, Tensor.from("int64", [], [cfg.numClasses])), y);
-  const pred = sitNetwork(new Scope(g), xt, t, yDrop, cfg);
-  const diff = op.sub(pred, op.sub(x1, x0));
-  const lossPerSample = op.reduceMean(op.mul(diff, diff), [1, 2, 3], false);
-  const loss = op.reduceMean(lossPerSample, [0], false);
-  g.output("loss", loss);
-  g.output("loss_per_sample", lossPerSample);
-  return { graph: g, loss, lossPerSample };
+  const xt = linearPath(t, x1, x0, batch);
+  const pred = sitNetwork(new Scope(g), xt, t, dropLabels(g, y, drop, cfg.numClasses), cfg);
+  return mseObjective(g, pred, op.sub(x1, x0));
 }
 
 /** Default optimizer of base training: AdamW lr 1e-4, no weight decay (SiT's recipe). */
