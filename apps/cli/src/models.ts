@@ -4,14 +4,17 @@
 import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Backend, ExecutionProvider } from "@flowturbo/core";
-import { FlowTurboPipeline, ModelKindError } from "@flowturbo/pipeline";
+import { FlowTurboPipeline } from "@flowturbo/pipeline";
 import { DIFFUSERS_VAE_WEIGHTS, openVaeFile, readModelFile } from "@flowturbo/pipeline/node";
 import type { ModelCheckpoint, ModelKind } from "@flowturbo/sit";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { UsageError } from "./cli";
 import { requireFile } from "./files";
 
-/** Reads `path` (given as `flag`) and checks that it holds a `expect` model. */
+/**
+ * Reads `path` (given as `flag`) and checks that it holds a `expect` model; a file that is not one (wrong
+ * kind, not a checkpoint, corrupt) is a usage error naming the flag.
+ */
 export async function readCheckpoint(
   path: string,
   flag: string,
@@ -22,8 +25,7 @@ export async function readCheckpoint(
   try {
     return await readModelFile(path, { expect, heads });
   } catch (e) {
-    if (e instanceof ModelKindError) throw new UsageError(`${flag} ${e.message}`);
-    throw e;
+    throw new UsageError(`${flag} ${(e as Error).message}`);
   }
 }
 

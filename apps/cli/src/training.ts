@@ -23,7 +23,6 @@ import {
   emojiDataSource,
   loadEmojiTrainingData,
   loadImageFolder,
-  loadModelFile,
   loadTrainingNpz,
   readTrainCheckpointFile,
   train,
@@ -38,6 +37,7 @@ import { type CommandContext, EXIT, type Options, UsageError } from "./cli";
 import { requireFile, sha256File } from "./files";
 import { parseFloatFlag, parseIntFlag } from "./flags";
 import { loadLatentCacheSet } from "./latentSet";
+import { readCheckpoint } from "./models";
 
 /** Exit code of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
@@ -183,12 +183,7 @@ export async function warmStart(
   const sha = await sha256File(path);
   if (recipe.initSha256 && recipe.initSha256 !== sha)
     throw new UsageError(`--resume: the --init file ${path} changed since the run started (sha256 differs)`);
-  let src: ModelCheckpoint;
-  try {
-    src = await loadModelFile(path, { kind: model.kind });
-  } catch (e) {
-    throw new UsageError(`--init: ${(e as Error).message}`);
-  }
+  const src = await readCheckpoint(path, "--init", undefined, model.kind);
   const c = model.config;
   const s = src.config;
   if (

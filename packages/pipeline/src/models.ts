@@ -37,8 +37,8 @@ export class ModelKindError extends Error {
 }
 
 export interface ReadModelOptions {
-  /** The role the file must play: "sit" (the base model) or "refiner". */
-  expect: ModelKind;
+  /** The role the file must play: "sit" (the base model) or "refiner"; omitted: either (converters, verifiers). */
+  expect?: ModelKind;
   /** Name for messages (the file name, URL, or picked file). */
   file: string;
   /** Attention heads for a width outside SiT's table (recorded files know theirs). */
@@ -50,7 +50,7 @@ export interface ReadModelOptions {
 /** Reads a checkpoint and checks that it is the kind of model its role needs. */
 export async function readModel(source: SourceLike, opts: ReadModelOptions): Promise<ModelCheckpoint> {
   const ckpt = await loadCheckpoint(source, { file: opts.file, heads: opts.heads, entry: opts.entry });
-  if (ckpt.kind !== opts.expect) throw new ModelKindError(ckpt.file, ckpt.kind, opts.expect);
+  if (opts.expect && ckpt.kind !== opts.expect) throw new ModelKindError(ckpt.file, ckpt.kind, opts.expect);
   return ckpt;
 }
 

@@ -1,8 +1,8 @@
 // `flowturbo convert`: checkpoint (.pt / .safetensors) -> ONNX + a JSON manifest.
 import { basename, dirname, join } from "node:path";
 import { exportOnnx } from "@flowturbo/pipeline";
-import { loadCheckpoint } from "@flowturbo/sit";
-import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
+import { readModelFile } from "@flowturbo/pipeline/node";
+import { writeFileStreaming } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";
 import { parseIntFlag } from "../flags";
@@ -35,13 +35,7 @@ export const convert: Command = {
       throw new UsageError(`--entry must be model or ema, got '${entry}'`);
     const heads = parseIntFlag(ctx.values.heads, "--heads");
 
-    const source = await fileSource(input);
-    let ckpt: Awaited<ReturnType<typeof loadCheckpoint>>;
-    try {
-      ckpt = await loadCheckpoint(source, { file: basename(input), heads, entry });
-    } finally {
-      await source.close();
-    }
+    const ckpt = await readModelFile(input, { heads, entry });
     const dataLocation = `${basename(out)}.data`;
     const exported = exportOnnx(ckpt, { dtype, dataLocation });
     await writeFileStreaming(out, [exported.encoded.model]);

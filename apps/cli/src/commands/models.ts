@@ -1,7 +1,6 @@
 // `flowturbo models`: the reference files, where each comes from, and `models verify FILE`.
 import { basename } from "node:path";
-import { detectFormat, loadCheckpoint } from "@flowturbo/sit";
-import { fileSource } from "@flowturbo/tensor/node";
+import { readModelFile } from "@flowturbo/pipeline/node";
 import { type Command, EXIT, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";
 import { parseIntFlag } from "../flags";
@@ -64,13 +63,9 @@ export const models: Command = {
         `unknown subcommand '${sub}': use 'flowturbo models' or 'flowturbo models verify FILE'`,
       );
     const path = await requireFile(file, "FILE (after verify)");
-    const source = await fileSource(path);
-    try {
-      const format = await detectFormat(source, basename(path));
-      const ckpt = await loadCheckpoint(source, {
-        file: basename(path),
-        heads: parseIntFlag(ctx.values.heads, "--heads"),
-      });
+    {
+      const ckpt = await readModelFile(path, { heads: parseIntFlag(ctx.values.heads, "--heads") });
+      const format = ckpt.format;
       const parameters = [...ckpt.weights.values()].reduce((n, t) => n + t.size, 0);
       const report = {
         file: basename(path),
@@ -91,8 +86,6 @@ export const models: Command = {
         );
       }
       return EXIT.ok;
-    } finally {
-      await source.close();
     }
   },
 };

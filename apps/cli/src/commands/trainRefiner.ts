@@ -4,11 +4,12 @@
 import { basename } from "node:path";
 import { refinerConfig, refinerFeeds, refinerTrainingStep, STUDENT, TEACHER } from "@flowturbo/refiner";
 import { lrAt, type SiTConfig, sitInitialWeights } from "@flowturbo/sit";
-import { emojiDataSource, loadModelFile } from "@flowturbo/sit/node";
+import { emojiDataSource } from "@flowturbo/sit/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";
 import { parseFloatFlag, parseIntFlag } from "../flags";
+import { readCheckpoint } from "../models";
 import {
   COMMON_RECIPE_FLAGS,
   COMMON_TRAIN_OPTIONS,
@@ -103,12 +104,8 @@ export const trainRefiner: Command = {
         `--resume: the teacher ${teacherPath} changed since the run started (sha256 differs)`,
       );
     recipe = { ...recipe, teacherSha256: teacherSha };
-    let teacher: Awaited<ReturnType<typeof loadModelFile>>;
-    try {
-      teacher = await loadModelFile(teacherPath, { heads, kind: "sit" });
-    } catch (e) {
-      throw new UsageError(`--teacher: ${(e as Error).message}`);
-    }
+    // the kind is checked, not assumed: a refiner given as the teacher is refused by name
+    const teacher = await readCheckpoint(teacherPath, "--teacher", heads, "sit");
     // no data flags: the teacher's own emoji labelling (e.g. emoji:groups) when its recipe names one
     const teacherData = teacherEmojiData(teacher);
     if (
