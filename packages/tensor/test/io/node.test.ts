@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { goldenPath } from "@flowturbo/test-support";
@@ -12,6 +12,7 @@ import {
   openNpzFile,
   readNpzFile,
   readSafetensorsFile,
+  removeStaleTemps,
   saveNpzFile,
   saveSafetensorsFile,
   withFileSource,
@@ -84,6 +85,24 @@ describe("node file helpers", () => {
     expect(existsSync(path)).toBe(false);
     await sink.close();
     expect([...(await readFile(path))]).toEqual([1, 2, 3]);
+  });
+
+  it("a write whose final rename fails (a folder in the way) leaves no temporary file", async () => {
+    const path = join(dir, "taken");
+    await mkdir(path);
+    await expect(writeFileStreaming(path, [Uint8Array.of(1)])).rejects.toThrow();
+    expect((await readdir(dir)).filter((f) => f.startsWith("taken."))).toEqual([]);
+  });
+
+  it("removeStaleTemps removes the temporary files of killed writers only", async () => {
+    const path = join(dir, "checkpoint.safetensors");
+    const dead = `${path}.2147483646.m0abc.tmp`; // no such process
+    const live = `${path}.${process.pid}.m0abd.tmp`; // a write in progress
+    const other = join(dir, "other.safetensors.2147483646.m0abc.tmp");
+    for (const f of [dead, live, other]) await writeFile(f, "x");
+    expect(await removeStaleTemps(path)).toEqual([dead]);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live) && existsSync(other)).toBe(true);
   });
 
   it("errors from a truncated file on disk name the file", async () => {
