@@ -10,6 +10,7 @@ import {
   fileSource,
   loadTorchFile,
   openNpzFile,
+  openSafetensorsWriter,
   readNpzFile,
   readSafetensorsFile,
   removeStaleTemps,
@@ -85,6 +86,27 @@ describe("node file helpers", () => {
     expect(existsSync(path)).toBe(false);
     await sink.close();
     expect([...(await readFile(path))]).toEqual([1, 2, 3]);
+  });
+
+  it("openSafetensorsWriter streams pieces into the same bytes as the whole-tensor writer", async () => {
+    const whole = join(dir, "whole.safetensors");
+    await saveSafetensorsFile(whole, arrays(), { metadata: { k: "v" } });
+    const streamed = join(dir, "streamed.safetensors");
+    const specs = [...arrays()].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+    const w = await openSafetensorsWriter(streamed, specs, { metadata: { k: "v" } });
+    const a = arrays();
+    await w.append("w", a.get("w")!.sliceRows(1, 2).data); // rows in order, tensors in any order
+    await expect(w.close()).rejects.toThrow(/incomplete/);
+    expect(existsSync(streamed)).toBe(false);
+    const v = await openSafetensorsWriter(streamed, specs, { metadata: { k: "v" } });
+    await v.append("w", a.get("w")!.sliceRows(0, 1).data);
+    await v.append("ids", a.get("ids")!.data);
+    await v.append("w", a.get("w")!.sliceRows(1, 2).data);
+    await expect(v.append("ids", a.get("ids")!.data)).rejects.toThrow(/more data for 'ids'/);
+    await v.append("h", a.get("h")!.data);
+    await v.close();
+    expect(Buffer.compare(await readFile(streamed), await readFile(whole))).toBe(0);
+    expect((await readdir(dir)).filter((f) => f.startsWith("streamed.") && f.endsWith(".tmp"))).toEqual([]);
   });
 
   it("a write whose final rename fails (a folder in the way) leaves no temporary file", async () => {
