@@ -34,13 +34,19 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   return toRgb(info.width, info.height, info.channels, px);
 }
 
-/** Reads and decodes an image file; errors name the path. */
+/**
+ * Reads and decodes an image file; errors name the path and say what is wrong in words (libvips'
+ * own messages, e.g. "Input buffer has corrupt header:", follow in parentheses).
+ */
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
   const bytes = await readFile(path);
   try {
     return await decodeImage(bytes, options);
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+    const detail = (err as Error).message.trim().replace(/:$/, "");
+    throw new Error(`${path}: not a readable image: corrupt, truncated or of another format (${detail})`, {
+      cause: err,
+    });
   }
 }
 
