@@ -30,7 +30,7 @@ export function parseIntFlag(
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(
-      max === Number.MAX_SAFE_INTEGER
+      max === Number.MAX_SAFE_INTEGER && !(n > max)
         ? `${flag} must be an integer >= ${min}, got '${value}'`
         : `${flag} must be an integer in ${min}..${max}, got '${value}'`,
     );

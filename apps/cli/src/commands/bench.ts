@@ -125,6 +125,7 @@ export const bench: Command = {
     const repeats = parseIntFlag(v.repeats, "--repeats", 1, 1000) ?? 5;
     const seed = parseIntFlag(v.seed, "--seed", 0) ?? 0;
     const rtol = v.rtol === undefined ? 1e-5 : Number(v.rtol);
+    if (!(rtol > 0 && rtol < 1)) throw new UsageError(`--rtol must be a number in (0, 1), got '${v.rtol}'`);
     const reference = methodFromInput(
       { solver: "dopri5", rtol, atol: rtol / 100 },
       { rtol: "--rtol", atol: "--rtol" },

@@ -173,13 +173,13 @@ export const evalCommand: Command = {
         [npz, "--npz"],
       ])
         if (file) await checkOutputFile(file, flag as string);
-      const refInput = ref ? await checkEvalInput(ref) : undefined;
       const run = await readRunShards(paths[0], parseIntFlag(ctx.values.total, "--total"));
       const hasMoments = run.shards.some((s) => s.manifest.moments);
       if ((out || ref) && !hasMoments)
         throw new UsageError(
           `${paths[0]}: the shards have no feature moments (sample them with --inception FILE)`,
         );
+      const refInput = ref ? await checkEvalInput(ref) : undefined;
       const stats = hasMoments ? await runStats(run) : undefined;
       if (out) {
         await mkdir(dirname(out), { recursive: true });
