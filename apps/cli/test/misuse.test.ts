@@ -305,7 +305,48 @@ describe("15 and 19. --help describes every option with its real default", () =>
   });
 });
 
+describe("12 and 15. bench runs as sample does", () => {
+  test("without --base: the embedded model; --plot into a folder that does not exist yet", async () => {
+    const plot = join(dir, "missing", "b.svg");
+    const r = await cli(
+      "bench",
+      "--plans",
+      "H1P1R1",
+      "--heun",
+      "1",
+      "--n",
+      "2",
+      "--repeats",
+      "1",
+      "--plot",
+      plot,
+      "--json",
+    );
+    expect(r.code, r.err).toBe(EXIT.ok);
+    const report = JSON.parse(r.out);
+    expect(report.model).toBe("base.safetensors");
+    expect(report.rows.map((x: { method: string; nfe: object }) => [x.method, x.nfe])).toEqual([
+      ["H1P1R1", { base: 3, refiner: 2 }],
+      ["heun:1", { base: 2, refiner: 0 }],
+    ]);
+    expect(await readFile(plot, "utf8")).toMatch(/^<svg/);
+  });
+});
+
 describe("16. exit codes: 2 for every usage error, 1 for failures", () => {
+  test("every command: an unknown flag and one argument too many exit 2", async () => {
+    for (const c of COMMANDS) {
+      const flag = await cli(c.name, "--no-such-flag");
+      expect(flag.code, c.name).toBe(EXIT.usage);
+      expect(flag.err).toMatch(/Unknown option '--no-such-flag'/);
+      const args = Array.from({ length: (c.positionals ?? 0) + 1 }, (_, i) => `arg${i}`);
+      usage(
+        await cli(c.name, ...args),
+        /unexpected argument|unknown .*subcommand|file not found|no such file/,
+      );
+    }
+  });
+
   test("bad values found at any stage are usage errors; --rtol is named as itself", async () => {
     usage(
       await cli("sample", "--seed", "1e30", "-o", join(dir, "s.png")),
@@ -382,5 +423,16 @@ describe("17. every message names the file and the fault", () => {
     const fid = await cli("eval", "fid", stats, stats);
     expect(fid.code, fid.err).toBe(EXIT.ok);
     expect(fid.out).toMatch(/^FID +0\.0000$/m);
+    // a corrupt image among the inputs: the file and the fault named
+    const classes = join(dir, "classes");
+    await mkdir(join(classes, "cat"), { recursive: true });
+    const png = await encodePng({ width: 32, height: 32, data: new Uint8Array(3072).fill(90) });
+    await writeFile(join(classes, "cat", "0.png"), png);
+    await writeFile(join(classes, "cat", "1.png"), png.subarray(0, 40));
+    usage(
+      await cli("train-base", "--out", join(dir, "never"), "--images", classes, "--steps", "1"),
+      /--images: .*cat\/1\.png: not a readable image: corrupt, truncated or of another format \(/,
+    );
+    expect(existsSync(join(dir, "never"))).toBe(false);
   });
 });

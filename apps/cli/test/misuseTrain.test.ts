@@ -182,7 +182,22 @@ describe("14. train-refiner: paths and the teacher's kind", () => {
   });
 });
 
-describe("17. training inputs: ADM sample files, folders without classes", () => {
+describe("17. training inputs: ADM sample files, folders without classes, NaN data", () => {
+  test("a NaN loss at step 1 says that no checkpoint exists yet", async () => {
+    const path = join(dir, "nan.npz");
+    const latents = new Tensor("float32", [8, 3, 8, 8], new Float32Array(8 * 192).fill(Number.NaN));
+    await saveNpzFile(
+      path,
+      new Map([
+        ["latents", latents],
+        ["labels", Tensor.from("int64", [8], Array(8).fill(0n))],
+      ]),
+    );
+    const r = await cli("train-base", "--out", join(dir, "nanrun"), "--data", path, "--steps", "2", ...TINY);
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.err).toMatch(/loss NaN .* at step 1 is not finite; no checkpoint was written/);
+  });
+
   test("an ADM sample npz (arr_0, arr_1) is training data; --images on a flat folder says what it needs", async () => {
     const adm = await npz("adm.npz", 12, (i) => BigInt(i % 3), true);
     const r = await cli(
