@@ -6,7 +6,6 @@ import { mkdir } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { checkpointClassNames } from "@flowturbo/pipeline";
-import { readModelFile } from "@flowturbo/pipeline/node";
 import {
   type LrSchedule,
   type ModelCheckpoint,
