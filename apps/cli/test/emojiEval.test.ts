@@ -99,6 +99,24 @@ describe("flowturbo eval --features emoji, eval classes", () => {
     expect(report.b).toMatchObject({ path: "emoji", kind: "builtin", n: 40 });
     expect(report.classifier.sha256).toMatch(/^[0-9a-f]{64}$/);
 
+    // the other built-in references: balanced over the categories, or the raw dataset
+    for (const ref of ["emoji:categories", "emoji:raw"]) {
+      const r = await cli(
+        "eval",
+        "fid",
+        a,
+        ref,
+        "--features",
+        "emoji",
+        "--classifier",
+        classifier,
+        "--limit",
+        "40",
+        "--json",
+      );
+      expect(r.code, r.err).toBe(EXIT.ok);
+      expect(JSON.parse(r.out).b).toMatchObject({ path: ref, kind: "builtin" });
+    }
     const classes = await cli("eval", "classes", a, "--classifier", classifier, "--labels", "categories");
     expect(classes.code, classes.err).toBe(EXIT.ok);
     expect(classes.out).toMatch(/% of 6 samples in their class/);
@@ -137,6 +155,9 @@ describe("flowturbo eval --features emoji, eval classes", () => {
     expect(model.config).toMatchObject({ inputSize: 32, numClasses: 24 });
     const stats = await readEmojiStats(join(dirname(path), "emoji-stats.npz"), model);
     expect(stats.meta?.n).toBe(7562);
+    expect(stats.meta?.source).toMatch(/24 groups weighted equally/);
+    const categories = await readEmojiStats(join(dirname(path), "emoji-categories-stats.npz"), model);
+    expect(categories.meta?.source).toMatch(/9 categories weighted equally/);
     // the dataset against its own statistics: FD 0, the shipped file used as is
     const r = await cli(
       "eval",
