@@ -30,6 +30,7 @@ const { values } = parseArgs({
     batch: { type: "string", default: "48" },
     classifier: { type: "string" },
     cache: { type: "string", default: "runs" },
+    reference: { type: "string", default: "emoji" },
     threads: { type: "string", default: "1" },
   },
 });
@@ -41,7 +42,7 @@ const seed = Number(values.seed);
 const backend = createNodeBackend({ threads: Number(values.threads) });
 const classifier = values.classifier ?? embeddedClassifier();
 if (!classifier) throw new Error("no classifier: pass --classifier FILE");
-const q = await openQuality(backend, classifier, values.cache);
+const q = await openQuality(backend, classifier, values.cache, values.reference);
 const base = await loadModel(values.base, { ema: !values.raw });
 const refiner = values.refiner ? await loadModel(values.refiner, { ema: false }) : undefined;
 const methods = values.methods.split(",");

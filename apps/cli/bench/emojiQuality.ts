@@ -3,7 +3,7 @@
 // quantized to 8 bits exactly as `flowturbo sample` writes PNGs, and their FD-emoji / class agreement
 // against the dataset's statistics.
 import { existsSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import type { Backend } from "@flowturbo/core";
 import {
   blockPlanOf,
@@ -35,7 +35,7 @@ import { readTrainCheckpointFile } from "@flowturbo/sit/node";
 import type { Plan } from "@flowturbo/solvers";
 import { Tensor } from "@flowturbo/tensor";
 import { fileSource } from "@flowturbo/tensor/node";
-import { EMOJI_STATS_FILE, emojiDatasetBatches } from "../src/emojiEval";
+import { EMOJI_REFERENCE, referenceStats } from "../src/emojiEval";
 
 /** A SiT/refiner file, or a train-base/train-refiner checkpoint (its EMA weights, or the raw ones with ema: false). */
 export async function loadModel(path: string, opts: { ema?: boolean } = {}): Promise<ModelCheckpoint> {
@@ -64,27 +64,23 @@ export async function loadModel(path: string, opts: { ema?: boolean } = {}): Pro
   }
 }
 
-/** The classifier and the dataset's statistics (the file beside it, else computed once and cached there). */
+/** The classifier and a built-in reference's statistics (shipped beside it, else computed and cached in cacheDir). */
 export async function openQuality(
   backend: Backend,
   classifierPath: string,
   cacheDir?: string,
+  reference = EMOJI_REFERENCE,
 ): Promise<{ model: EmojiClassifierModel; extractor: EmojiFeatureExtractor; reference: StatsFile }> {
   const model = await loadEmojiClassifier(classifierPath);
   const extractor = new EmojiFeatureExtractor(backend, model, { batchSize: 100 });
-  const candidates = [join(dirname(classifierPath), EMOJI_STATS_FILE)];
-  if (cacheDir) candidates.push(join(cacheDir, `emoji-stats-${model.sha256.slice(0, 12)}.npz`));
-  for (const f of candidates) {
-    if (!existsSync(f)) continue;
-    try {
-      return { model, extractor, reference: await readEmojiStats(f, model) };
-    } catch {
-      // other weights
-    }
-  }
-  const r = await emojiEvaluate(extractor, await emojiDatasetBatches(model, 100), { source: "emoji" });
-  if (cacheDir) await writeStatsFile(candidates[candidates.length - 1], r.stats);
-  return { model, extractor, reference: r.stats };
+  const cached = cacheDir
+    ? join(cacheDir, `${reference.replace(":", "-")}-stats-${model.sha256.slice(0, 12)}.npz`)
+    : undefined;
+  if (cached && existsSync(cached))
+    return { model, extractor, reference: await readEmojiStats(cached, model) };
+  const stats = await referenceStats(reference, { extractor, classifierPath });
+  if (cached) await writeStatsFile(cached, stats);
+  return { model, extractor, reference: stats };
 }
 
 export interface QualityRow {

@@ -1,18 +1,14 @@
 // FD-emoji and class agreement for `flowturbo eval`: the shipped emoji classifier (models/emoji-classifier,
-// found like the embedded model, or --classifier FILE), the built-in reference "emoji" (the dataset's
-// statistics: the file shipped beside the classifier when it was computed with these weights, else
-// computed from the dataset) and the per-side evaluation.
+// found like the embedded model, or --classifier FILE), the built-in references "emoji", "emoji:categories"
+// and "emoji:raw" (the dataset's statistics, class-balanced or as it is: the file shipped beside the
+// classifier when it was computed with these weights, else computed from the dataset) and the per-side
+// evaluation.
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import {
-  EMOJI_CATEGORIES,
-  EMOJI_GROUP_CATEGORY,
-  EMOJI_GROUP_NAMES,
-  type EmojiDataset,
-} from "@flowturbo/data";
+import { EMOJI_CATEGORIES, EMOJI_GROUP_CATEGORY, EMOJI_GROUP_NAMES } from "@flowturbo/data";
 import {
   decodeImageFile,
   listImageFiles,
@@ -22,7 +18,8 @@ import {
 import {
   type EmojiClassifierModel,
   EmojiFeatureExtractor,
-  type LabelledBatch,
+  emojiEvaluate,
+  mixtureStats,
   uint8Batches,
 } from "@flowturbo/metrics";
 import {
@@ -40,10 +37,83 @@ import { checkOutputFile, requireFile } from "./files";
 
 export const CLASSIFIER_SUBDIR = join("models", "emoji-classifier");
 export const CLASSIFIER_FILE = "classifier.safetensors";
-/** The dataset's FD-emoji statistics beside the classifier (`flowturbo eval stats emoji --features emoji`). */
-export const EMOJI_STATS_FILE = "emoji-stats.npz";
-/** The built-in reference set of `eval fid --features emoji`: the emoji dataset itself. */
+/**
+ * The built-in references of `eval fid --features emoji`: the emoji dataset, class-balanced as FID's
+ * ImageNet reference is (samples are drawn with uniformly random labels, the dataset is 60% People & Body
+ * through its skin-tone variants: against the raw dataset, real images drawn with uniform labels score
+ * FD-emoji 13 and a model that ignores its labels looks better than one that follows them).
+ */
+export const EMOJI_REFERENCES: Record<
+  string,
+  { file?: string; balance?: "groups" | "categories"; description: string }
+> = {
+  emoji: {
+    file: "emoji-stats.npz",
+    balance: "groups",
+    description: "the emoji dataset with each of its 24 groups weighted equally",
+  },
+  "emoji:categories": {
+    file: "emoji-categories-stats.npz",
+    balance: "categories",
+    description:
+      "the emoji dataset with each of its 9 categories weighted equally (for models of the categories)",
+  },
+  "emoji:raw": { description: "the emoji dataset as it is (every image weighted equally)" },
+};
+/** The default reference: the dataset, balanced over the 24 groups. */
 export const EMOJI_REFERENCE = "emoji";
+
+/**
+ * A built-in reference's statistics: the file shipped beside the classifier when it was computed with
+ * these weights, else computed from the dataset (a mixture of per-class Gaussians with equal weights).
+ */
+export async function referenceStats(
+  name: string,
+  o: { extractor: EmojiFeatureExtractor; classifierPath: string; limit?: number },
+): Promise<StatsFile> {
+  const ref = EMOJI_REFERENCES[name];
+  const model = o.extractor.model;
+  if (ref.file && o.limit === undefined) {
+    const shipped = join(dirname(o.classifierPath), ref.file);
+    if (existsSync(shipped)) {
+      try {
+        return await readEmojiStats(shipped, model);
+      } catch {
+        // statistics of other weights: computed below
+      }
+    }
+  }
+  const ds = await loadEmojiDataset();
+  const labels =
+    ref.balance === "groups"
+      ? await loadEmojiGroupLabels(ds)
+      : ref.balance === "categories"
+        ? ds.labels
+        : undefined;
+  const numLabels = ref.balance === "categories" ? EMOJI_CATEGORIES.length : EMOJI_GROUP_NAMES.length;
+  const indices =
+    o.limit !== undefined
+      ? Int32Array.from({ length: Math.min(o.limit, ds.length) }, (_, i) => i)
+      : undefined;
+  const r = await emojiEvaluate(
+    o.extractor,
+    uint8Batches(
+      ds.images.data as Uint8Array,
+      ds.length,
+      ds.images.shape[1],
+      o.extractor.batchSize,
+      labels,
+      indices,
+    ),
+    { numLabels, perLabel: labels !== undefined, source: name },
+  );
+  if (!r.perLabel) return { ...r.stats, meta: { ...r.stats.meta!, source: `${name}: ${ref.description}` } };
+  const parts = r.perLabel.filter((p): p is NonNullable<typeof p> => p !== undefined);
+  return {
+    pool: { ...mixtureStats(parts), n: r.n },
+    meta: { ...r.stats.meta!, source: `${name}: ${ref.description}` },
+  };
+}
 
 /** models/emoji-classifier/classifier.safetensors, found by walking up from this file (or FLOWTURBO_CLASSIFIER_DIR). */
 export function embeddedClassifier(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -68,33 +138,6 @@ export async function openClassifier(flag: unknown): Promise<{ path: string; mod
   } catch (e) {
     throw new UsageError(`--classifier: ${(e as Error).message}`);
   }
-}
-
-/** The dataset's labels in the classifier's class space (groups or categories, by the class count). */
-async function datasetLabels(ds: EmojiDataset, model: EmojiClassifierModel): Promise<Uint8Array> {
-  if (model.config.numClasses === EMOJI_GROUP_NAMES.length) return loadEmojiGroupLabels(ds);
-  if (model.config.numClasses === EMOJI_CATEGORIES.length) return ds.labels;
-  throw new UsageError(
-    `the classifier has ${model.config.numClasses} classes: not the emoji groups or categories`,
-  );
-}
-
-/** The emoji dataset as labelled batches (every image, in dataset order). */
-export async function emojiDatasetBatches(
-  model: EmojiClassifierModel,
-  batchSize: number,
-  indices?: ArrayLike<number>,
-): Promise<Iterable<LabelledBatch>> {
-  const ds = await loadEmojiDataset();
-  const labels = await datasetLabels(ds, model);
-  return uint8Batches(
-    ds.images.data as Uint8Array,
-    ds.length,
-    ds.images.shape[1],
-    batchSize,
-    labels,
-    indices,
-  );
 }
 
 /** A folder's images with their file names (labels come from `<index>_<label>.png`). */
@@ -136,7 +179,7 @@ export async function withEmojiExtractor<T>(
   }
 }
 
-/** FD-emoji statistics (and agreement) of one `eval` argument, "emoji" being the dataset. */
+/** FD-emoji statistics (and agreement) of one `eval` argument (a built-in reference: the dataset). */
 export async function emojiSide(
   path: string,
   o: { extractor: EmojiFeatureExtractor; classifierPath: string; limit?: number; labels?: unknown },
@@ -148,19 +191,17 @@ export async function emojiSide(
     imageFolder: folderImages,
     limit: o.limit,
     ...space,
-    builtins: {
-      [EMOJI_REFERENCE]: async (): Promise<StatsFile | Iterable<LabelledBatch>> => {
-        const shipped = join(dirname(o.classifierPath), EMOJI_STATS_FILE);
-        if (o.limit === undefined && existsSync(shipped)) {
-          try {
-            return await readEmojiStats(shipped, model);
-          } catch {
-            // statistics of other weights: compute them from the dataset
-          }
-        }
-        return emojiDatasetBatches(model, o.extractor.batchSize);
-      },
-    },
+    builtins: Object.fromEntries(
+      Object.keys(EMOJI_REFERENCES).map((name) => [
+        name,
+        () =>
+          referenceStats(name, {
+            extractor: o.extractor,
+            classifierPath: o.classifierPath,
+            limit: o.limit,
+          }),
+      ]),
+    ),
   });
 }
 
@@ -207,7 +248,7 @@ export async function runEmojiEval(
     );
   // every input and output checked before the classifier runs
   for (const p of paths) {
-    const input = await checkEvalInput(p, [EMOJI_REFERENCE]);
+    const input = await checkEvalInput(p, Object.keys(EMOJI_REFERENCES));
     if (input?.kind === "stats" || input?.kind === "reference") {
       const network = (await readStatsFile(p)).meta?.convention.network;
       if (network !== "emoji-classifier")

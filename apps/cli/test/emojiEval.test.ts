@@ -2,8 +2,8 @@
 // folders written by `sample`, the built-in "emoji" reference, statistics files.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadEmojiClassifier, readStatsFile } from "@flowturbo/metrics/node";
+import { dirname, join } from "node:path";
+import { loadEmojiClassifier, readEmojiStats, readStatsFile } from "@flowturbo/metrics/node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
 import { embeddedClassifier } from "../src/emojiEval";
@@ -99,6 +99,24 @@ describe("flowturbo eval --features emoji, eval classes", () => {
     expect(report.b).toMatchObject({ path: "emoji", kind: "builtin", n: 40 });
     expect(report.classifier.sha256).toMatch(/^[0-9a-f]{64}$/);
 
+    // the other built-in references: balanced over the categories, or the raw dataset
+    for (const ref of ["emoji:categories", "emoji:raw"]) {
+      const r = await cli(
+        "eval",
+        "fid",
+        a,
+        ref,
+        "--features",
+        "emoji",
+        "--classifier",
+        classifier,
+        "--limit",
+        "40",
+        "--json",
+      );
+      expect(r.code, r.err).toBe(EXIT.ok);
+      expect(JSON.parse(r.out).b).toMatchObject({ path: ref, kind: "builtin" });
+    }
     const classes = await cli("eval", "classes", a, "--classifier", classifier, "--labels", "categories");
     expect(classes.code, classes.err).toBe(EXIT.ok);
     expect(classes.out).toMatch(/% of 6 samples in their class/);
@@ -129,6 +147,31 @@ describe("flowturbo eval --features emoji, eval classes", () => {
     const noLabels = await cli("eval", "classes", stats, "--classifier", classifier);
     expect(noLabels.code).toBe(EXIT.usage);
   }, 300_000);
+
+  test("the shipped classifier and its dataset statistics (the reference 'emoji') belong together", async () => {
+    const path = embeddedClassifier({})!;
+    expect(path).toMatch(/models[/\\]emoji-classifier[/\\]classifier\.safetensors$/);
+    const model = await loadEmojiClassifier(path);
+    expect(model.config).toMatchObject({ inputSize: 32, numClasses: 24 });
+    const stats = await readEmojiStats(join(dirname(path), "emoji-stats.npz"), model);
+    expect(stats.meta?.n).toBe(7562);
+    expect(stats.meta?.source).toMatch(/24 groups weighted equally/);
+    const categories = await readEmojiStats(join(dirname(path), "emoji-categories-stats.npz"), model);
+    expect(categories.meta?.source).toMatch(/9 categories weighted equally/);
+    // the dataset against its own statistics: FD 0, the shipped file used as is
+    const r = await cli(
+      "eval",
+      "fid",
+      join(dirname(path), "emoji-stats.npz"),
+      "emoji",
+      "--features",
+      "emoji",
+      "--json",
+    );
+    expect(r.code, r.err).toBe(EXIT.ok);
+    expect(JSON.parse(r.out)).toMatchObject({ b: { kind: "builtin", n: 7562 } });
+    expect(JSON.parse(r.out).fd).toBeCloseTo(0, 9);
+  });
 
   test("usage errors name what is missing", async () => {
     expect((await cli("eval", "fid", "emoji", "--features", "emoji")).err).toMatch(/needs two inputs/);

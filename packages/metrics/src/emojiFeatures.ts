@@ -13,7 +13,7 @@ import {
 } from "./emojiClassifier";
 import type { FeatureConvention } from "./features";
 import type { BatchSource, ImageBatch } from "./images";
-import { StatsAccumulator } from "./stats";
+import { type GaussianStats, StatsAccumulator } from "./stats";
 import { STATS_FORMAT, type StatsFile } from "./statsFile";
 
 /** A trained classifier: architecture, weights, class names and the file's sha256 (its identity). */
@@ -182,6 +182,36 @@ export interface EmojiEvalResult {
   stats: StatsFile;
   /** Present when every batch came with labels. */
   agreement?: ClassAgreement;
+  /** Feature statistics per label (with `perLabel`; undefined for labels with fewer than 2 images). */
+  perLabel?: (GaussianStats | undefined)[];
+}
+
+/**
+ * The statistics of a mixture of per-class Gaussians with the given weights (default: equal), i.e. of a
+ * set where every class has the same share: mu = sum w_c mu_c, sigma = sum w_c (sigma_c + (mu_c - mu)(mu_c - mu)^T).
+ * A class-balanced reference for samples drawn with uniformly random labels, as FID's ImageNet reference
+ * (50 images per class) is for ImageNet samples.
+ */
+export function mixtureStats(parts: readonly GaussianStats[], weights?: readonly number[]): GaussianStats {
+  if (parts.length === 0) throw new Error("mixtureStats: no parts");
+  const d = parts[0].dim;
+  const w = weights ?? parts.map(() => 1 / parts.length);
+  const total = w.reduce((a, b) => a + b, 0);
+  const mu = new Float64Array(d);
+  parts.forEach((p, k) => {
+    if (p.dim !== d) throw new Error(`mixtureStats: dimensions ${p.dim} and ${d}`);
+    for (let i = 0; i < d; i++) mu[i] += (w[k] / total) * p.mu[i];
+  });
+  const sigma = new Float64Array(d * d);
+  parts.forEach((p, k) => {
+    const f = w[k] / total;
+    for (let i = 0; i < d; i++) {
+      const di = p.mu[i] - mu[i];
+      for (let j = 0; j < d; j++) sigma[i * d + j] += f * (p.sigma[i * d + j] + di * (p.mu[j] - mu[j]));
+    }
+  });
+  const n = parts.reduce((a, p) => a + (p.n ?? 0), 0);
+  return { dim: d, mu, sigma, n: n || undefined };
 }
 
 /**
@@ -198,10 +228,13 @@ export async function emojiEvaluate(
     numLabels?: number;
     /** Classifier class -> label (see AgreementAccumulator). */
     toLabel?: readonly number[];
+    /** Also keep feature statistics per label (for class-balanced references). */
+    perLabel?: boolean;
     onProgress?: (done: number) => void;
   } = {},
 ): Promise<EmojiEvalResult> {
   const acc = new StatsAccumulator(extractor.dim);
+  const byLabel = new Map<number, StatsAccumulator>();
   const k = extractor.model.config.numClasses;
   const agreement = new AgreementAccumulator(options.numLabels ?? k, options.toLabel);
   let labelled = true;
@@ -224,6 +257,15 @@ export async function emojiEvaluate(
     acc.add(f.features, f.count);
     if (labels) agreement.add(argmaxRows(f.logits, k), labels);
     else labelled = false;
+    if (options.perLabel && labels)
+      for (let i = 0; i < f.count; i++) {
+        let a = byLabel.get(labels[i]);
+        if (!a) {
+          a = new StatsAccumulator(extractor.dim);
+          byLabel.set(labels[i], a);
+        }
+        a.add(f.features.subarray(i * extractor.dim, (i + 1) * extractor.dim), 1);
+      }
     done += batch.count;
     options.onProgress?.(done);
   }
@@ -238,7 +280,15 @@ export async function emojiEvaluate(
       source: options.source,
     },
   };
-  return { n: acc.n, stats, agreement: labelled ? agreement.result() : undefined };
+  const numLabels = options.numLabels ?? k;
+  const perLabel =
+    options.perLabel && labelled
+      ? Array.from({ length: numLabels }, (_, c) => {
+          const a = byLabel.get(c);
+          return a && a.n >= 2 ? a.stats() : undefined;
+        })
+      : undefined;
+  return { n: acc.n, stats, agreement: labelled ? agreement.result() : undefined, perLabel };
 }
 
 /** Labelled batches of a set of same-size uint8 NHWC images (e.g. a dataset in memory). */

@@ -20,6 +20,7 @@ import {
   emojiClassifierInitialWeights,
   emojiClassifierTrainingStep,
   emojiEvaluate,
+  mixtureStats,
   uint8Batches,
 } from "../src";
 import {
@@ -206,6 +207,30 @@ describe("FD-emoji statistics and class agreement", () => {
     expect(coarse.result()).toMatchObject({ n: 4, agree: 3 });
     expect(() => coarse.add([0], [2])).toThrow(/not in 0..1/);
     expect(Array.from(argmaxRows(Float32Array.of(0, 2, 1, 5, 4, 3), 3))).toEqual([1, 0]);
+  });
+
+  test("a mixture of per-class Gaussians: equal weights give the statistics of a class-balanced set", () => {
+    // two classes of 1-D features: {0, 2} and {10, 12, 14}; balanced: mean (1 + 12) / 2
+    const a = { dim: 1, mu: Float64Array.of(1), sigma: Float64Array.of(2), n: 2 };
+    const b = { dim: 1, mu: Float64Array.of(12), sigma: Float64Array.of(4), n: 3 };
+    const m = mixtureStats([a, b]);
+    expect(m.mu[0]).toBeCloseTo(6.5, 12);
+    // within-class (2 + 4) / 2 plus between-class ((1 - 6.5)^2 + (12 - 6.5)^2) / 2
+    expect(m.sigma[0]).toBeCloseTo(3 + 30.25, 12);
+    expect(m.n).toBe(5);
+    const w = mixtureStats([a, b], [3, 1]);
+    expect(w.mu[0]).toBeCloseTo((3 * 1 + 12) / 4, 12);
+    expect(() => mixtureStats([a, { ...b, dim: 2 }])).toThrow(/dimensions/);
+  });
+
+  test("per-label statistics of a labelled pass", async () => {
+    const { images, labels } = toyImages(12);
+    const e = new EmojiFeatureExtractor(node, tinyModel(1), { batchSize: 8 });
+    const r = await emojiEvaluate(e, uint8Batches(images, 12, 8, 5, labels), { perLabel: true });
+    expect(r.perLabel?.map((p) => p?.n)).toEqual([4, 4, 4]);
+    const one = await emojiEvaluate(e, uint8Batches(images, 12, 8, 5, labels, [0, 3, 6, 9]), {});
+    expect(r.perLabel![0]!.mu).toEqual(one.stats.pool.mu);
+    await e.release();
   });
 
   test("statistics record the classifier's weights; a set is at distance 0 from itself, other weights refuse", async () => {

@@ -64,9 +64,11 @@ export const evalCommand: Command = {
   usage:
     "flowturbo eval fid A B [--inception pt_inception.pth | --features emoji [--classifier FILE]] [--json]  |  flowturbo eval stats INPUT -o stats.npz (--inception FILE | --features emoji)  |  flowturbo eval classes INPUT [--labels groups|categories]  |  flowturbo eval merge RUN_DIR [--ref REF] [-o stats.npz] [--npz samples.npz] [--total N]\n" +
     "--features emoji: Frechet distance in the penultimate features of the emoji classifier (models/emoji-classifier;\n" +
-    "  FID's Inception is not needed); 'emoji' as an input is the emoji dataset itself; inputs whose images carry\n" +
-    "  labels (files <index>_<label>.png, sample npz arr_1) also get their class agreement: the fraction the\n" +
-    "  classifier puts in their class (--labels categories for models of the 9 categories)",
+    "  FID's Inception is not needed); 'emoji' as an input is the emoji dataset with its 24 groups weighted\n" +
+    "  equally ('emoji:categories': its 9 categories weighted equally, 'emoji:raw': the dataset as it is);\n" +
+    "  inputs whose images carry labels (files <index>_<label>.png, sample npz arr_1) also get their class\n" +
+    "  agreement: the fraction the classifier puts in their class (--labels categories for models of the 9\n" +
+    "  categories)",
   examples: [
     "flowturbo eval fid samples.npz VIRTUAL_imagenet256_labeled.npz --inception pt_inception-2015-12-05-6726825d.pth",
     "flowturbo eval stats my-images/ -o my-stats.npz --inception pt_inception-2015-12-05-6726825d.pth",
