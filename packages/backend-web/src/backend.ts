@@ -56,6 +56,7 @@ export interface WebSession extends OrtAdapterSession {}
 
 export interface WebBackend extends Backend {
   readonly name: "onnxruntime-web";
+  readonly graphForm: "fused";
   load(source: ModelSource, opts?: SessionOptions): Promise<WebSession>;
   /** The onnxruntime-web module in use (after the first load or providers() call). */
   ort(): Promise<OrtModule>;
@@ -240,6 +241,8 @@ async function fetchModel(url: string): Promise<{ bytes: Uint8Array; externalDat
 
 class WebBackendImpl implements WebBackend {
   readonly name = "onnxruntime-web";
+  /** ONNX Runtime implements the contrib ops of the fused form on every provider used here. */
+  readonly graphForm = "fused";
   private module?: Promise<OrtModule>;
   private readonly sessions = new Set<WebSessionImpl>();
 

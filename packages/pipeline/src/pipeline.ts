@@ -10,7 +10,7 @@ import {
   samplingDefaultsOf,
 } from "@flowturbo/sit";
 import type { GuidedChannels, NfeCounts } from "@flowturbo/solvers";
-import type { Tensor } from "@flowturbo/tensor";
+import type { GraphForm, Tensor } from "@flowturbo/tensor";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { blockKindsFor, type TransferCounts } from "./blocks/io";
 import { blockPlanOf, type SamplingMethod } from "./method";
@@ -33,6 +33,10 @@ export interface PipelineOptions {
   providers?: readonly ExecutionProvider[];
   /** Sets of sessions (one per compile setting) kept open at once; the least recently used goes first. Default 1. */
   keepSessions?: number;
+  /** Graph form of the networks (default: the backend's graphForm: "fused" on ONNX Runtime). */
+  form?: GraphForm;
+  /** How block sessions hold the weights (default "shared": one copy; "initializers": one per block graph, prepacked). */
+  weightMode?: "shared" | "initializers";
 }
 
 export interface GenerateParams {
@@ -242,6 +246,8 @@ export class FlowTurboPipeline {
       providers: this.options.providers,
       onnxSources: this.models.onnxSources,
       block: plan ? { batch, guided, plans: [plan] } : undefined,
+      form: this.options.form,
+      weightMode: this.options.weightMode,
     });
     this.open.set(key, models);
     return models;

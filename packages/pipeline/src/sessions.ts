@@ -3,6 +3,7 @@
 import type { Backend, ExecutionProvider, ModelSource, Session } from "@flowturbo/core";
 import type { ModelCheckpoint, SiTConfig } from "@flowturbo/sit";
 import type { Plan } from "@flowturbo/solvers";
+import type { GraphForm } from "@flowturbo/tensor";
 import { blockWeights, type CompiledBlocks, compileBlocks } from "./blocks/graphs";
 import { checkpointClassNames, ModelKindError, modelGraph } from "./models";
 import { type CompileLevel, compileSessionOptions, SIT_GUIDED_CHANNELS } from "./rules";
@@ -22,6 +23,10 @@ export interface OpenSamplingOptions {
   perCall?: boolean;
   /** Level "block": samples per batch, guidance compiled in or not, and the plans to serve. */
   block?: { batch: number; guided: boolean; plans: readonly Plan[] };
+  /** Graph form of the networks built from checkpoints (default: the backend's graphForm, else "plain"). */
+  form?: GraphForm;
+  /** Level "block": how the block sessions hold the weights (CompileBlocksOptions.weightMode; default "shared"). */
+  weightMode?: "shared" | "initializers";
 }
 
 export interface SamplingModels {
@@ -62,6 +67,7 @@ export async function openSamplingModels(
       provider: "cpu",
       release,
     };
+    const form = opts.form ?? backend.graphForm ?? "plain";
     if (level !== "block" || opts.perCall) {
       const so = {
         providers: opts.providers,
@@ -71,7 +77,7 @@ export async function openSamplingModels(
         const s = await backend.load(
           ckpt.format === "onnx" && source !== undefined
             ? source
-            : { graph: modelGraph(ckpt), weights: ckpt.weights },
+            : { graph: modelGraph(ckpt, { form }), weights: ckpt.weights },
           so,
         );
         loaded.push(s);
@@ -90,6 +96,8 @@ export async function openSamplingModels(
         guidance: opts.block.guided ? { channels: SIT_GUIDED_CHANNELS } : undefined,
         weights: blockWeights(base.weights, refiner?.weights),
         plans: opts.block.plans,
+        form,
+        weightMode: opts.weightMode,
         session: { providers: opts.providers },
       });
       loaded.push(blocks);
