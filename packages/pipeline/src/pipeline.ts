@@ -2,7 +2,7 @@
 // refiner, optional VAE), a checked request (method, guidance, labels, seed, batch, compile level) in,
 // samples and per-stage timings out. Sessions are opened for a request's compile settings and reused
 // while they stay the same.
-import type { Backend, ExecutionProvider, ModelSource, Session } from "@flowturbo/core";
+import type { Backend, ExecutionProvider, ModelSource, Session, SessionOptions } from "@flowturbo/core";
 import {
   type ModelCheckpoint,
   type SamplingDefaults,
@@ -37,6 +37,8 @@ export interface PipelineOptions {
   form?: GraphForm;
   /** How block sessions hold the weights (default "shared": one copy; "initializers": one per block graph, prepacked). */
   weightMode?: "shared" | "initializers";
+  /** ORT graph optimization of compiled sessions (levels model and block; default "all"; see OpenSamplingOptions). */
+  optimization?: SessionOptions["optimization"];
 }
 
 export interface GenerateParams {
@@ -248,6 +250,7 @@ export class FlowTurboPipeline {
       block: plan ? { batch, guided, plans: [plan] } : undefined,
       form: this.options.form,
       weightMode: this.options.weightMode,
+      optimization: this.options.optimization,
     });
     this.open.set(key, models);
     return models;

@@ -1,6 +1,6 @@
 // Checked checkpoints -> the sessions sampling runs on, at a compile level: per-call SiT / refiner
 // sessions ("none", "model") and/or the H/P/R block sessions ("block").
-import type { Backend, ExecutionProvider, ModelSource, Session } from "@flowturbo/core";
+import type { Backend, ExecutionProvider, ModelSource, Session, SessionOptions } from "@flowturbo/core";
 import type { ModelCheckpoint, SiTConfig } from "@flowturbo/sit";
 import type { Plan } from "@flowturbo/solvers";
 import type { GraphForm } from "@flowturbo/tensor";
@@ -27,6 +27,12 @@ export interface OpenSamplingOptions {
   form?: GraphForm;
   /** Level "block": how the block sessions hold the weights (CompileBlocksOptions.weightMode; default "shared"). */
   weightMode?: "shared" | "initializers";
+  /**
+   * ONNX Runtime graph optimization of the compiled levels ("model", "block"; default "all", see
+   * compileSessionOptions). "basic" suits graphs already in the fused form on ORT-web's WASM: the same run
+   * speed, and less of ORT's optimizer code to compile and run on a cold page (faster session creation).
+   */
+  optimization?: SessionOptions["optimization"];
 }
 
 export interface SamplingModels {
@@ -68,11 +74,10 @@ export async function openSamplingModels(
       release,
     };
     const form = opts.form ?? backend.graphForm ?? "plain";
+    const optimization = (l: CompileLevel) =>
+      l === "none" ? compileSessionOptions(l) : { optimization: opts.optimization ?? "all" };
     if (level !== "block" || opts.perCall) {
-      const so = {
-        providers: opts.providers,
-        ...compileSessionOptions(level === "none" ? "none" : "model"),
-      };
+      const so = { providers: opts.providers, ...optimization(level === "none" ? "none" : "model") };
       const open = async (ckpt: ModelCheckpoint, source: ModelSource | undefined) => {
         const s = await backend.load(
           ckpt.format === "onnx" && source !== undefined
@@ -98,7 +103,7 @@ export async function openSamplingModels(
         plans: opts.block.plans,
         form,
         weightMode: opts.weightMode,
-        session: { providers: opts.providers },
+        session: { providers: opts.providers, ...optimization("block") },
       });
       loaded.push(blocks);
       out.blocks = blocks;
