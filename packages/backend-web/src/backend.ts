@@ -25,7 +25,7 @@ import {
   type ValueInfo,
   valueInfo,
 } from "@flowturbo/core";
-import { type DType, decodeModel, OnnxDataLocation, Tensor } from "@flowturbo/tensor";
+import { type DType, decodeModel, Graph, OnnxDataLocation, op, Tensor } from "@flowturbo/tensor";
 import type * as OrtWeb from "onnxruntime-web/webgpu";
 
 /** An onnxruntime-web module: `onnxruntime-web/webgpu` by default; any build of the same version fits. */
@@ -74,6 +74,13 @@ export interface WebBackend extends Backend {
   load(source: ModelSource, opts?: SessionOptions): Promise<WebSession>;
   /** The onnxruntime-web module of a provider (default: the first of providers()). */
   ort(provider?: "webgpu" | "wasm"): Promise<OrtModule>;
+  /**
+   * Starts the runtime of these providers (default: the backend's) before the first load, by opening and
+   * releasing a one-node session on each: ORT's WASM module is fetched, compiled and its threads started,
+   * WebGPU gets its device. An app can overlap this with reading its model. Never rejects (load reports
+   * what fails).
+   */
+  prepare(providers?: readonly ExecutionProvider[]): Promise<void>;
   /** Releases every session of this backend. */
   close(): Promise<void>;
 }
@@ -359,6 +366,19 @@ class WebBackendImpl implements WebBackend {
     const s = new WebSessionImpl(this, modules.get(used)!, session, name, used, fallbackReason);
     this.sessions.add(s);
     return s;
+  }
+
+  async prepare(providers?: readonly ExecutionProvider[]): Promise<void> {
+    const g = new Graph("flowturbo_prepare");
+    g.output("y", op.identity(g.input("x", "float32", [1])));
+    for (const p of providers ?? this.opts.providers ?? (await this.providers())) {
+      try {
+        const s = await this.load({ graph: g }, { providers: [p] });
+        await s.release();
+      } catch {
+        // the provider cannot start here: load() says why when it is used
+      }
+    }
   }
 
   async close(): Promise<void> {
