@@ -50,7 +50,13 @@ async function cliMsPerSample(): Promise<number> {
   });
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   const argv = ["sample", "--plan", SETTINGS.plan, "--n", String(SETTINGS.n), "--batch", String(SETTINGS.n)];
-  argv.push("--seed", String(SETTINGS.seed), "--json", "-o", join(APP_ROOT, "test-artifacts", "bench-cli.png"));
+  argv.push(
+    "--seed",
+    String(SETTINGS.seed),
+    "--json",
+    "-o",
+    join(APP_ROOT, "test-artifacts", "bench-cli.png"),
+  );
   const code = await runCli(argv, COMMANDS, { stdout, stderr: sink });
   if (code !== 0) throw new Error(`flowturbo ${argv.join(" ")} exited with ${code}`);
   return JSON.parse(out.trim().split("\n").at(-1)!).msPerSample as number;
@@ -201,7 +207,17 @@ async function main() {
   console.log(
     `flowturbo sample (ORT CPU, native) on the same images: ${f(cli)} ms/image, ${f(cli * n)} ms for ${n}.`,
   );
-  const head = ["backend", "ready", "1st image", "sessions", "2nd Generate", "ms/image", "x CLI", "ms/forward", "load"];
+  const head = [
+    "backend",
+    "ready",
+    "1st image",
+    "sessions",
+    "2nd Generate",
+    "ms/image",
+    "x CLI",
+    "ms/forward",
+    "load",
+  ];
   console.log(`\n${head.map((h, i) => (i ? h.padStart(13) : h.padEnd(22))).join("")}`);
   for (const { backend, cold, cached } of rows) {
     const second = cached.againMs[0] ?? Number.NaN;
