@@ -41,6 +41,7 @@ const SETTINGS = "class=3&plan=H1P2R2&seed=7&n=4&batch=4&cfg=1.5&compile=block&p
 
 async function open(b: Browser, query: string): Promise<{ page: Page; errors: string[] }> {
   const page = await b.newPage({ viewport: { width: 1100, height: 900 } });
+  page.setDefaultTimeout(SAFETY_TIMEOUT_MS); // Playwright's 30 s default is a wall-clock limit
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(`${app!.server.url}?${query}`);
@@ -115,8 +116,18 @@ describe.skipIf(skip)("web app in Chromium", () => {
     expect(reclassed.labels).toEqual([5, 5, 5, 5]);
     expect(maxAbsDiff(reclassed.images, reseeded.images)).toBeGreaterThan(0.05);
 
-    // a long run, cancelled once it is under way: the page says so and can generate again
+    // the pipeline's rule, as the CLI has it: Euler cannot be block-compiled; the page says so and runs nothing
     await page.selectOption("#method", "euler");
+    await page.click("#generate");
+    await page.waitForFunction(() =>
+      /compile "block" runs FlowTurbo plans and Heun/.test(
+        document.getElementById("error")!.textContent ?? "",
+      ),
+    );
+    expect((await state(page)).generations).toBe(3);
+    await page.selectOption("#compile", "auto");
+
+    // a long run, cancelled once it is under way: the page says so and can generate again
     await page.fill("#steps", "250");
     await page.click("#generate");
     await page.waitForFunction(() =>
@@ -171,6 +182,7 @@ describe.skipIf(skip)("web app in Chromium", () => {
     const dev = await startDevServer();
     try {
       const page = await browser!.newPage();
+      page.setDefaultTimeout(SAFETY_TIMEOUT_MS);
       await page.goto(`${dev.url}?backend=wasm&n=2&batch=2&plan=H1P2R2&preview=0`);
       await waitFor(page, "ready");
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
@@ -184,6 +196,7 @@ describe.skipIf(skip)("web app in Chromium", () => {
 
   test("phone-size screen: one column, no sideways scrolling, every control labelled", async () => {
     const page = await browser!.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    page.setDefaultTimeout(SAFETY_TIMEOUT_MS);
     await page.goto(`${app!.server.url}?backend=wasm`);
     await waitFor(page, "ready");
     const layout = await page.evaluate(() => {

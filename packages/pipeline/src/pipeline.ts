@@ -15,7 +15,14 @@ import type { VaeDecoder } from "@flowturbo/vae";
 import { blockKindsFor, type TransferCounts } from "./blocks/io";
 import { blockPlanOf, type SamplingMethod } from "./method";
 import { checkpointClassNames, missingVaeMessage, ModelKindError, needsVae } from "./models";
-import { type CompileLevel, checkRequest, defaultCompileLevel, isGuided, type Problem } from "./rules";
+import {
+  type CompileLevel,
+  checkNoise,
+  checkRequest,
+  defaultCompileLevel,
+  isGuided,
+  type Problem,
+} from "./rules";
 import { type SampleProgress, sample } from "./sample";
 import { openSamplingModels, type SamplingModels } from "./sessions";
 
@@ -203,7 +210,10 @@ export class FlowTurboPipeline {
       p.decode !== false && needsVae(this.models.base) && !this.models.vae
         ? [{ field: "vae", message: missingVaeMessage(this.models.base) }]
         : [];
+    const [c, h, w] = this.sampleShape;
+    const noise = p.noise ? checkNoise(p.noise, p.labels.length, c * h * w) : [];
     return vae.concat(
+      noise,
       checkRequest(
         {
           method: p.method,

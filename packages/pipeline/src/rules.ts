@@ -46,7 +46,7 @@ export const SIT_GUIDED_CHANNELS: GuidedChannels = "sit";
 
 /** A request field that breaks a rule, with the message for the user. */
 export interface Problem {
-  field: "method" | "compile" | "cfg" | "labels" | "batch" | "refiner" | "vae" | "seed";
+  field: "method" | "compile" | "cfg" | "samples" | "labels" | "batch" | "refiner" | "vae" | "seed" | "noise";
   message: string;
 }
 
@@ -67,6 +67,35 @@ export interface ModelFacts {
   hasRefiner: boolean;
   /** Class names, for messages. */
   classNames?: readonly string[];
+}
+
+/** Index of the first value that is NaN or infinite, or -1. */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/**
+ * The rules of given starting noise: one value per sample element (`samples` x `perSample`), all finite
+ * (NaN noise would give NaN samples, written as black images).
+ */
+export function checkNoise(noise: ArrayLike<number>, samples: number, perSample: number): Problem[] {
+  if (noise.length !== samples * perSample)
+    return [
+      {
+        field: "noise",
+        message: `the noise has ${noise.length} values, expected ${samples} samples x ${perSample} = ${samples * perSample}`,
+      },
+    ];
+  const bad = firstNonFinite(noise);
+  if (bad >= 0)
+    return [
+      {
+        field: "noise",
+        message: `the noise is not finite: value ${bad} (sample ${Math.floor(bad / perSample)}) is ${noise[bad]}`,
+      },
+    ];
+  return [];
 }
 
 /**
@@ -97,7 +126,7 @@ export function checkRequest(r: RuleInput, model?: ModelFacts): Problem[] {
     });
   if (!Number.isInteger(r.samples) || r.samples < 1 || r.samples > MAX_SAMPLES)
     problems.push({
-      field: "labels",
+      field: "samples",
       message: `the number of samples must be in 1..${MAX_SAMPLES}, got ${r.samples}`,
     });
   const bad = model && r.labels?.find((c) => !Number.isInteger(c) || c < 0 || c >= model.numClasses);
