@@ -9,7 +9,7 @@ describe("sessionSettings", () => {
     expect(wasmThreads(false, 16)).toBe(1);
   });
 
-  test("WASM runs embedded weights at ORT's basic level; WebGPU keeps shared weights and the default level", () => {
+  test("WASM runs embedded weights at ORT's basic level; WebGPU keeps shared weights, the default level, the plain form", () => {
     expect(pipelineOptions(["wasm"], 1.6e6)).toEqual({
       providers: ["wasm"],
       keepSessions: 4,
@@ -19,6 +19,7 @@ describe("sessionSettings", () => {
     expect(pipelineOptions(["webgpu", "wasm"], 1.6e6)).toEqual({
       providers: ["webgpu", "wasm"],
       keepSessions: 4,
+      form: "plain",
     });
   });
 
