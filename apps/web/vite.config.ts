@@ -8,8 +8,16 @@ import { dirname, join } from "node:path";
 import { defaultClientConditions, defineConfig, type Plugin } from "vite";
 
 const ORT_DIST = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
-/** The files the WebGPU build (asyncify) loads at run time. */
-export const ORT_FILES = ["ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm"];
+/**
+ * The files ORT loads at run time: the WebGPU build's (asyncify) for WebGPU sessions, the WASM-only build's
+ * for WASM sessions (half the download, about 2x faster than the asyncify build's WASM; backend-web picks).
+ */
+export const ORT_FILES = [
+  "ort-wasm-simd-threaded.asyncify.mjs",
+  "ort-wasm-simd-threaded.asyncify.wasm",
+  "ort-wasm-simd-threaded.mjs",
+  "ort-wasm-simd-threaded.wasm",
+];
 
 /** Cross-origin isolation: SharedArrayBuffer, hence multi-threaded WASM. */
 export const ISOLATION_HEADERS = {

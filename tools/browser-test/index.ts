@@ -76,12 +76,18 @@ export interface FileServer {
   close(): void;
 }
 
+export interface ServeOptions {
+  /** A Cache-Control header per path (none by default: nothing is cached between page loads). */
+  cacheControl?: (path: string) => string | undefined;
+}
+
 /**
  * Serves whatever `lookup(path)` returns (404 when undefined) on an ephemeral localhost port, with
  * COOP/COEP so pages are cross-origin isolated (SharedArrayBuffer: threaded WASM).
  */
 export async function serveFiles(
   lookup: (path: string) => Uint8Array | string | undefined,
+  opts: ServeOptions = {},
 ): Promise<FileServer> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
@@ -95,11 +101,13 @@ export async function serveFiles(
       return;
     }
     const type = MIME[extname(path)] ?? (path.endsWith("/") ? "text/html" : "application/octet-stream");
+    const cache = opts.cacheControl?.(path);
     res.writeHead(200, {
       "content-type": type,
       "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.byteLength,
       "cross-origin-opener-policy": "same-origin",
       "cross-origin-embedder-policy": "require-corp",
+      ...(cache ? { "cache-control": cache } : {}),
     });
     res.end(body);
   });

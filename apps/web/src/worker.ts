@@ -7,6 +7,7 @@ import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { loadModels } from "./loadModels";
 import type { BackendChoice, FromWorker, ModelChoice, ToWorker, WebGpuStatus } from "./protocol";
+import { pipelineOptions, wasmThreads } from "./sessionSettings";
 import { detectWebGpu } from "./webgpu";
 
 const scope = globalThis as unknown as {
@@ -37,6 +38,16 @@ function providersFor(choice: BackendChoice, gpu: WebGpuStatus): ExecutionProvid
   return gpu.available ? ["webgpu", "wasm"] : ["wasm"];
 }
 
+/** The ONNX Runtime Web backend: ORT's files under ort/, threaded WASM where the page allows it. */
+function webBackend(): WebBackend {
+  // threaded WASM needs SharedArrayBuffer, i.e. a cross-origin isolated page
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  return createWebBackend({
+    wasmPaths: WASM_PATHS,
+    threads: wasmThreads(isolated, navigator.hardwareConcurrency || 1),
+  });
+}
+
 async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
   await pipeline?.release();
   await vae?.release();
@@ -44,21 +55,18 @@ async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
   vae = undefined;
   const gpu = await detectWebGpu(choice);
   const providers = providersFor(choice, gpu);
-  if (!backend) {
-    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-    backend = createWebBackend({
-      wasmPaths: WASM_PATHS,
-      // threaded WASM needs SharedArrayBuffer, i.e. a cross-origin isolated page
-      threads: isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1,
-    });
-  }
+  backend ??= webBackend();
+  // ONNX Runtime starts (WASM download, compile, threads; WebGPU device) while the model is read;
+  // only the first provider's: the fallback's runtime starts if it is ever needed
+  const started = backend.prepare(providers.slice(0, 1));
   const models = await loadModels(backend, model, providers, (p) => post({ type: "download", ...p }));
+  await started;
   vae = models.vae;
   const base = models.base;
   const refiner = models.refiner;
-  pipeline = await FlowTurboPipeline.open(backend, models, { providers });
   let parameters = 0;
   for (const t of base.weights.values()) parameters += t.size;
+  pipeline = await FlowTurboPipeline.open(backend, models, pipelineOptions(providers, parameters));
   post({
     type: "loaded",
     model: {

@@ -1,11 +1,12 @@
 // Benchmark (not a test): ORT CPU (backend-node), the float64 reference interpreter and ORT WASM
 // (backend-web under Node) on a 1024x1024 MatMul and one transformer block (hidden 384, 256 tokens,
-// 6 heads). Prints a table of median times and GFLOP/s, then one JSON line.
+// 6 heads) in both graph forms (plain, fused). Prints a table of median times and GFLOP/s with the
+// WASM / native ratio per workload, then one JSON line.
 //   pnpm bench                         (BENCH_RUNS=9 BENCH_INTERP_RUNS=2 to change the run counts)
 import { availableParallelism, cpus } from "node:os";
 import type { Backend, Session } from "@flowturbo/core";
 import { createWebBackend } from "@flowturbo/backend-web";
-import { F, Graph, interpret, nn, op, Scope, Tensor } from "@flowturbo/tensor";
+import { F, Graph, type GraphForm, interpret, nn, op, Scope, Tensor } from "@flowturbo/tensor";
 import { createNodeBackend } from "../src";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
@@ -69,23 +70,26 @@ function matmulWorkload(): Workload {
   return withData(g, "MatMul 1024x1024x1024", { x: [1024, 1024] });
 }
 
-/** Pre-norm block: x + attn(LN(x)); h + fc2(gelu_tanh(fc1(LN(h)))). */
-function transformerWorkload(): Workload {
+/**
+ * Pre-norm block: x + attn(LN(x)); h + fc2(gelu_tanh(fc1(LN(h)))). Form "plain": attention as MatMul/Softmax/
+ * Transpose/Reshape and GELU as its tanh formula; "fused": com.microsoft MultiHeadAttention and FastGelu
+ * with the fc1 bias (what sit/refiner emit for ONNX Runtime).
+ */
+function transformerWorkload(form: GraphForm): Workload {
   const [T, D, H] = [256, 384, 6];
-  const g = new Graph("transformer_block");
+  const g = new Graph(`transformer_block_${form}`);
   const x = g.input("x", "float32", [1, T, D]);
   const s = new Scope(g, "block");
-  const h = op.add(x, nn.attention(s.child("attn"), nn.layerNorm(s.child("norm1"), x, { eps: 1e-6 }), H));
-  const mlp = nn.linear(
-    s.child("mlp").child("fc2"),
-    F.gelu(
-      nn.linear(s.child("mlp").child("fc1"), nn.layerNorm(s.child("norm2"), h, { eps: 1e-6 }), 4 * D),
-      "tanh",
-    ),
-    D,
-  );
-  g.output("y", op.add(h, mlp));
-  return withData(g, `Transformer block (T=${T}, D=${D}, ${H} heads)`, { x: [1, T, D] });
+  const attn = nn.attention(s.child("attn"), nn.layerNorm(s.child("norm1"), x, { eps: 1e-6 }), H, { form });
+  const h = op.add(x, attn);
+  const fc1 = s.child("mlp").child("fc1");
+  const normed = nn.layerNorm(s.child("norm2"), h, { eps: 1e-6 });
+  const hidden =
+    form === "fused"
+      ? op.fastGelu(nn.linear(fc1, normed, 4 * D, { bias: false }), fc1.param("bias", [4 * D]))
+      : F.gelu(nn.linear(fc1, normed, 4 * D), "tanh");
+  g.output("y", op.add(h, nn.linear(s.child("mlp").child("fc2"), hidden, D)));
+  return withData(g, `Transformer block (T=${T}, D=${D}, ${H} heads, ${form})`, { x: [1, T, D] });
 }
 
 function median(xs: number[]): number {
@@ -156,7 +160,7 @@ async function main() {
   const web = createWebBackend({ providers: ["wasm"], threads });
   const ortWeb = await web.ort();
   const rows: Row[] = [];
-  for (const w of [matmulWorkload(), transformerWorkload()]) {
+  for (const w of [matmulWorkload(), transformerWorkload("plain"), transformerWorkload("fused")]) {
     progress(`${w.name}: ${(w.flops / 1e9).toFixed(3)} GFLOP per run; reference interpreter`);
     let reference: Tensor | undefined;
     const ims = await time(INTERP_RUNS, () => {
@@ -198,6 +202,14 @@ async function main() {
     for (const r of rows.filter((x) => x.workload === wname)) {
       console.log(
         `  ${pad(r.engine, 46)}${lpad(r.medianMs.toFixed(2), 11)}${lpad(r.minMs.toFixed(2), 10)}${lpad(r.gflops.toFixed(2), 10)}${lpad(String(r.runs), 6)}  ${r.maxRelErr === undefined ? "(reference)" : r.maxRelErr.toExponential(1)}`,
+      );
+    }
+    const native = rows.find((r) => r.workload === wname && r.provider === "cpu");
+    const wasm = rows.find((r) => r.workload === wname && r.provider === "wasm");
+    if (native && wasm) {
+      const ratio = (a: number, b: number) => (a / b).toFixed(2);
+      console.log(
+        `  ORT WASM / ORT CPU native: ${ratio(wasm.medianMs, native.medianMs)}x (median), ${ratio(wasm.minMs, native.minMs)}x (min)`,
       );
     }
   }

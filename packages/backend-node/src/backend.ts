@@ -56,6 +56,7 @@ export interface NodeSession extends OrtAdapterSession {}
 
 export interface NodeBackend extends Backend {
   readonly name: "onnxruntime-node";
+  readonly graphForm: "fused";
   readonly mode: "worker" | "in-thread";
   load(source: ModelSource, opts?: SessionOptions): Promise<NodeSession>;
   /** Releases every session and stops the worker. The backend cannot be used afterwards. */
@@ -196,6 +197,8 @@ class NodeSessionImpl implements NodeSession {
 
 class NodeBackendImpl implements NodeBackend {
   readonly name = "onnxruntime-node";
+  /** ONNX Runtime implements the contrib ops of the fused form on every provider used here. */
+  readonly graphForm = "fused";
   readonly transport: Transport;
   private readonly sessions = new Set<NodeSessionImpl>();
 

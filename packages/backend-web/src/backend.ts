@@ -25,7 +25,7 @@ import {
   type ValueInfo,
   valueInfo,
 } from "@flowturbo/core";
-import { type DType, decodeModel, OnnxDataLocation, Tensor } from "@flowturbo/tensor";
+import { type DType, decodeModel, Graph, OnnxDataLocation, op, Tensor } from "@flowturbo/tensor";
 import type * as OrtWeb from "onnxruntime-web/webgpu";
 
 /** An onnxruntime-web module: `onnxruntime-web/webgpu` by default; any build of the same version fits. */
@@ -35,12 +35,21 @@ type OrtSession = OrtWeb.InferenceSession;
 
 export type { LogLevel, ValueInfo } from "@flowturbo/core";
 
+/** The onnxruntime-web module of each provider (a provider left out gets the default one). */
+export interface OrtModules {
+  webgpu?: OrtModule | Promise<OrtModule>;
+  wasm?: OrtModule | Promise<OrtModule>;
+}
+
 export interface WebBackendOptions {
   /**
-   * The onnxruntime-web module to use. Default: `onnxruntime-web/webgpu` (the native WebGPU build, with
-   * WASM) in browsers and workers; under Node, `onnxruntime-web`'s Node build (WASM only).
+   * The onnxruntime-web module(s): one for every provider, or one per provider ({ webgpu, wasm }).
+   * Default in browsers and workers: `onnxruntime-web/webgpu` (the native WebGPU build) for WebGPU
+   * sessions and `onnxruntime-web/wasm` (the WASM-only build) for WASM sessions: the WebGPU build's WASM
+   * is an asyncify build, about 2x slower and twice the download. Under Node: `onnxruntime-web`'s Node
+   * build (WASM only). Device tensors move between sessions of one module only.
    */
-  ort?: OrtModule | Promise<OrtModule>;
+  ort?: OrtModule | Promise<OrtModule> | OrtModules;
   /** Where ORT finds its .wasm/.mjs files (`ort.env.wasm.wasmPaths`), e.g. "/ort/". Default: next to ORT's own module. */
   wasmPaths?: string;
   /** WASM threads (`ort.env.wasm.numThreads`: global, fixed once ORT initialised; threads need cross-origin isolation in browsers). */
@@ -49,6 +58,11 @@ export interface WebBackendOptions {
   providers?: readonly ExecutionProvider[];
   /** ONNX Runtime log level. Default "error". */
   logLevel?: LogLevel;
+  /**
+   * WASM sessions: let ORT's intra-op threads spin while waiting for work (ORT's default, true) or sleep
+   * (false: less CPU burnt on a machine whose cores are busy with other work).
+   */
+  wasmSpinning?: boolean;
 }
 
 /** A session of this backend (see OrtAdapterSession in @flowturbo/core). */
@@ -56,9 +70,17 @@ export interface WebSession extends OrtAdapterSession {}
 
 export interface WebBackend extends Backend {
   readonly name: "onnxruntime-web";
+  readonly graphForm: "fused";
   load(source: ModelSource, opts?: SessionOptions): Promise<WebSession>;
-  /** The onnxruntime-web module in use (after the first load or providers() call). */
-  ort(): Promise<OrtModule>;
+  /** The onnxruntime-web module of a provider (default: the first of providers()). */
+  ort(provider?: "webgpu" | "wasm"): Promise<OrtModule>;
+  /**
+   * Starts the runtime of these providers (default: the backend's) before the first load, by opening and
+   * releasing a one-node session on each: ORT's WASM module is fetched, compiled and its threads started,
+   * WebGPU gets its device. An app can overlap this with reading its model. Never rejects (load reports
+   * what fails).
+   */
+  prepare(providers?: readonly ExecutionProvider[]): Promise<void>;
   /** Releases every session of this backend. */
   close(): Promise<void>;
 }
@@ -97,6 +119,8 @@ class WebDeviceTensor implements DeviceTensor {
 
   constructor(
     readonly owner: WebBackendImpl,
+    /** The ORT module whose session made it: only that module's sessions take it as is. */
+    readonly module: OrtModule,
     readonly tensor: OrtTensor,
   ) {
     this.dtype = tensor.type as DType;
@@ -154,6 +178,7 @@ class WebSessionImpl implements WebSession {
       if (
         v instanceof WebDeviceTensor &&
         v.owner === this.backend &&
+        v.module === this.ort &&
         !v.isDisposed &&
         (this.provider === "webgpu" || v.location === "cpu")
       ) {
@@ -178,7 +203,7 @@ class WebSessionImpl implements WebSession {
         out[name] = fromOrt(t, t.data, `model '${this.name}': output '${name}'`);
       } else {
         deviceOutputDType(t, this.name, name);
-        const d = new WebDeviceTensor(this.backend, t);
+        const d = new WebDeviceTensor(this.backend, this.ort, t);
         this.deviceValues.add(d);
         out[name] = d;
       }
@@ -238,26 +263,50 @@ async function fetchModel(url: string): Promise<{ bytes: Uint8Array; externalDat
   return { bytes, externalData };
 }
 
+/** A module or a per-provider map of modules? (A module has InferenceSession; a promise is a module.) */
+function isModuleMap(o: WebBackendOptions["ort"]): o is OrtModules {
+  return o !== undefined && !(o instanceof Promise) && !("InferenceSession" in o);
+}
+
 class WebBackendImpl implements WebBackend {
   readonly name = "onnxruntime-web";
-  private module?: Promise<OrtModule>;
+  /** ONNX Runtime implements the contrib ops of the fused form on every provider used here. */
+  readonly graphForm = "fused";
+  private readonly modules = new Map<"webgpu" | "wasm", Promise<OrtModule>>();
+  /** Each module configured once (the same module may serve both providers). */
+  private readonly configured = new WeakMap<OrtModule, true>();
   private readonly sessions = new Set<WebSessionImpl>();
 
   constructor(private readonly opts: WebBackendOptions) {}
 
-  ort(): Promise<OrtModule> {
-    this.module ??= (async () => {
-      let ort: OrtModule;
-      if (this.opts.ort !== undefined) ort = await this.opts.ort;
-      else if (isNode()) ort = (await import(/* @vite-ignore */ NODE_BUILD)) as OrtModule;
-      else ort = await import("onnxruntime-web/webgpu");
-      const env = ort.env;
-      if (this.opts.wasmPaths !== undefined) env.wasm.wasmPaths = this.opts.wasmPaths;
-      if (this.opts.threads !== undefined) env.wasm.numThreads = this.opts.threads;
-      env.logLevel = this.opts.logLevel ?? "error";
-      return ort;
-    })();
-    return this.module;
+  private importModule(provider: "webgpu" | "wasm"): Promise<OrtModule> | OrtModule {
+    const o = this.opts.ort;
+    if (o !== undefined && !isModuleMap(o)) return o;
+    const chosen = isModuleMap(o) ? o[provider] : undefined;
+    if (chosen !== undefined) return chosen;
+    if (isNode()) return import(/* @vite-ignore */ NODE_BUILD) as Promise<OrtModule>;
+    return provider === "webgpu"
+      ? import("onnxruntime-web/webgpu")
+      : (import("onnxruntime-web/wasm") as Promise<OrtModule>);
+  }
+
+  ort(provider: "webgpu" | "wasm" = hasWebGpu() ? "webgpu" : "wasm"): Promise<OrtModule> {
+    let m = this.modules.get(provider);
+    if (!m) {
+      m = (async () => {
+        const ort = await this.importModule(provider);
+        if (!this.configured.has(ort)) {
+          this.configured.set(ort, true);
+          const env = ort.env;
+          if (this.opts.wasmPaths !== undefined) env.wasm.wasmPaths = this.opts.wasmPaths;
+          if (this.opts.threads !== undefined) env.wasm.numThreads = this.opts.threads;
+          env.logLevel = this.opts.logLevel ?? "error";
+        }
+        return ort;
+      })();
+      this.modules.set(provider, m);
+    }
+    return m;
   }
 
   forget(s: WebSessionImpl): void {
@@ -269,6 +318,12 @@ class WebBackendImpl implements WebBackend {
     return hasWebGpu() ? ["webgpu", "wasm"] : ["wasm"];
   }
 
+  /** Session options of a provider beyond the shared ones (ortSessionOptions). */
+  private providerOptions(p: ExecutionProvider): Partial<OrtWeb.InferenceSession.SessionOptions> {
+    if (p !== "wasm" || this.opts.wasmSpinning === undefined) return {};
+    return { extra: { session: { intra_op: { allow_spinning: this.opts.wasmSpinning ? "1" : "0" } } } };
+  }
+
   private unavailable(p: ExecutionProvider): string | undefined {
     if (p === "cuda") return "not an onnxruntime-web provider (use @flowturbo/backend-node)";
     if (p === "webgpu" && !hasWebGpu()) return "navigator.gpu is not available here";
@@ -276,7 +331,6 @@ class WebBackendImpl implements WebBackend {
   }
 
   async load(source: ModelSource, opts: SessionOptions = {}): Promise<WebSession> {
-    const ort = await this.ort();
     const name = modelSourceName(source);
     let model: Uint8Array;
     let externalData: ExternalFile[] | undefined;
@@ -289,24 +343,42 @@ class WebBackendImpl implements WebBackend {
     }
     // "cpu" here is ORT-web's CPU provider, i.e. WASM
     const wasmIfCpu = (p: ExecutionProvider): ExecutionProvider => (p === "cpu" ? "wasm" : p);
+    const modules = new Map<ExecutionProvider, OrtModule>();
     const { session, provider, fallbackReason } = await loadWithFallback({
       name,
       providers: opts.providers ?? this.opts.providers ?? ["webgpu", "wasm"],
       keepOnDevice: opts.keepOnDevice,
       unavailable: (asked) => this.unavailable(wasmIfCpu(asked)),
-      create: (asked) => {
+      create: async (asked) => {
         const p = wasmIfCpu(asked);
+        const ort = await this.ort(p === "webgpu" ? "webgpu" : "wasm");
+        modules.set(p, ort);
         const options: OrtWeb.InferenceSession.SessionOptions = {
           executionProviders: [p],
           ...ortSessionOptions(p, { ...opts, logLevel: this.opts.logLevel }),
+          ...this.providerOptions(p),
         };
         if (externalData?.length) options.externalData = externalData;
         return ort.InferenceSession.create(model, options);
       },
     });
-    const s = new WebSessionImpl(this, ort, session, name, wasmIfCpu(provider), fallbackReason);
+    const used = wasmIfCpu(provider);
+    const s = new WebSessionImpl(this, modules.get(used)!, session, name, used, fallbackReason);
     this.sessions.add(s);
     return s;
+  }
+
+  async prepare(providers?: readonly ExecutionProvider[]): Promise<void> {
+    const g = new Graph("flowturbo_prepare");
+    g.output("y", op.identity(g.input("x", "float32", [1])));
+    for (const p of providers ?? this.opts.providers ?? (await this.providers())) {
+      try {
+        const s = await this.load({ graph: g }, { providers: [p] });
+        await s.release();
+      } catch {
+        // the provider cannot start here: load() says why when it is used
+      }
+    }
   }
 
   async close(): Promise<void> {

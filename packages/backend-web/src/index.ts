@@ -4,6 +4,7 @@ export {
   createWebBackend,
   type LogLevel,
   type OrtModule,
+  type OrtModules,
   type ValueInfo,
   type WebBackend,
   type WebBackendOptions,

@@ -74,7 +74,7 @@ describe.skipIf(skip).each(["page", "worker"] as const)("Chromium (%s)", (where)
     // every session really ran on WebGPU
     expect(r.providers).toEqual(["webgpu"]);
     expect(r.reasons).toEqual([]);
-    expect(r.results.length).toBe(where === "page" ? 40 : 3);
+    expect(r.results.length).toBe(where === "page" ? 45 : 3);
     expect(failures(r)).toEqual([]);
     expect(r.trip).toEqual({
       provider: "webgpu",

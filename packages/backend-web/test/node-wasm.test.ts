@@ -109,6 +109,18 @@ describe("backend-web under Node (WASM)", () => {
     );
   });
 
+  test("prepare starts the runtime ahead of loads and never rejects; modules can be chosen per provider", async () => {
+    await expect(backend.prepare(["wasm", "webgpu"])).resolves.toBeUndefined();
+    const wasm = await backend.ort("wasm");
+    const chosen = createWebBackend({ ort: { wasm } });
+    expect(await chosen.ort("wasm")).toBe(wasm);
+    const s = await chosen.load({ graph: affine() }, { providers: ["wasm"] });
+    expect(Array.from(((await s.run({ x, idx })).y as Tensor).data as Float32Array)).toEqual([
+      1, 3, 5, 7, 9, 11,
+    ]);
+    await chosen.close();
+  });
+
   test("keepOnDevice on WASM returns host tensors (there is no device)", async () => {
     const s = await backend.load({ graph: affine() }, { providers: ["wasm"], keepOnDevice: ["y"] });
     const out = await s.run({ x, idx });

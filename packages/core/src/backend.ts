@@ -1,5 +1,5 @@
 // The Backend interface every execution adapter (Node ORT, web ORT) implements.
-import type { DType, Graph, Tensor } from "@flowturbo/tensor";
+import type { DType, Graph, GraphForm, Tensor } from "@flowturbo/tensor";
 
 /** Execution providers across adapters. Node: cpu, cuda, webgpu (Dawn). Web: webgpu, wasm. "reference": the float64 interpreter. */
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu" | "wasm" | "reference";
@@ -57,6 +57,11 @@ export interface Session {
 
 export interface Backend {
   readonly name: string;
+  /**
+   * The form of model graphs this backend runs best (GraphForm; "plain" when absent): the ONNX Runtime
+   * adapters take "fused" (contrib ops MultiHeadAttention, FastGelu), which the interpreter also runs.
+   */
+  readonly graphForm?: GraphForm;
   /** Providers this runtime offers here (a listed provider may still fail to initialise: see Session.provider). */
   providers(): Promise<ExecutionProvider[]>;
   load(source: ModelSource, opts?: SessionOptions): Promise<Session>;

@@ -184,6 +184,25 @@ export function conformanceCases(): ConformanceCase[] {
       );
       g.output("y", op.add(h, m));
     }),
+    // the fused graph form: ONNX Runtime's contrib ops (com.microsoft), one kernel each
+    makeCase("fused_ops", (g) => {
+      const x = g.input("x", "float32", [2, 5, 16]);
+      const b = g.input("b", "float32", [16]);
+      g.output("fast_gelu", op.fastGelu(op.mul(x, 4), b));
+      g.output("fast_gelu_nobias", op.fastGelu(op.mul(x, 3)));
+      const k = g.input("k", "float32", [2, 7, 16]);
+      const v = g.input("v", "float32", [2, 7, 12]);
+      g.output("mha", op.multiHeadAttention(op.mul(x, 3), op.mul(k, 3), v, 2));
+      g.output("mha_scale", op.multiHeadAttention(x, k, v, 4, 0.9));
+    }),
+    makeCase("transformer_block_fused", (g) => {
+      const x = g.input("x", "float32", [2, 16, 64]);
+      const s = new Scope(g, "block");
+      const h = op.add(x, nn.attention(s.child("attn"), F.layerNorm(x, 1e-6), 4, { form: "fused" }));
+      const fc1 = nn.linear(s.child("fc1"), F.layerNorm(h, 1e-6), 256, { bias: false });
+      const m = nn.linear(s.child("fc2"), op.fastGelu(fc1, s.child("fc1").param("bias", [256])), 64);
+      g.output("y", op.add(h, m));
+    }),
   ];
   const shape = cases.find((c) => c.name === "shape")!;
   shape.feeds.idx = Tensor.from("int64", [3], [3, 0, -1]);

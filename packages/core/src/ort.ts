@@ -215,3 +215,31 @@ export async function loadWithFallback<S extends OrtSessionLike>(
   }
   throw new Error(`cannot load model '${o.name}' (${reasons.join("; ")})`);
 }
+
+/** Where ONNX Runtime placed the nodes of one session: node count per execution provider. */
+export type NodePlacement = Record<string, number>;
+
+const PLACEMENT_HEADER = /VerifyEachNodeIsAssignedToAnEp\] Node placements/;
+const PLACED = /(?:All nodes|Node\(s\)) placed on \[(\w+)\]\. Number of nodes: (\d+)/;
+
+/**
+ * The node placements of every session created while ORT logged at level "verbose" (logSeverityLevel 0),
+ * in order, from its log text (onnxruntime-node: the process's stderr; onnxruntime-web: the console).
+ * ORT prints "Node placements" and then, per provider, "All nodes placed on [X]. Number of nodes: n" or
+ * "Node(s) placed on [X]. Number of nodes: n". Nodes a GPU provider leaves to CPUExecutionProvider are
+ * the CPU fallbacks.
+ */
+export function nodePlacements(log: string): NodePlacement[] {
+  const sessions: NodePlacement[] = [];
+  let current: NodePlacement | undefined;
+  for (const line of log.split("\n")) {
+    if (PLACEMENT_HEADER.test(line)) {
+      current = {};
+      sessions.push(current);
+      continue;
+    }
+    const m = PLACED.exec(line);
+    if (m && current) current[m[1]] = (current[m[1]] ?? 0) + Number(m[2]);
+  }
+  return sessions;
+}

@@ -60,6 +60,8 @@ describe("conformance suite", () => {
       "Exp",
       "Erf",
       "Tanh",
+      "FastGelu",
+      "MultiHeadAttention",
     ]) {
       expect(ops, op).toContain(op);
     }

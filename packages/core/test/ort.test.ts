@@ -7,6 +7,7 @@ import {
   graphSourceOnnx,
   loadWithFallback,
   modelSourceName,
+  nodePlacements,
   ortSessionOptions,
   valueInfo,
 } from "../src";
@@ -135,5 +136,24 @@ test("valueInfo and ortSessionOptions", () => {
     graphOptimizationLevel: "basic",
     logSeverityLevel: 2,
     preferredOutputLocation: { y: "gpu-buffer" },
+  });
+});
+
+describe("nodePlacements", () => {
+  test("reads ORT's verbose placement lines, one record per session", () => {
+    const log = [
+      "2026-01-01 [V:onnxruntime:, session_state.cc:1377 VerifyEachNodeIsAssignedToAnEp] Node placements",
+      "2026-01-01 [V:onnxruntime:, session_state.cc:1380 VerifyEachNodeIsAssignedToAnEp]  All nodes placed on [WebGpuExecutionProvider]. Number of nodes: 311",
+      "2026-01-01 [I:onnxruntime:, inference_session.cc:3094 Initialize] Session successfully initialized.",
+      "2026-01-01 [V:onnxruntime:, session_state.cc:1377 VerifyEachNodeIsAssignedToAnEp] Node placements",
+      "2026-01-01 [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on [WebGpuExecutionProvider]. Number of nodes: 40",
+      "2026-01-01 [V:onnxruntime:, session_state.cc:1389 VerifyEachNodeIsAssignedToAnEp]   MatMul (MatMul_3)",
+      "2026-01-01 [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on [CPUExecutionProvider]. Number of nodes: 2",
+    ].join("\n");
+    expect(nodePlacements(log)).toEqual([
+      { WebGpuExecutionProvider: 311 },
+      { WebGpuExecutionProvider: 40, CPUExecutionProvider: 2 },
+    ]);
+    expect(nodePlacements("no verbose log here")).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import {
   type ModelKind,
   sitGraph,
 } from "@flowturbo/sit";
-import type { Graph, SourceLike } from "@flowturbo/tensor";
+import type { Graph, GraphForm, SourceLike } from "@flowturbo/tensor";
 import {
   loadVaeDecoder,
   loadVaeWeights,
@@ -20,9 +20,15 @@ import {
   vaeConfigFromDiffusers,
 } from "@flowturbo/vae";
 
-/** The graph of a checkpoint's network: SiT forward(x, t, y) -> v, or the refiner's (x, t, v, y) -> delta_v. */
-export function modelGraph(model: { kind: ModelKind; config: ModelCheckpoint["config"] }): Graph {
-  return model.kind === "refiner" ? refinerGraph(model.config) : sitGraph(model.config);
+/**
+ * The graph of a checkpoint's network: SiT forward(x, t, y) -> v, or the refiner's (x, t, v, y) -> delta_v,
+ * in the given form ("plain" by default: what `flowturbo convert` writes, portable ONNX).
+ */
+export function modelGraph(
+  model: { kind: ModelKind; config: ModelCheckpoint["config"] },
+  opts: { form?: GraphForm } = {},
+): Graph {
+  return model.kind === "refiner" ? refinerGraph(model.config, opts) : sitGraph(model.config, opts);
 }
 
 const KIND_NAMES: Record<ModelKind, string> = {

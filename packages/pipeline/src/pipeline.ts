@@ -2,7 +2,7 @@
 // refiner, optional VAE), a checked request (method, guidance, labels, seed, batch, compile level) in,
 // samples and per-stage timings out. Sessions are opened for a request's compile settings and reused
 // while they stay the same.
-import type { Backend, ExecutionProvider, ModelSource, Session } from "@flowturbo/core";
+import type { Backend, ExecutionProvider, ModelSource, Session, SessionOptions } from "@flowturbo/core";
 import {
   type ModelCheckpoint,
   type SamplingDefaults,
@@ -10,7 +10,7 @@ import {
   samplingDefaultsOf,
 } from "@flowturbo/sit";
 import type { GuidedChannels, NfeCounts } from "@flowturbo/solvers";
-import type { Tensor } from "@flowturbo/tensor";
+import type { GraphForm, Tensor } from "@flowturbo/tensor";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { blockKindsFor, type TransferCounts } from "./blocks/io";
 import { blockPlanOf, type SamplingMethod } from "./method";
@@ -40,6 +40,12 @@ export interface PipelineOptions {
   providers?: readonly ExecutionProvider[];
   /** Sets of sessions (one per compile setting) kept open at once; the least recently used goes first. Default 1. */
   keepSessions?: number;
+  /** Graph form of the networks (default: the backend's graphForm: "fused" on ONNX Runtime). */
+  form?: GraphForm;
+  /** How block sessions hold the weights (default "shared": one copy; "initializers": one per block graph, prepacked). */
+  weightMode?: "shared" | "initializers";
+  /** ORT graph optimization of compiled sessions (levels model and block; default "all"; see OpenSamplingOptions). */
+  optimization?: SessionOptions["optimization"];
 }
 
 export interface GenerateParams {
@@ -252,6 +258,9 @@ export class FlowTurboPipeline {
       providers: this.options.providers,
       onnxSources: this.models.onnxSources,
       block: plan ? { batch, guided, plans: [plan] } : undefined,
+      form: this.options.form,
+      weightMode: this.options.weightMode,
+      optimization: this.options.optimization,
     });
     this.open.set(key, models);
     return models;

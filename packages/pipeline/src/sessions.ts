@@ -1,8 +1,9 @@
 // Checked checkpoints -> the sessions sampling runs on, at a compile level: per-call SiT / refiner
 // sessions ("none", "model") and/or the H/P/R block sessions ("block").
-import type { Backend, ExecutionProvider, ModelSource, Session } from "@flowturbo/core";
+import type { Backend, ExecutionProvider, ModelSource, Session, SessionOptions } from "@flowturbo/core";
 import type { ModelCheckpoint, SiTConfig } from "@flowturbo/sit";
 import type { Plan } from "@flowturbo/solvers";
+import type { GraphForm } from "@flowturbo/tensor";
 import { blockWeights, type CompiledBlocks, compileBlocks } from "./blocks/graphs";
 import { checkpointClassNames, ModelKindError, modelGraph } from "./models";
 import { type CompileLevel, compileSessionOptions, SIT_GUIDED_CHANNELS } from "./rules";
@@ -22,6 +23,16 @@ export interface OpenSamplingOptions {
   perCall?: boolean;
   /** Level "block": samples per batch, guidance compiled in or not, and the plans to serve. */
   block?: { batch: number; guided: boolean; plans: readonly Plan[] };
+  /** Graph form of the networks built from checkpoints (default: the backend's graphForm, else "plain"). */
+  form?: GraphForm;
+  /** Level "block": how the block sessions hold the weights (CompileBlocksOptions.weightMode; default "shared"). */
+  weightMode?: "shared" | "initializers";
+  /**
+   * ONNX Runtime graph optimization of the compiled levels ("model", "block"; default "all", see
+   * compileSessionOptions). "basic" suits graphs already in the fused form on ORT-web's WASM: the same run
+   * speed, and less of ORT's optimizer code to compile and run on a cold page (faster session creation).
+   */
+  optimization?: SessionOptions["optimization"];
 }
 
 export interface SamplingModels {
@@ -62,16 +73,16 @@ export async function openSamplingModels(
       provider: "cpu",
       release,
     };
+    const form = opts.form ?? backend.graphForm ?? "plain";
+    const optimization = (l: CompileLevel) =>
+      l === "none" ? compileSessionOptions(l) : { optimization: opts.optimization ?? "all" };
     if (level !== "block" || opts.perCall) {
-      const so = {
-        providers: opts.providers,
-        ...compileSessionOptions(level === "none" ? "none" : "model"),
-      };
+      const so = { providers: opts.providers, ...optimization(level === "none" ? "none" : "model") };
       const open = async (ckpt: ModelCheckpoint, source: ModelSource | undefined) => {
         const s = await backend.load(
           ckpt.format === "onnx" && source !== undefined
             ? source
-            : { graph: modelGraph(ckpt), weights: ckpt.weights },
+            : { graph: modelGraph(ckpt, { form }), weights: ckpt.weights },
           so,
         );
         loaded.push(s);
@@ -90,7 +101,9 @@ export async function openSamplingModels(
         guidance: opts.block.guided ? { channels: SIT_GUIDED_CHANNELS } : undefined,
         weights: blockWeights(base.weights, refiner?.weights),
         plans: opts.block.plans,
-        session: { providers: opts.providers },
+        form,
+        weightMode: opts.weightMode,
+        session: { providers: opts.providers, ...optimization("block") },
       });
       loaded.push(blocks);
       out.blocks = blocks;

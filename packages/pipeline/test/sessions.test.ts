@@ -58,6 +58,39 @@ describe("openSamplingModels", () => {
     }
   });
 
+  test("optimization sets the ORT level of the compiled levels' sessions; level none stays disabled", async () => {
+    const base = await load("sit.safetensors");
+    const refiner = await load("refiner.safetensors");
+    const seen: (string | undefined)[] = [];
+    const spy = new Proxy(node, {
+      get(target, key, receiver) {
+        if (key !== "load") return Reflect.get(target, key, receiver);
+        return (source: Parameters<typeof node.load>[0], so?: Parameters<typeof node.load>[1]) => {
+          seen.push(so?.optimization);
+          return target.load(source, so);
+        };
+      },
+    });
+    const levels = [
+      ["none", ["disabled", "disabled"]],
+      ["model", ["basic", "basic"]],
+      ["block", ["basic"]],
+    ] as const;
+    for (const [level, want] of levels) {
+      seen.length = 0;
+      const models = await openSamplingModels(spy, {
+        base,
+        refiner,
+        level,
+        optimization: "basic",
+        weightMode: "initializers",
+        block: { batch: 2, guided: false, plans: [parsePlan("H1P1R1")] },
+      });
+      await models.release();
+      expect(new Set(seen), level).toEqual(new Set(want));
+    }
+  });
+
   test("a refiner given as the base (and the reverse) is refused by file name", async () => {
     const base = await load("sit.safetensors");
     const refiner = await load("refiner.safetensors");

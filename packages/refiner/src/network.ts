@@ -15,6 +15,6 @@ export function refinerGraph(cfg: SiTConfig, opts: ModelGraphOptions = {}): Grap
   const t = g.input("t", "float32", [b], dyn);
   const v = g.input("v", "float32", [b, c, cfg.inputSize, cfg.inputSize], dyn);
   const y = g.input("y", "int64", [b], dyn);
-  g.output("delta_v", sitNetwork(new Scope(g), op.concat([x, v], 1), t, y, cfg), dyn);
+  g.output("delta_v", sitNetwork(new Scope(g), op.concat([x, v], 1), t, y, cfg, { form: opts.form }), dyn);
   return g;
 }

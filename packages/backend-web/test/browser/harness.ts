@@ -33,6 +33,11 @@ async function bundle(): Promise<Record<string, Uint8Array>> {
             path: "/ort/ort.webgpu.min.mjs",
             external: true,
           }));
+          // the WASM-only build, which backend-web uses for WASM sessions in browsers
+          b.onResolve({ filter: /^onnxruntime-web\/wasm$/ }, () => ({
+            path: "/ort/ort.wasm.min.mjs",
+            external: true,
+          }));
         },
       },
     ],

@@ -12,7 +12,7 @@ import {
 } from "@flowturbo/core";
 import { type SiTConfig, sitNetwork } from "@flowturbo/sit";
 import { type GuidedChannels, type Plan, resolveChannels } from "@flowturbo/solvers";
-import { Graph, op, Scope, Tensor, type Value } from "@flowturbo/tensor";
+import { Graph, type GraphForm, op, Scope, Tensor, type Value } from "@flowturbo/tensor";
 import { warmUpBlocks } from "./executor";
 import { BLOCK_IO, type BlockSessions, blockKindsFor } from "./io";
 
@@ -29,6 +29,8 @@ export interface BlockGraphOptions {
   guidance?: { channels: GuidedChannels };
   /** Which graphs to build (default: H and P, plus R when `refiner` is given). */
   kinds?: readonly ("H" | "P" | "R")[];
+  /** The networks' graph form (default "plain"; compileBlocks defaults to the backend's graphForm). */
+  form?: GraphForm;
 }
 
 export interface BlockGraphs {
@@ -145,8 +147,9 @@ export function blockGraphs(opts: BlockGraphOptions): BlockGraphs {
   }
   const out: BlockGraphs = { stateShape: shape, channels };
 
+  const net = { form: opts.form };
   const velocity = (b: BlockBuilder, x: Value, t: Value, s: Value | undefined) =>
-    b.guide(sitNetwork(new Scope(b.g), b.networkInput(x), b.times(t), b.y, base), s);
+    b.guide(sitNetwork(new Scope(b.g), b.networkInput(x), b.times(t), b.y, base, net), s);
 
   for (const kind of kinds) {
     const b = new BlockBuilder(`flowturbo_block_${kind}`, shape, rows, channels);
@@ -155,7 +158,7 @@ export function blockGraphs(opts: BlockGraphOptions): BlockGraphs {
       const v = b.g.input("v", "float32", shape);
       const scope = new Scope(b.g, REFINER_PREFIX);
       const refine = (x: Value, t: Value, s: Value | undefined) =>
-        b.guide(sitNetwork(scope, op.concat([b.networkInput(x), v], 1), b.times(t), b.y, refiner), s);
+        b.guide(sitNetwork(scope, op.concat([b.networkInput(x), v], 1), b.times(t), b.y, refiner, net), s);
       const d = op.add(refine(b.x, b.t0, b.scale("t0")), v);
       const dPrime = op.add(refine(b.euler(b.x, d), b.t1, b.scale("t1")), d);
       b.g.output("x_next", b.heun(b.x, d, dPrime));
@@ -225,7 +228,7 @@ export async function compileBlocks(backend: Backend, opts: CompileBlocksOptions
     ? [...new Set(opts.plans.flatMap((p) => blockKindsFor(p)))]
     : (opts.kinds ?? (opts.refiner ? ["H", "P", "R"] : ["H", "P"]));
   const kinds = (["H", "P", "R"] as const).filter((k) => needed.includes(k));
-  const graphs = blockGraphs({ ...opts, kinds });
+  const graphs = blockGraphs({ ...opts, kinds, form: opts.form ?? backend.graphForm });
   const mode = opts.weightMode ?? "shared";
   const sessionOptions: SessionOptions = { optimization: "all", ...opts.session };
   const loaded: Session[] = [];

@@ -51,3 +51,15 @@ export function scaledDotProductAttention(q: Value, k: Value, v: Value, scale?: 
   const scores = op.mul(op.matmul(q, op.transpose(k, perm)), scale ?? 1 / Math.sqrt(d));
   return op.matmul(op.softmax(scores, -1), v);
 }
+
+/**
+ * Multi-head attention from primitives: q [B, S, D], k [B, L, D], v [B, L, Dv] split into heads by
+ * columns (head h: columns h*D/heads..), scaledDotProductAttention per head, heads concatenated back
+ * to [B, S, Dv]. The plain form of op.multiHeadAttention (same values; autodiff differentiates the op
+ * through this).
+ */
+export function multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scale?: number): Value {
+  const split = (x: Value) => op.transpose(op.reshape(x, [0, 0, heads, x.shape[2] / heads]), [0, 2, 1, 3]); // [B, heads, T, d]
+  const o = scaledDotProductAttention(split(q), split(k), split(v), scale);
+  return op.reshape(op.transpose(o, [0, 2, 1, 3]), [0, 0, v.shape[2]]);
+}

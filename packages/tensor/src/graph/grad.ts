@@ -1,6 +1,7 @@
 // Reverse-mode autodiff over the IR: appends the backward computation to the same graph, so a
 // training step (forward, loss, backward, update) is one ordinary graph that any backend runs.
 import { Tensor } from "../tensor";
+import * as F from "./functional";
 import { int, ints } from "./infer";
 import type { Node, Value } from "./ir";
 import * as op from "./ops";
@@ -38,7 +39,45 @@ const elementwise =
   (f: (x: Value, y: Value, g: Value) => Value): VjpRule =>
   (n, g) => [f(n.inputs[0], n.outputs[0], g)];
 
+/**
+ * The VJP of a fused op through its plain form: the node's value is recomputed from primitives on the
+ * same inputs (appended to the graph) and that subgraph is differentiated. Same values, no extra rules
+ * to keep in step; training graphs normally use the plain forms anyway.
+ */
+const throughPlainForm =
+  (plain: (n: Node) => Value): VjpRule =>
+  (n, g, needs) => {
+    // a value used as several inputs (q = k = v) gets its whole cotangent once, at its first position
+    const first = n.inputs.map((x, i) => needs[i] && n.inputs.indexOf(x) === i);
+    const wrt = n.inputs.filter((_, i) => first[i]);
+    const graph = n.outputs[0].graph;
+    const start = graph.nodes.length;
+    const y = plain(n);
+    // only the recomputed nodes: the node's inputs are leaves here (the outer pass goes on upstream)
+    const grads = backprop(
+      y,
+      wrt,
+      g,
+      graph.liveNodes([y]).filter((m) => graph.nodes.indexOf(m) >= start),
+    );
+    return n.inputs.map((x, i) => (first[i] ? grads[wrt.indexOf(x)] : undefined));
+  };
+
 const RULES: Record<string, VjpRule> = {
+  FastGelu: throughPlainForm((n) => {
+    const [x, bias] = n.inputs;
+    return F.gelu(bias ? op.add(x, bias) : x, "tanh");
+  }),
+  MultiHeadAttention: throughPlainForm((n) => {
+    const [q, k, v] = n.inputs;
+    return F.multiHeadAttention(
+      q,
+      k,
+      v,
+      int(n.attrs, "num_heads", n.op),
+      n.attrs.scale as number | undefined,
+    );
+  }),
   Identity: (_n, g) => [g],
   Neg: (_n, g) => [op.neg(g)],
   Exp: elementwise((_x, y, g) => op.mul(g, y)),
@@ -361,8 +400,17 @@ export function isDifferentiable(opName: string): boolean {
 export function gradients(loss: Value, wrt: readonly Value[], seed?: Value): Value[] {
   if (loss.shape.reduce((a, b) => a * b, 1) !== 1 && !seed)
     throw new Error(`gradients: loss ${loss} is not a scalar; pass a seed`);
+  return backprop(loss, wrt, seed, loss.graph.liveNodes([loss]));
+}
+
+/** Reverse pass over `nodes` (topologically ordered, ending at `loss`). */
+function backprop(
+  loss: Value,
+  wrt: readonly Value[],
+  seed: Value | undefined,
+  nodes: readonly Node[],
+): Value[] {
   const graph = loss.graph;
-  const nodes = graph.liveNodes([loss]);
   // values that depend on a wrt value: only those need cotangents
   const active = new Set<Value>(wrt);
   for (const n of nodes) {

@@ -9,9 +9,17 @@ export {
   Value,
 } from "./ir";
 export * as nn from "./nn";
-export { Scope } from "./nn";
+export { GRAPH_FORMS, type GraphForm, Scope } from "./nn";
 export * as op from "./ops";
-export { DEFAULT_OPSET, type ToOnnxOptions, toModelProto, toOnnx, toOnnxWithExternalData } from "./toOnnx";
+export {
+  DEFAULT_OPSET,
+  MS_DOMAIN,
+  OP_DOMAINS,
+  type ToOnnxOptions,
+  toModelProto,
+  toOnnx,
+  toOnnxWithExternalData,
+} from "./toOnnx";
 export { FLOAT32_OPS, type HalfPrecisionOptions, halfWeights, toHalfPrecision } from "./precision";
 export { gradients, isDifferentiable, sumToShape } from "./grad";
 export { appendTrainingStep, STEP_IO, type TrainingStep, type TrainingStepOptions } from "./optim";

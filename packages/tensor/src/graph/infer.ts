@@ -251,6 +251,30 @@ export function inferOutputs(op: string, inputs: readonly Operand[], attrs: Attr
       for (const p of inputs.slice(1)) broadcastShapes(norm, p.shape);
       return one(x.dtype, x.shape);
     }
+    case "FastGelu": {
+      arity(op, inputs, 1, 2);
+      if (!isFloat(x.dtype)) fail(op, `input must be floating point, got ${x}`);
+      const bias = inputs[1];
+      if (bias && (bias.rank !== 1 || bias.shape[0] !== x.shape[x.rank - 1]))
+        fail(op, `bias ${bias} must be [${x.shape[x.rank - 1]}] (the last axis of ${x})`);
+      sameDType(op, inputs);
+      return one(x.dtype, x.shape);
+    }
+    case "MultiHeadAttention": {
+      arity(op, inputs, 3);
+      const [q, k, v] = inputs;
+      const heads = int(attrs, "num_heads", op);
+      sameDType(op, inputs);
+      if (!isFloat(q.dtype)) fail(op, `inputs must be floating point, got ${q}`);
+      if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3)
+        fail(op, `q, k, v must be [B, S, D]: ${q}, ${k}, ${v}`);
+      const [b, s, d] = q.shape;
+      if (k.shape[0] !== b || v.shape[0] !== b || k.shape[1] !== v.shape[1] || k.shape[2] !== d)
+        fail(op, `q ${q}, k ${k}, v ${v} do not fit (k must be [B, L, D], v [B, L, Dv])`);
+      if (!Number.isInteger(heads) || heads < 1 || d % heads !== 0 || v.shape[2] % heads !== 0)
+        fail(op, `${heads} heads do not divide the widths of q ${q} and v ${v}`);
+      return one(q.dtype, [b, s, v.shape[2]]);
+    }
     case "Conv": {
       arity(op, inputs, 2, 3);
       const w = inputs[1];

@@ -159,6 +159,28 @@ export function layerNormalization(x: Value, scale: Value, bias?: Value, epsilon
   return x.graph.apply("LayerNormalization", bias ? [x, scale, bias] : [x, scale], { axis, epsilon })[0];
 }
 
+/**
+ * GELU with the tanh approximation, 0.5 u (1 + tanh(sqrt(2/pi) (u + 0.044715 u^3))) with u = x + bias,
+ * as one op: com.microsoft FastGelu in ONNX (ONNX Runtime's CPU, WASM and WebGPU providers implement it).
+ * The same values as F.gelu(add(x, bias), "tanh"), which the interpreter and autodiff use.
+ */
+export function fastGelu(x: Value, bias?: Value): Value {
+  return x.graph.apply("FastGelu", bias ? [x, bias] : [x])[0];
+}
+
+/**
+ * Multi-head attention on unpacked q [B, S, D], k [B, L, D], v [B, L, Dv]: head h uses columns
+ * h*D/heads.. of each and the heads' outputs are concatenated the same way, [B, S, Dv];
+ * softmax(q_h k_h^T * scale) v_h with scale 1/sqrt(D/heads) by default. One op: com.microsoft
+ * MultiHeadAttention in ONNX (ONNX Runtime's CPU, WASM and WebGPU providers). The same values as
+ * F.multiHeadAttention (split heads + F.scaledDotProductAttention), which the interpreter and autodiff use.
+ */
+export function multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scale?: number): Value {
+  const attrs: Record<string, number> = { num_heads: heads };
+  if (scale !== undefined) attrs.scale = scale;
+  return q.graph.apply("MultiHeadAttention", [q, k, v], attrs)[0];
+}
+
 export interface ConvOptions {
   strides?: readonly number[];
   /** [begin..., end...] as ONNX. */

@@ -9,6 +9,7 @@ import { cast } from "./ops";
 export const FLOAT32_OPS: readonly string[] = [
   "LayerNormalization",
   "Softmax",
+  "MultiHeadAttention",
   "ReduceMean",
   "ReduceSum",
   "Exp",

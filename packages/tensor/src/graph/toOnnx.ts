@@ -12,6 +12,15 @@ import type { Graph, Node, Value } from "./ir";
 
 export const DEFAULT_OPSET = 18;
 
+/** ONNX Runtime's contrib domain. */
+export const MS_DOMAIN = "com.microsoft";
+
+/** IR ops that are not in the default ONNX domain: emitted with this domain (opset version 1). */
+export const OP_DOMAINS: Readonly<Record<string, string>> = {
+  FastGelu: MS_DOMAIN,
+  MultiHeadAttention: MS_DOMAIN,
+};
+
 export interface ToOnnxOptions {
   /** Weights by parameter name; every parameter needs one unless `paramsAsInputs`. */
   weights?: ReadonlyMap<string, Tensor> | Record<string, Tensor>;
@@ -49,7 +58,7 @@ function valueInfo(
   };
 }
 
-const FLOAT_ATTRS = new Set(["epsilon", "alpha", "beta"]);
+const FLOAT_ATTRS = new Set(["epsilon", "alpha", "beta", "scale"]);
 
 /** Numbers become INT attributes except the float-typed ones (epsilon, alpha, beta). */
 function attr(name: string, v: AttrValue): AttributeProto {
@@ -89,9 +98,17 @@ class Emitter {
     return name;
   }
 
+  /** Domains other than the default one that emitted nodes use. */
+  readonly domains = new Set<string>();
+
   node(opType: string, input: string[], output: string[], attrs: Record<string, AttrValue> = {}): NodeProto {
     const attribute = Object.entries(attrs).map(([k, v]) => attr(k, v));
     const node: NodeProto = { opType, input, output, name: `${opType}_${this.nodes.length}`, attribute };
+    const domain = OP_DOMAINS[opType];
+    if (domain) {
+      node.domain = domain;
+      this.domains.add(domain);
+    }
     this.nodes.push(node);
     return node;
   }
@@ -192,7 +209,10 @@ export function toModelProto(graph: Graph, opts: ToOnnxOptions = {}): ModelProto
   });
   return {
     irVersion: IR_VERSION,
-    opsetImport: [{ domain: "", version: opts.opset ?? DEFAULT_OPSET }],
+    opsetImport: [
+      { domain: "", version: opts.opset ?? DEFAULT_OPSET },
+      ...[...e.domains].sort().map((domain) => ({ domain, version: 1 })),
+    ],
     producerName: "flowturbo-ts",
     producerVersion: opts.producerVersion ?? "0.1.0",
     graph: { name: graph.name, node: e.nodes, initializer: e.initializers, input: inputs, output: outputs },

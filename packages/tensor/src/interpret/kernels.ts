@@ -341,6 +341,57 @@ function reduce(x: F64Array, attrs: Attrs, outShape: number[], kind: "sum" | "me
   return out;
 }
 
+/** softmax(q_h k_h^T * scale) v_h per batch row and head; q [B,S,D], k [B,L,D], v [B,L,Dv] -> [B,S,Dv]. */
+function multiHeadAttention(
+  q: F64Array,
+  k: F64Array,
+  v: F64Array,
+  attrs: Attrs,
+  outShape: number[],
+): F64Array {
+  const heads = int(attrs, "num_heads", "MultiHeadAttention");
+  const [b, s, d] = q.shape;
+  const l = k.shape[1];
+  const dv = v.shape[2];
+  const hd = d / heads;
+  const hv = dv / heads;
+  // the scale in the graph's precision, as the plain form's scalar constant holds it
+  const scale = Tensor.from(
+    q.dtype,
+    [],
+    [(attrs.scale as number | undefined) ?? 1 / Math.sqrt(hd)],
+  ).toFloat64()[0];
+  const out = f64(q.dtype, outShape);
+  const p = new Float64Array(l);
+  for (let n = 0; n < b; n++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < s; i++) {
+        const qi = (n * s + i) * d + h * hd;
+        let m = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j < l; j++) {
+          const kj = (n * l + j) * d + h * hd;
+          let dot = 0;
+          for (let c = 0; c < hd; c++) dot += q.data[qi + c] * k.data[kj + c];
+          p[j] = dot * scale;
+          m = Math.max(m, p[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < l; j++) {
+          p[j] = Math.exp(p[j] - m);
+          sum += p[j];
+        }
+        const oi = (n * s + i) * dv + h * hv;
+        for (let j = 0; j < l; j++) {
+          const w = p[j] / sum;
+          const vj = (n * l + j) * dv + h * hv;
+          for (let c = 0; c < hv; c++) out.data[oi + c] += w * v.data[vj + c];
+        }
+      }
+    }
+  }
+  return out;
+}
+
 export const KERNELS: Record<string, Kernel> = {
   Constant: (_in, attrs) => {
     const t = attrs.value as Tensor;
@@ -413,6 +464,18 @@ export const KERNELS: Record<string, Kernel> = {
     }
     return [out];
   },
+  FastGelu: ([x, bias]) => {
+    const d = x.shape[x.shape.length - 1];
+    const out = f64(x.dtype, x.shape);
+    // the constants in the graph's precision, as F.gelu(u, "tanh") holds them (scalar constants)
+    const [a, c] = Tensor.from(x.dtype, [2], [0.044715, Math.sqrt(2 / Math.PI)]).toFloat64();
+    for (let i = 0; i < x.data.length; i++) {
+      const u = x.data[i] + (bias ? bias.data[i % d] : 0);
+      out.data[i] = u * 0.5 * (Math.tanh((u + u * u * u * a) * c) + 1);
+    }
+    return [out];
+  },
+  MultiHeadAttention: ([q, k, v], attrs, [t]) => [multiHeadAttention(q, k, v, attrs, t.shape)],
   Conv: ([x, w, b], attrs, [t]) => [conv(x, w, b, attrs, t.shape)],
   MaxPool: ([x], attrs, [t]) => [pool(x, attrs, t.shape, "max")],
   AveragePool: ([x], attrs, [t]) => [pool(x, attrs, t.shape, "avg")],

@@ -123,6 +123,20 @@ const CASES: Record<string, Spec> = {
     build: (_g, [a, b]) => op.matmul(a, b),
   },
   Softmax: { shapes: [[2, 5]], build: (_g, [a]) => op.softmax(a, -1) },
+  FastGelu: { shapes: [[2, 5], [5]], build: (_g, [a, b]) => op.fastGelu(op.mul(a, 3), b) },
+  MultiHeadAttention: {
+    shapes: [
+      [2, 3, 4],
+      [2, 5, 4],
+      [2, 5, 6],
+    ],
+    build: (_g, [q, k, v]) => op.multiHeadAttention(op.mul(q, 2), k, v, 2),
+  },
+  MultiHeadAttentionSelf: {
+    // one value as q, k and v: its cotangent is the sum over the three uses, counted once
+    shapes: [[1, 4, 6]],
+    build: (_g, [x]) => op.multiHeadAttention(x, op.mul(x, 2), x, 3, 0.7),
+  },
   LayerNormalization: {
     shapes: [[2, 6], [6], [6]],
     build: (_g, [x, s, b]) => op.layerNormalization(x, s, b, 1e-5, -1),
@@ -211,6 +225,8 @@ describe("reverse-mode gradients match finite differences (float64 interpreter)"
       "Cast",
       "MatMul",
       "Softmax",
+      "FastGelu",
+      "MultiHeadAttention",
       "LayerNormalization",
       "Reshape",
       "Unsqueeze",

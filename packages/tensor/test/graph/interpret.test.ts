@@ -184,6 +184,49 @@ describe("reference interpreter", () => {
     expect(g.parameterCount()).toBe(12 * 4 + 12 + 16 + 4);
   });
 
+  test("fused ops equal their plain forms: FastGelu, MultiHeadAttention, nn.attention", () => {
+    const g = new Graph();
+    const x = g.input("x", "float32", [2, 3, 4]);
+    const b = g.input("b", "float32", [4]);
+    const k = g.input("k", "float32", [2, 5, 4]);
+    const v = g.input("v", "float32", [2, 5, 6]);
+    g.output("gelu", op.fastGelu(x, b));
+    g.output("geluPlain", F.gelu(op.add(x, b), "tanh"));
+    g.output("mha", op.multiHeadAttention(x, k, v, 2, 0.3));
+    g.output("mhaPlain", F.multiHeadAttention(x, k, v, 2, 0.3));
+    g.output("attn", nn.attention(new Scope(g, "a"), x, 2, { form: "fused" }));
+    g.output("attnPlain", nn.attention(new Scope(g, "a"), x, 2));
+    const feed = (shape: number[], seed: number) =>
+      t32(
+        shape,
+        range(
+          shape.reduce((p, q) => p * q, 1),
+          (i) => Math.sin(i * 1.7 + seed) * 2,
+        ),
+      );
+    const weights = Object.fromEntries(
+      [...g.params].map(([name, p]) => [name, feed([...p.value.shape], name.length)]),
+    );
+    const out = interpret(
+      g,
+      { x: feed([2, 3, 4], 1), b: feed([4], 2), k: feed([2, 5, 4], 3), v: feed([2, 5, 6], 4) },
+      { weights },
+    );
+    for (const [name, tol] of [
+      ["gelu", 1e-12],
+      ["mha", 1e-12],
+      ["attn", 1e-12],
+    ] as const) {
+      const a = out[name].toFloat64();
+      const p = out[`${name}Plain`].toFloat64();
+      expect(a.length).toBe(p.length);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - p[i]), name).toBeLessThan(tol);
+    }
+    expect(out.mha.shape).toEqual([2, 3, 6]);
+    expect(() => op.multiHeadAttention(x, k, v, 3)).toThrow(/3 heads do not divide/);
+    expect(() => op.fastGelu(x, k)).toThrow(/bias .* must be \[4\]/);
+  });
+
   test("errors name what is wrong", () => {
     const g = new Graph();
     const a = g.input("a", "float32", [2, 3]);

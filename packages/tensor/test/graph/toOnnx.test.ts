@@ -56,6 +56,48 @@ describe("ONNX emission", () => {
     }
   });
 
+  test("fused ops are emitted in the com.microsoft domain and run in ORT CPU like the interpreter", async () => {
+    const g = new Graph("fused");
+    const x = g.input("x", "float32", [2, 6, 8], { 0: "batch" });
+    const s = new Scope(g);
+    const a = nn.attention(s.child("attn"), x, 2, { form: "fused" });
+    const h = op.fastGelu(nn.linear(s.child("fc"), a, 8, { bias: false }), s.param("fc.bias", [8]));
+    g.output("y", h, { 0: "batch" });
+    const weights = new Map<string, Tensor>();
+    for (const [k, p] of g.params) {
+      const n = p.value.shape.reduce((q, r) => q * r, 1);
+      weights.set(
+        k,
+        Tensor.from(
+          "float32",
+          p.value.shape,
+          Array.from({ length: n }, (_, i) => Math.sin(i + k.length) * 0.4),
+        ),
+      );
+    }
+    const bytes = toOnnx(g, { weights });
+    const model = decodeModel(bytes);
+    expect(model.opsetImport).toEqual([
+      { domain: "", version: 18 },
+      { domain: "com.microsoft", version: 1 },
+    ]);
+    const fused = model.graph.node.filter((n) => n.domain === "com.microsoft").map((n) => n.opType);
+    expect(fused).toEqual(["MultiHeadAttention", "FastGelu"]);
+    // a plain graph imports the default domain only
+    const p = new Graph("plain");
+    p.output("y", F.gelu(p.input("x", "float32", [3]), "tanh"));
+    expect(decodeModel(toOnnx(p)).opsetImport).toEqual([{ domain: "", version: 18 }]);
+    const xv = Tensor.from(
+      "float32",
+      [2, 6, 8],
+      Array.from({ length: 96 }, (_, i) => Math.cos(i * 0.7)),
+    );
+    const session = await ort.InferenceSession.create(bytes);
+    const got = (await session.run(ortFeeds({ x: xv }))).y.data as Float32Array;
+    const ref = interpret(g, { x: xv }, { weights }).y.toFloat64();
+    for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i] - ref[i])).toBeLessThan(1e-5);
+  });
+
   test("outputs that are inputs or shared values get their own names; missing weights are named", () => {
     const g = new Graph();
     const x = g.input("x", "float32", [3]);

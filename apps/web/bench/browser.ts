@@ -1,0 +1,262 @@
+// Benchmark (not a test): the built web app in headless Chromium, as a returning user meets it. For each
+// backend (WASM, WebGPU): a first visit (the model is downloaded into Cache Storage), then a second visit
+// in the same browser profile (model cached, ORT's files in the HTTP cache): page open -> ready -> first
+// image with the default settings (9 images, H1P5R3, compile auto), then more Generate clicks with the
+// same settings (sessions reused). Prints a table and one JSON line; `flowturbo sample` on the same
+// images is the reference for "per image". WebGPU here is SwiftShader (a CPU renderer): its figures say
+// nothing about GPUs.
+//   pnpm --filter @flowturbo/web bench     (BENCH_BACKENDS=wasm,webgpu  BENCH_GENERATES=3  BENCH_QUERY=...)
+import { existsSync, readFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join, normalize } from "node:path";
+import { Writable } from "node:stream";
+import { launchChromium, serveFiles } from "@flowturbo/browser-test";
+import { COMMANDS, runCli } from "@flowturbo/cli";
+import type { Page } from "playwright-core";
+import { build } from "vite";
+import type { FromWorker } from "../src/protocol";
+
+type Result = Extract<FromWorker, { type: "result" }>;
+interface AppState {
+  ready: boolean;
+  busy: boolean;
+  error?: string;
+  generations: number;
+  last?: Result;
+  webgpu?: { available: boolean; reason?: string };
+}
+
+const APP_ROOT = join(import.meta.dirname, "..");
+const BACKENDS = (process.env.BENCH_BACKENDS ?? "wasm,webgpu").split(",");
+const GENERATES = Number(process.env.BENCH_GENERATES ?? 3);
+/** The app's default settings (index.html): 9 images, plan H1P5R3, compile auto, the model's cfg (1). */
+const SETTINGS = { n: 9, plan: "H1P5R3", seed: 0 };
+const QUERY = process.env.BENCH_QUERY ?? "";
+const TIMEOUT_MS = 10 * 60_000;
+
+const load = () => loadavg()[0].toFixed(1);
+function progress(msg: string): void {
+  process.stderr.write(`[${(performance.now() / 1000).toFixed(1)}s, load ${load()}] ${msg}\n`);
+}
+
+/** `flowturbo sample` on the same images: ms per sample (its sampling time: sessions compiled before). */
+async function cliMsPerSample(): Promise<number> {
+  let out = "";
+  const stdout = new Writable({
+    write(chunk, _enc, cb) {
+      out += chunk;
+      cb();
+    },
+  });
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const argv = ["sample", "--plan", SETTINGS.plan, "--n", String(SETTINGS.n), "--batch", String(SETTINGS.n)];
+  argv.push(
+    "--seed",
+    String(SETTINGS.seed),
+    "--json",
+    "-o",
+    join(APP_ROOT, "test-artifacts", "bench-cli.png"),
+  );
+  const code = await runCli(argv, COMMANDS, { stdout, stderr: sink });
+  if (code !== 0) throw new Error(`flowturbo ${argv.join(" ")} exited with ${code}`);
+  return JSON.parse(out.trim().split("\n").at(-1)!).msPerSample as number;
+}
+
+const state = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { flowturboApp: AppState }).flowturboApp);
+
+async function waitReady(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const s = (globalThis as unknown as { flowturboApp?: AppState }).flowturboApp;
+      return (s?.ready && !s.busy) || s?.error !== undefined;
+    },
+    undefined,
+    { timeout: TIMEOUT_MS, polling: 20 },
+  );
+  const s = await state(page);
+  if (s.error) throw new Error(`the page reported: ${s.error}`);
+}
+
+/** Clicks Generate; resolves with the result and the wall time the page measured from click to result. */
+async function generate(page: Page): Promise<{ result: Result; wallMs: number }> {
+  const before = (await state(page)).generations;
+  const t0 = performance.now();
+  await page.click("#generate");
+  await page.waitForFunction(
+    (n) => {
+      const s = (globalThis as unknown as { flowturboApp: AppState }).flowturboApp;
+      return s.generations > n || s.error !== undefined;
+    },
+    before,
+    { timeout: TIMEOUT_MS, polling: 20 },
+  );
+  const wallMs = performance.now() - t0;
+  const s = await state(page);
+  if (s.error) throw new Error(`the page reported: ${s.error}`);
+  return { result: s.last!, wallMs };
+}
+
+interface Visit {
+  /** Page navigation -> the model is loaded and the Generate button enabled. */
+  readyMs: number;
+  /** Page navigation -> the first image is drawn (Generate clicked as soon as it could be). */
+  firstImageMs: number;
+  /** The first Generate: session creation (compiling the block graphs for these settings). */
+  sessionMs: number;
+  /** The first Generate: its model runs (the first runs of a page include WASM warm-up). */
+  firstRunMs: { base: number; refiner: number };
+  /** Later Generate clicks (sessions reused): wall time, click to result. */
+  againMs: number[];
+  /** ms per base-model forward (batch of 9) in the later Generates: timings.base / nfe.base, median. */
+  msPerBaseForward: number;
+  provider: string;
+  compile: string;
+  nfe: { base: number; refiner: number };
+  load: string;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function visit(
+  ctx: Awaited<ReturnType<Awaited<ReturnType<typeof launchChromium>>["newContext"]>>,
+  url: string,
+  generates: number,
+): Promise<Visit> {
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const t0 = performance.now();
+  await page.goto(url);
+  await waitReady(page);
+  const readyMs = performance.now() - t0;
+  const first = await generate(page);
+  const firstImageMs = performance.now() - t0;
+  const again: { result: Result; wallMs: number }[] = [];
+  for (let i = 0; i < generates; i++) again.push(await generate(page));
+  await page.close();
+  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+  const r = first.result;
+  return {
+    readyMs,
+    firstImageMs,
+    sessionMs: r.timings.setup,
+    firstRunMs: { base: r.timings.base, refiner: r.timings.refiner },
+    againMs: again.map((a) => a.wallMs),
+    msPerBaseForward: again.length
+      ? median(again.map((a) => a.result.timings.base / Math.max(1, a.result.nfe.base)))
+      : r.timings.base / Math.max(1, r.nfe.base),
+    provider: r.provider,
+    compile: r.compile,
+    nfe: r.nfe,
+    load: load(),
+  };
+}
+
+async function main() {
+  progress(`flowturbo sample --plan ${SETTINGS.plan} --n ${SETTINGS.n} (reference)`);
+  const cli = Math.min(await cliMsPerSample(), await cliMsPerSample());
+  progress("building the app (vite)");
+  const dir = join(APP_ROOT, "test-artifacts", "bench-build");
+  await build({ root: APP_ROOT, logLevel: "error", build: { outDir: dir, emptyOutDir: true } });
+  // as a static host serves a Vite build: hashed assets and ORT's files cacheable, the page revalidated
+  const server = await serveFiles(
+    (path) => {
+      const file = normalize(join(dir, path === "/" ? "index.html" : path));
+      if (!file.startsWith(dir) || !existsSync(file)) return undefined;
+      try {
+        return readFileSync(file);
+      } catch {
+        return undefined;
+      }
+    },
+    {
+      cacheControl: (path) =>
+        path.startsWith("/assets/") || path.startsWith("/ort/")
+          ? "public, max-age=31536000, immutable"
+          : "no-cache",
+    },
+  );
+  const browser = await launchChromium();
+  const rows: { backend: string; cold: Visit; cached: Visit }[] = [];
+  try {
+    for (const backend of BACKENDS) {
+      const ctx = await browser.newContext();
+      const url = `${server.url}?backend=${backend}${QUERY ? `&${QUERY}` : ""}`;
+      progress(`${backend}: first visit (model downloaded)`);
+      const cold = await visit(ctx, url, 0);
+      progress(`${backend}: second visit (model cached)`);
+      const cached = await visit(ctx, url, GENERATES);
+      rows.push({ backend, cold, cached });
+      await ctx.close();
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+
+  const n = SETTINGS.n;
+  const f = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+  console.log(
+    `\nWeb app in headless Chromium, ${n} images ${SETTINGS.plan} (compile auto), model cached (second visit).`,
+  );
+  console.log(
+    `flowturbo sample (ORT CPU, native) on the same images: ${f(cli)} ms/image, ${f(cli * n)} ms for ${n}.`,
+  );
+  const head = [
+    "backend",
+    "ready",
+    "1st image",
+    "sessions",
+    "2nd Generate",
+    "ms/image",
+    "x CLI",
+    "ms/forward",
+    "load",
+  ];
+  console.log(`\n${head.map((h, i) => (i ? h.padStart(13) : h.padEnd(22))).join("")}`);
+  for (const { backend, cold, cached } of rows) {
+    const second = cached.againMs[0] ?? Number.NaN;
+    const again = median(cached.againMs);
+    const cells = [
+      f(cached.readyMs),
+      f(cached.firstImageMs),
+      f(cached.sessionMs),
+      f(second),
+      f(again / n),
+      (again / (cli * n)).toFixed(2),
+      f(cached.msPerBaseForward),
+      cached.load,
+    ];
+    console.log(
+      `${`${backend} (${cached.provider}, ${cached.compile})`.padEnd(22)}${cells.map((c) => c.padStart(13)).join("")}`,
+    );
+    console.log(
+      `${"  first visit".padEnd(22)}${[f(cold.readyMs), f(cold.firstImageMs), f(cold.sessionMs)].map((c) => c.padStart(13)).join("")}`,
+    );
+  }
+  console.log(
+    "\nms, wall clock: ready = page open -> Generate enabled; 1st image = page open -> first image drawn " +
+      "(Generate clicked at ready); sessions = compiling the graphs in that first Generate; 2nd Generate = " +
+      "click -> image, sessions reused; ms/image and x CLI from the median of the later Generates; " +
+      "ms/forward = base-model time / base NFE (batch of 9).",
+  );
+  console.log(
+    JSON.stringify({
+      bench: "web-browser",
+      settings: SETTINGS,
+      query: QUERY,
+      cliMsPerImage: cli,
+      rows,
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
