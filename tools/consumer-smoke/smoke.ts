@@ -85,16 +85,17 @@ assert(x[0] === r.x[0], "scheduler == solveFixedStep");
 const nan = await solvers.solveFixedStep(() => Float32Array.of(NaN), Float32Array.of(0), { method: "euler", steps: 1 }).catch((e) => e);
 assert(nan instanceof solvers.NonFiniteError, "NonFiniteError");
 
-// tensor + core: the core README's example (a toy model through the reference backend).
+// tensor + core: a toy graph through the reference backend (core's Backend contract), driven by a solver.
 const g = new tensor.Graph("toy");
-const gx = g.input("x", "float32", [2, 4, 2, 2]);
-g.input("t", "float32", [2]);
-g.input("y", "int64", [2]);
+const gx = g.input("x", "float32", [2, 4]);
 g.output("v", tensor.op.neg(gx));
-const base = await core.createReferenceBackend().load({ graph: g });
-const out = await core.sample({ base, shape: [4, 2, 2], labels: [0, 1], nullClass: 10, method: { solver: "heun", steps: 4 }, seed: 0 });
-assert(JSON.stringify(out.latents.shape) === "[2,4,2,2]" && out.nfe.base === 8, "core sample");
-assert(out.latents instanceof tensor.Tensor, "one Tensor class across tensor and core");
+const session = await core.createReferenceBackend().load({ graph: g });
+const field = async (x) => (await core.toHost((await session.run({ x: new tensor.Tensor("float32", [2, 4], x) })).v)).data;
+const out = await solvers.solveFixedStep(field, new Float32Array(8).fill(1), { method: "heun", steps: 4 });
+// Heun on dx/dt = -x: x(1) = (1 - h + h^2/2)^4 with h = 1/4
+assert(Math.abs(out.x[0] - (1 - 0.25 + 0.25 ** 2 / 2) ** 4) < 1e-6 && out.nfe.base === 8, "core session as a velocity field");
+const y = (await session.run({ x: tensor.Tensor.from("float32", [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]) })).v;
+assert(y instanceof tensor.Tensor, "one Tensor class across tensor and core");
 `;
 
 const esm = `import * as solvers from "@flowturbo/solvers";
@@ -142,7 +143,7 @@ const consumerTs = `import {
   type VelocityField,
 } from "@flowturbo/solvers";
 import { Graph, op, Tensor } from "@flowturbo/tensor";
-import { createReferenceBackend, type SampleRequest, sample } from "@flowturbo/core";
+import { type Backend, createReferenceBackend, type Session } from "@flowturbo/core";
 
 const v: VelocityField<Float32Array> = (x) => x.map((xi) => -xi);
 export const fixed: Promise<SolveResult<Float32Array>> = solveFixedStep(v, new Float32Array(4), {
@@ -168,8 +169,9 @@ export const dense = solveDopri5(v, new Float32Array(2), { outputTimes: [0, 0.5,
 export const scheduler: FlowMatchScheduler<Float32Array> = new FlowMatchScheduler({ method: "rk4" });
 export const t: Tensor = new Tensor("float32", [2], Float32Array.of(1, 2));
 export const graph = (g: Graph) => op.neg(g.input("x", "float32", [1]));
-export const request: Pick<SampleRequest, "seed" | "cfgScale"> = { seed: 1, cfgScale: 1 };
-export { createReferenceBackend, NonFiniteError, sample };
+export const backend: Backend = createReferenceBackend();
+export const load = (g: Graph): Promise<Session> => backend.load({ graph: g });
+export { NonFiniteError };
 `;
 // With DOM typings the models get a real AbortSignal to hand on.
 const domTs = `import { solveFixedStep, type VelocityField } from "@flowturbo/solvers";

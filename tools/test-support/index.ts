@@ -9,6 +9,7 @@
 // Golden fixtures: the official-PyTorch reference outputs live once, in fixtures/golden/ at the repository
 // root (provenance in its README.md); tests reach them through goldenPath / readGolden.
 import { spawn } from "node:child_process";
+import { crc32, createDeflateRaw } from "node:zlib";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -128,6 +129,8 @@ export interface ChildResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** With `peakRss`: the child's peak resident set size in bytes (process.resourceUsage().maxRSS at exit). */
+  peakRssBytes?: number;
 }
 
 export interface ChildOptions {
@@ -136,13 +139,22 @@ export interface ChildOptions {
   cwd?: string;
   /** Killed (and the promise rejected) after this long; default SAFETY_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** Report the child's peak resident memory (`peakRssBytes`), for memory-bounded checks. */
+  peakRss?: boolean;
 }
+
+/** A line the child writes to stderr at exit with its peak RSS in kB (see ChildOptions.peakRss). */
+const PEAK_RSS_TAG = "flowturbo-test-peak-rss-kb";
+const PEAK_RSS_MODULE = `data:text/javascript,${encodeURIComponent(
+  `import { writeSync } from "node:fs"; process.on("exit", () => writeSync(2, "\\n${PEAK_RSS_TAG} " + process.resourceUsage().maxRSS + "\\n"));`,
+)}`;
 
 /** Runs a TypeScript file in a fresh Node process and collects its output. */
 export function runTs(file: string, opts: ChildOptions = {}): Promise<ChildResult> {
   const timeoutMs = opts.timeoutMs ?? SAFETY_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TS_NODE_ARGS, file, ...(opts.args ?? [])], {
+    const rss = opts.peakRss ? ["--import", PEAK_RSS_MODULE] : [];
+    const child = spawn(process.execPath, [...rss, ...TS_NODE_ARGS, file, ...(opts.args ?? [])], {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd,
       stdio: ["ignore", "pipe", "pipe"],
@@ -162,9 +174,64 @@ export function runTs(file: string, opts: ChildOptions = {}): Promise<ChildResul
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      const tag = new RegExp(`\\n${PEAK_RSS_TAG} (\\d+)\\n`).exec(stderr);
+      if (!tag) return resolve({ code, signal, stdout, stderr });
+      const rest = stderr.replace(tag[0], "");
+      resolve({ code, signal, stdout, stderr: rest, peakRssBytes: Number(tag[1]) * 1024 });
     });
   });
+}
+
+/**
+ * A zip archive with one deflated member `name` holding `zeros` zero bytes (deflate packs them about
+ * 1000:1, so a few MB of file can declare GBs: a decompression bomb), declaring `declaredSize` bytes
+ * (default: the real size). Built in 1 MiB steps: the test process never holds the inflated bytes.
+ */
+export async function zeroBombZip(name: string, zeros: number, declaredSize = zeros): Promise<Uint8Array> {
+  const deflate = createDeflateRaw({ level: 9 });
+  const parts: Buffer[] = [];
+  deflate.on("data", (d: Buffer) => parts.push(d));
+  const done = new Promise((ok, fail) => {
+    deflate.on("end", ok);
+    deflate.on("error", fail);
+  });
+  const chunk = Buffer.alloc(1 << 20);
+  let crc = 0;
+  for (let left = zeros; left > 0; left -= chunk.length) {
+    const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+    crc = crc32(part, crc);
+    if (!deflate.write(part)) await new Promise((ok) => deflate.once("drain", ok));
+  }
+  deflate.end();
+  await done;
+  const data = Buffer.concat(parts);
+  const nameBytes = Buffer.from(name);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(8, 8); // deflate
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(declaredSize, 22);
+  local.writeUInt16LE(nameBytes.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(declaredSize, 24);
+  central.writeUInt16LE(nameBytes.length, 28);
+  central.writeUInt32LE(0, 42);
+  const cdOffset = local.length + nameBytes.length + data.length;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + nameBytes.length, 12);
+  end.writeUInt32LE(cdOffset, 16);
+  return new Uint8Array(Buffer.concat([local, nameBytes, data, central, nameBytes, end]));
 }
 
 /** The last JSON line a child printed. */

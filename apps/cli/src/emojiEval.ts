@@ -3,6 +3,7 @@
 // statistics: the file shipped beside the classifier when it was computed with these weights, else
 // computed from the dataset) and the per-side evaluation.
 import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createNodeBackend } from "@flowturbo/backend-node";
@@ -29,10 +30,13 @@ import {
   emojiStatsForInput,
   loadEmojiClassifier,
   readEmojiStats,
+  readStatsFile,
+  writeStatsFile,
 } from "@flowturbo/metrics/node";
-import type { StatsFile } from "@flowturbo/metrics";
+import { compareStats, formatDistance, type StatsFile } from "@flowturbo/metrics";
 import { UsageError } from "./cli";
-import { requireFile } from "./files";
+import { checkEvalInput } from "./evalInputs";
+import { checkOutputFile, requireFile } from "./files";
 
 export const CLASSIFIER_SUBDIR = join("models", "emoji-classifier");
 export const CLASSIFIER_FILE = "classifier.safetensors";
@@ -139,30 +143,25 @@ export async function emojiSide(
 ): Promise<EmojiInput> {
   const model = o.extractor.model;
   const space = labelSpace(o.labels, model);
-  try {
-    return await emojiStatsForInput(path, {
-      extractor: o.extractor,
-      imageFolder: folderImages,
-      limit: o.limit,
-      ...space,
-      builtins: {
-        [EMOJI_REFERENCE]: async (): Promise<StatsFile | Iterable<LabelledBatch>> => {
-          const shipped = join(dirname(o.classifierPath), EMOJI_STATS_FILE);
-          if (o.limit === undefined && existsSync(shipped)) {
-            try {
-              return await readEmojiStats(shipped, model);
-            } catch {
-              // statistics of other weights: compute them from the dataset
-            }
+  return emojiStatsForInput(path, {
+    extractor: o.extractor,
+    imageFolder: folderImages,
+    limit: o.limit,
+    ...space,
+    builtins: {
+      [EMOJI_REFERENCE]: async (): Promise<StatsFile | Iterable<LabelledBatch>> => {
+        const shipped = join(dirname(o.classifierPath), EMOJI_STATS_FILE);
+        if (o.limit === undefined && existsSync(shipped)) {
+          try {
+            return await readEmojiStats(shipped, model);
+          } catch {
+            // statistics of other weights: compute them from the dataset
           }
-          return emojiDatasetBatches(model, o.extractor.batchSize);
-        },
+        }
+        return emojiDatasetBatches(model, o.extractor.batchSize);
       },
-    });
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError((e as Error).message);
-  }
+    },
+  });
 }
 
 function agreementJson(a: EmojiInput["result"]["agreement"], names?: readonly string[]) {
@@ -206,6 +205,16 @@ export async function runEmojiEval(
         stats: "eval stats needs one input and -o stats.npz",
       }[sub as "fid"],
     );
+  // every input and output checked before the classifier runs
+  for (const p of paths) {
+    const input = await checkEvalInput(p, [EMOJI_REFERENCE]);
+    if (input?.kind === "stats" || input?.kind === "reference") {
+      const network = (await readStatsFile(p)).meta?.convention.network;
+      if (network !== "emoji-classifier")
+        throw new UsageError(`${p}: not FD-emoji statistics (features: ${network ?? "not recorded"})`);
+    }
+  }
+  if (sub === "stats") await checkOutputFile(String(values.out), "-o");
   const { path: classifierPath, model } = await openClassifier(values.classifier);
   const names = labelNames(values.labels, model);
   const side = (e: EmojiFeatureExtractor, p: string) =>
@@ -223,7 +232,6 @@ export async function runEmojiEval(
       await side(e, paths[0]),
       await side(e, paths[1]),
     ]);
-    const { compareStats } = await import("@flowturbo/metrics");
     let cmp: ReturnType<typeof compareStats>;
     try {
       cmp = compareStats(a.result.stats, b.result.stats);
@@ -243,7 +251,7 @@ export async function runEmojiEval(
     const lines = [
       `A         ${a.path} (${a.kind}, n=${a.result.n})`,
       `B         ${b.path} (${b.kind}, n=${b.result.n})`,
-      `FD-emoji  ${cmp.fid.value.toFixed(4)}`,
+      `FD-emoji  ${formatDistance(cmp.fid.value)}`,
     ];
     for (const [label, s] of [
       ["A", a],
@@ -278,7 +286,7 @@ export async function runEmojiEval(
     const out = String(values.out);
     const s = await withEmojiExtractor(model, batch, (e) => side(e, paths[0]));
     if (s.kind === "stats") throw new UsageError(`${paths[0]}: already holds statistics (mu, sigma)`);
-    const { writeStatsFile } = await import("@flowturbo/metrics/node");
+    await mkdir(dirname(out), { recursive: true });
     const bytes = await writeStatsFile(out, s.result.stats);
     return json
       ? JSON.stringify({

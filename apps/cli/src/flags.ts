@@ -16,11 +16,24 @@ import { type CommandContext, UsageError } from "./cli";
 
 type Values = CommandContext["values"];
 
-export function parseIntFlag(value: unknown, flag: string, min = 1): number | undefined {
+/**
+ * An integer flag in min..max (undefined when absent). Without `max`, any integer a double holds exactly;
+ * flags that size memory or work pass their limit, so that `--batch 1e9` is refused before any work.
+ */
+export function parseIntFlag(
+  value: unknown,
+  flag: string,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new UsageError(`${flag} must be an integer >= ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(
+      max === Number.MAX_SAFE_INTEGER && !(n > max)
+        ? `${flag} must be an integer >= ${min}, got '${value}'`
+        : `${flag} must be an integer in ${min}..${max}, got '${value}'`,
+    );
   return n;
 }
 
@@ -85,7 +98,9 @@ const PROBLEM_FLAGS: Record<Problem["field"], string> = {
   method: "--plan/--solver",
   compile: "--compile",
   cfg: "--cfg",
+  samples: "--n",
   labels: "--class",
+  noise: "--noise",
   batch: "--batch",
   refiner: "--refiner",
   vae: "--vae",

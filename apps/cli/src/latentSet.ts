@@ -3,6 +3,7 @@
 // training do (`vae.encode(x).latent_dist.sample() * 0.18215`): eps of (seed, cache row, epoch).
 import { freemem } from "node:os";
 import { sampleLatents } from "@flowturbo/data";
+import { SD_LATENT_SCALE } from "@flowturbo/vae";
 import { openLatentCache } from "@flowturbo/data/node";
 import type { TrainingSet } from "@flowturbo/sit";
 import { Tensor } from "@flowturbo/tensor";
@@ -69,7 +70,7 @@ export async function loadLatentCacheSet(
         const r = i * stride + (flip && flips ? 1 : 0);
         const m = new Tensor("float32", [1, ...shape], mean.subarray(r * per, (r + 1) * per));
         const sd = new Tensor("float32", [1, ...shape], std.subarray(r * per, (r + 1) * per));
-        const z = sampleLatents(m, sd, [rowIds[r]], { seed: opts.seed, epoch });
+        const z = sampleLatents(m, sd, [rowIds[r]], { seed: opts.seed, epoch, scale: SD_LATENT_SCALE });
         out.set(z.data as Float32Array, offset);
       },
     };

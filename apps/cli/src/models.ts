@@ -4,14 +4,18 @@
 import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Backend, ExecutionProvider } from "@flowturbo/core";
-import { FlowTurboPipeline, ModelKindError } from "@flowturbo/pipeline";
+import { FlowTurboPipeline } from "@flowturbo/pipeline";
 import { DIFFUSERS_VAE_WEIGHTS, openVaeFile, readModelFile } from "@flowturbo/pipeline/node";
 import type { ModelCheckpoint, ModelKind } from "@flowturbo/sit";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { UsageError } from "./cli";
 import { requireFile } from "./files";
 
-/** Reads `path` (given as `flag`) and checks that it holds a `expect` model. */
+/**
+ * Reads `path` (given as `flag`) and checks that it holds a `expect` model whose weights fit its
+ * architecture. A file the command cannot use (wrong kind, malformed, inconsistent) is a usage error
+ * naming the flag and the file; failures of the file system stay failures.
+ */
 export async function readCheckpoint(
   path: string,
   flag: string,
@@ -22,18 +26,28 @@ export async function readCheckpoint(
   try {
     return await readModelFile(path, { expect, heads });
   } catch (e) {
-    if (e instanceof ModelKindError) throw new UsageError(`${flag} ${e.message}`);
-    throw e;
+    throw inputError(e, flag);
   }
+}
+
+/** An error reading an input file given as `flag`: a usage error naming the flag, unless the system failed. */
+export function inputError(e: unknown, flag: string): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if ((err as NodeJS.ErrnoException).code !== undefined || err instanceof UsageError) return err;
+  return new UsageError(`${flag} ${err.message}`);
 }
 
 /** The VAE decoder of --vae (a diffusers folder or a .safetensors file) and --vae-config. */
 export async function openVae(
   backend: Backend,
   path: string,
-  opts: { configPath?: string; latentSize?: number; providers: readonly ExecutionProvider[] },
+  opts: {
+    configPath?: string;
+    latentSize?: number | readonly [number, number];
+    providers: readonly ExecutionProvider[];
+  },
 ): Promise<VaeDecoder> {
-  await requireFile(path, "--vae");
+  await requireFile(path, "--vae", "any");
   let configPath = opts.configPath;
   if ((await stat(path)).isDirectory()) {
     const weights = join(path, DIFFUSERS_VAE_WEIGHTS);
@@ -41,7 +55,11 @@ export async function openVae(
     configPath ??= join(path, "config.json");
   }
   if (configPath) await requireFile(configPath, "--vae-config");
-  return openVaeFile(backend, path, { ...opts, configPath });
+  try {
+    return await openVaeFile(backend, path, { ...opts, configPath });
+  } catch (e) {
+    throw inputError(e, "--vae");
+  }
 }
 
 export interface OpenedPipeline {

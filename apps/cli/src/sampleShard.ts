@@ -16,6 +16,19 @@ import { type FidInput, ShardWriter } from "./shards";
 /** Samples per model call in shard mode when --batch is not given. */
 export const DEFAULT_SHARD_BATCH = 16;
 
+/**
+ * The chunks of global samples [first, end) a run computes one after the other: each ends at a multiple
+ * of `batch`, so that it is (part of) one batch slot of the whole run and its bits do not depend on how
+ * the run is split.
+ */
+export function* batchChunks(first: number, end: number, batch: number): Generator<[number, number]> {
+  for (let g = first; g < end; ) {
+    const next = Math.min(end, (Math.floor(g / batch) + 1) * batch);
+    yield [g, next];
+    g = next;
+  }
+}
+
 export interface ShardSpec {
   range: SampleRange;
   total: number;
@@ -143,12 +156,10 @@ export async function runShard(ctx: CommandContext, o: ShardRunInput): Promise<R
     const loadSeconds = o.loadSeconds + (performance.now() - tl) / 1000;
     const bar = new ProgressBar(ctx.stderr, `shard ${range.start}:${range.end}`);
     // chunks end at multiples of the batch: each is (part of) one batch slot of the whole run
-    for (let g = range.start; g < range.end; ) {
-      const next = Math.min(range.end, (Math.floor(g / o.batch) + 1) * o.batch);
+    for (const [g, next] of batchChunks(range.start, range.end, o.batch)) {
       const labels = o.labels.slice(g - range.start, next - range.start);
       const ts = performance.now();
       const images = await o.sampleChunk(g, labels);
-      g = next;
       writer.seconds.sampling += (performance.now() - ts) / 1000;
       await writer.add(images, labels);
       bar.update({ done: writer.count, total: size });

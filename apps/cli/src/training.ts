@@ -3,9 +3,10 @@
 // loop with progress and stop signals, the model/EMA files and the summary.
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { checkpointClassNames } from "@flowturbo/pipeline";
+import { readModelFile } from "@flowturbo/pipeline/node";
 import {
   type LrSchedule,
   type ModelCheckpoint,
@@ -23,7 +24,6 @@ import {
   emojiDataSource,
   loadEmojiTrainingData,
   loadImageFolder,
-  loadModelFile,
   loadTrainingNpz,
   readTrainCheckpointFile,
   train,
@@ -32,12 +32,14 @@ import {
   type TrainResult,
   writeModelFile,
 } from "@flowturbo/sit/node";
+import { removeStaleTemps } from "@flowturbo/tensor/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { clock } from "./progress";
 import { type CommandContext, EXIT, type Options, UsageError } from "./cli";
-import { requireFile, sha256File } from "./files";
+import { checkOutputFolder, requireFile, sha256File } from "./files";
 import { parseFloatFlag, parseIntFlag } from "./flags";
 import { loadLatentCacheSet } from "./latentSet";
+import { readCheckpoint } from "./models";
 
 /** Exit code of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
@@ -50,30 +52,96 @@ export const TRAIN_FILES = {
   ema: "ema.safetensors",
 } as const;
 
-/** Options every training command shares. */
-export const COMMON_TRAIN_OPTIONS: Options = {
-  out: { type: "string", short: "o" },
-  data: { type: "string" },
-  images: { type: "string" },
-  latents: { type: "string" },
-  "image-size": { type: "string" },
-  synthetic: { type: "string" },
-  batch: { type: "string" },
-  lr: { type: "string" },
-  "lr-schedule": { type: "string" },
-  warmup: { type: "string" },
-  "weight-decay": { type: "string" },
-  "max-grad-norm": { type: "string" },
-  ema: { type: "string" },
-  steps: { type: "string" },
-  "checkpoint-every": { type: "string" },
-  resume: { type: "boolean" },
-  seed: { type: "string" },
-  "label-drop": { type: "string" },
-  "no-flip": { type: "boolean" },
-  threads: { type: "string" },
-  "print-every": { type: "string" },
-};
+/** The largest training batch (as sampling's). */
+export const MAX_TRAIN_BATCH = 4096;
+
+/** Options every training command shares, with the command's optimizer defaults (OptimizerDefaults). */
+export function commonTrainOptions(d: OptimizerDefaults & { data?: string }): Options {
+  return {
+    out: {
+      type: "string",
+      short: "o",
+      value: "DIR",
+      help: "the run's folder: checkpoint.safetensors, log.jsonl, model.safetensors, ema.safetensors (required; created when the run starts)",
+    },
+    data: {
+      type: "string",
+      value: "FILE.npz|emoji:groups|emoji:categories",
+      help: "training data: an npz with uint8 'images' NHWC or float 'latents' NCHW and integer 'labels', or an ADM sample npz (arr_0, arr_1)",
+      default: d.data ?? "the emoji dataset",
+    },
+    images: { type: "string", value: "DIR", help: "training data: an ImageFolder (one subfolder per class)" },
+    latents: { type: "string", value: "DIR", help: "training data: a latent cache of VAE posteriors" },
+    "image-size": { type: "string", value: "N", help: "--images: center-crop size", default: "32" },
+    synthetic: { type: "string", value: "N", help: "training data: N toy blobs of 9 classes" },
+    batch: {
+      type: "string",
+      value: "B",
+      help: `samples per step (1..${MAX_TRAIN_BATCH})`,
+      default: String(d.batch),
+    },
+    lr: { type: "string", value: "LR", help: "AdamW learning rate, in [0, 1]", default: String(d.lr) },
+    "lr-schedule": {
+      type: "string",
+      value: "SPEC",
+      help: "constant, cosine:H or linear:[S-]H[@MIN] (decay over H steps, from step S)",
+      default: "constant",
+    },
+    warmup: { type: "string", value: "W", help: "linear warm-up steps", default: "0" },
+    "weight-decay": {
+      type: "string",
+      value: "WD",
+      help: "AdamW weight decay, in [0, 1]",
+      default: String(d.weightDecay ?? 0),
+    },
+    "max-grad-norm": {
+      type: "string",
+      value: "G",
+      help: "gradient clipping norm (0: none)",
+      default: String(d.maxGradNorm ?? 0),
+    },
+    ema: { type: "string", value: "D", help: "EMA decay, in [0, 1]", default: String(d.ema) },
+    steps: {
+      type: "string",
+      value: "N",
+      help: "total optimizer steps, counting a resumed run's (required; more than the checkpoint's step)",
+    },
+    "checkpoint-every": { type: "string", value: "N", help: "checkpoint every N steps", default: "100" },
+    resume: {
+      type: "boolean",
+      help: "continue the run in --out from its checkpoint (same data order and draws; recipe flags must agree)",
+    },
+    seed: { type: "string", value: "S", help: "seed of the weights, data order and draws", default: "0" },
+    "label-drop": {
+      type: "string",
+      value: "P",
+      help: "label dropout probability (classifier-free guidance)",
+      default: "0.1",
+    },
+    "no-flip": { type: "boolean", help: "no random horizontal flips" },
+    threads: { type: "string", value: "N", help: "ONNX Runtime threads (1..256)", default: "ORT's" },
+    "print-every": {
+      type: "string",
+      value: "N",
+      help: "a progress line every N steps when stderr is not a terminal",
+      default: "steps / 20, at most 100",
+    },
+  };
+}
+
+/**
+ * A model file's path (--teacher, --init) as a recipe records it: relative to the run's folder, so that
+ * a resume works from any working directory (and the tree can move as a whole).
+ */
+export function recipePath(path: string, outDir: string): string {
+  return relative(resolve(outDir), resolve(path));
+}
+
+/** A recorded path back to a usable one; recipes of older runs recorded it relative to where they started. */
+export function resolveRecipePath(recorded: string, outDir: string): string {
+  const fromOut = resolve(outDir, recorded);
+  return isAbsolute(recorded) || existsSync(fromOut) ? fromOut : recorded;
+}
 
 /** The data source recorded for the bundled emoji dataset. */
 export const EMOJI_SOURCE = "emoji32.npz";
@@ -95,7 +163,7 @@ export async function trainingData(
   numClasses: number | undefined,
   seed: number,
 ): Promise<TrainingData> {
-  const synthetic = parseIntFlag(values.synthetic, "--synthetic");
+  const synthetic = parseIntFlag(values.synthetic, "--synthetic", 1, 10_000_000);
   if (synthetic !== undefined) {
     if (values.data || values.images) throw new UsageError("--synthetic excludes --data and --images");
     const set = syntheticSet(synthetic, 9, 32, 3);
@@ -119,7 +187,7 @@ export async function trainingData(
     }
   }
   if (values.images !== undefined) {
-    const size = parseIntFlag(values["image-size"], "--image-size") ?? 32;
+    const size = parseIntFlag(values["image-size"], "--image-size", 1, 4096) ?? 32;
     try {
       const d = await loadImageFolder(String(values.images), size, {
         numClasses,
@@ -177,18 +245,14 @@ export async function warmStart(
   fresh: Map<string, Tensor>,
   classNames: readonly string[],
   model: { kind: "sit" | "refiner"; config: SiTConfig; prefix?: string },
+  outDir: string,
 ): Promise<{ weights: Map<string, Tensor>; recipe: Recipe }> {
   if (!recipe.init) return { weights: fresh, recipe };
-  const path = await requireFile(String(recipe.init), "--init");
+  const path = await requireFile(resolveRecipePath(String(recipe.init), outDir), "--init");
   const sha = await sha256File(path);
   if (recipe.initSha256 && recipe.initSha256 !== sha)
     throw new UsageError(`--resume: the --init file ${path} changed since the run started (sha256 differs)`);
-  let src: ModelCheckpoint;
-  try {
-    src = await loadModelFile(path, { kind: model.kind });
-  } catch (e) {
-    throw new UsageError(`--init: ${(e as Error).message}`);
-  }
+  const src = await readCheckpoint(path, "--init", undefined, model.kind);
   const c = model.config;
   const s = src.config;
   if (
@@ -360,11 +424,14 @@ export interface OutFolder {
   ema: string;
 }
 
-/** Checks --out and --resume: a new run refuses to overwrite a checkpoint, --resume needs one. */
+/**
+ * Checks --out and --resume: a new run refuses to overwrite a checkpoint, --resume needs one; the folder
+ * must be writable. Nothing is created (runTraining makes the folder), so a refused run leaves nothing.
+ */
 export async function outFolder(values: CommandContext["values"]): Promise<OutFolder & { resume: boolean }> {
   const dir = values.out as string | undefined;
   if (!dir) throw new UsageError("--out DIR is required (checkpoint, log and model files go there)");
-  await mkdir(dir, { recursive: true });
+  await checkOutputFolder(dir, "--out");
   const f = {
     dir,
     checkpoint: join(dir, TRAIN_FILES.checkpoint),
@@ -442,12 +509,17 @@ export interface TrainRun {
  * checkpoint and stop), then the model and EMA files and the summary. Returns the exit code.
  */
 export async function runTraining(ctx: CommandContext, r: TrainRun): Promise<number> {
-  const backend = createNodeBackend({ threads: r.threads });
   const v = ctx.values;
+  const { out } = r;
+  await mkdir(out.dir, { recursive: true });
+  // leftovers of writes a killed run did not finish (its checkpoint is the previous one, intact)
+  for (const file of [out.checkpoint, out.log, out.model, out.ema])
+    for (const stale of await removeStaleTemps(file))
+      ctx.stderr.write(`removed ${stale}: a temporary file of an interrupted write\n`);
+  const backend = createNodeBackend({ threads: r.threads });
   const printEvery =
     parseIntFlag(v["print-every"], "--print-every") ?? Math.max(1, Math.min(100, Math.ceil(r.steps / 20)));
   const progress = progressPrinter(ctx.stderr, printEvery);
-  const { out } = r;
   let result: TrainResult;
   try {
     result = await withStopSignals(ctx.stderr, (signal) =>
@@ -533,7 +605,7 @@ export function runFlags(v: CommandContext["values"]): {
   return {
     steps,
     checkpointEvery: parseIntFlag(v["checkpoint-every"], "--checkpoint-every") ?? 100,
-    threads: parseIntFlag(v.threads, "--threads"),
+    threads: parseIntFlag(v.threads, "--threads", 1, 256),
   };
 }
 
@@ -552,7 +624,7 @@ export interface OptimizerDefaults {
  */
 export function optimizerRecipe(v: CommandContext["values"], d: OptimizerDefaults): Recipe {
   return {
-    batch: parseIntFlag(v.batch, "--batch") ?? d.batch,
+    batch: parseIntFlag(v.batch, "--batch", 1, MAX_TRAIN_BATCH) ?? d.batch,
     lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? d.lr,
     ...scheduleFlags(v),
     weightDecay: parseFloatFlag(v["weight-decay"], "--weight-decay", 0, 1) ?? d.weightDecay ?? 0,
@@ -582,6 +654,11 @@ export async function startOrResume(
   if (saved.metadata.kind !== kind)
     throw new UsageError(
       `--resume: ${out.checkpoint} is a ${saved.metadata.kind ?? "unknown"} run, not ${command}`,
+    );
+  const steps = parseIntFlag(v.steps, "--steps");
+  if (steps !== undefined && steps <= saved.state.step)
+    throw new UsageError(
+      `--resume: the run in ${out.dir} is at step ${saved.state.step} already; --steps ${steps} would train nothing (give more than ${saved.state.step} to continue it)`,
     );
   const recipe = resumeRecipe(saved.metadata.recipe, now, givenFlags(v, recipeFlags), saved.state.step);
   return { out, recipe };

@@ -88,7 +88,7 @@ describe("flowturbo convert", () => {
     );
     expect(dtype.err).toMatch(/--dtype must be float32 or float16, got 'int8'/);
     const heads = await cli("convert", goldenPath("sit/sit.pt"), "-o", join(dir, "z.onnx"));
-    expect(heads.code).toBe(EXIT.failure);
+    expect(heads.code).toBe(EXIT.usage); // the file needs a flag: a usage error
     expect(heads.err).toMatch(/sit.pt: hidden size 64 is not a standard SiT width.*--heads/);
     const notModel = await cli("convert", goldenPath("README.md"), "-o", join(dir, "w.onnx"));
     expect(notModel.err).toMatch(/README.md: not a .pt \(zip\), .safetensors or .onnx file/);

@@ -81,6 +81,10 @@ describe("flowturbo eval", () => {
   test("errors say what is missing", async () => {
     const d = join(dir, "imgs");
     await mkdir(d, { recursive: true });
+    expect((await cli("eval", "fid", d, join(dir, "a.npz"))).err).toMatch(
+      /imgs: no images \(.*\) in the folder/,
+    );
+    await writeFile(join(d, "0.png"), await encodePng({ width: 2, height: 2, data: new Uint8Array(12) }));
     expect((await cli("eval", "fid", d, join(dir, "a.npz"))).err).toMatch(/--inception FILE is required/);
     expect((await cli("eval", "fid", join(dir, "nope.npz"), d)).err).toMatch(
       /nope.npz: no such file or folder/,

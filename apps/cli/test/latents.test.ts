@@ -3,10 +3,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LatentEncoder, SD_LATENT_SCALE } from "@flowturbo/data";
+import type { LatentEncoder } from "@flowturbo/data";
 import { buildLatentCache, imageFolder, writePngFolder } from "@flowturbo/data/node";
 import { loadModelFile } from "@flowturbo/sit/node";
 import { Tensor } from "@flowturbo/tensor";
+import { SD_LATENT_SCALE } from "@flowturbo/vae";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadLatentCacheSet } from "../src/latentSet";
 import { cli } from "./run";

@@ -50,7 +50,9 @@ describe("progress output", () => {
     const r = await cli(...args(join(dir, "b.safetensors")), "--json");
     expect(r.code).toBe(EXIT.ok);
     expect(r.err).not.toContain("\r");
-    expect(r.err).toMatch(/^samples 2\/2 step \d+ NFE \d+ elapsed \d+:\d\d ETA/m);
+    // the first step of the first batch, then the last line: never "step 0" at the end
+    expect(r.err).toMatch(/^samples 0\/2 batch 1\/2 step 1 NFE 2 elapsed \d+:\d\d ETA/m);
+    expect(r.err.trim().split("\n").at(-1)).toMatch(/^samples 2\/2 done elapsed \d+:\d\d ETA 0:00$/);
     expect(JSON.parse(r.out).samples).toBe(2);
   });
 });

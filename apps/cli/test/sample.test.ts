@@ -170,7 +170,8 @@ describe("flowturbo sample --compile", () => {
       expect(r.code, r.err).toBe(EXIT.ok);
       const summary = lastJson(r.out);
       expect(summary.compile).toBe(level ?? "block");
-      expect(summary.nfe).toEqual({ base: 8, refiner: 8 }); // 2 batches x (2 + 1 + 1 base, 2 x 2 refiner)
+      // per sample, whatever the batches: 2 + 1 + 1 base, 2 x 2 refiner (model calls: twice, 2 batches)
+      expect(summary.nfe).toEqual({ base: 4, refiner: 4 });
       if (summary.compile === "block")
         // per batch: the noise up once, the final x down once, no state output on the host
         expect(summary.transfers).toMatchObject({ stateUploads: 2, downloads: 2, hostOutputs: 0 });
@@ -243,7 +244,12 @@ describe("flowturbo sample: images", () => {
     const folder = join(dir, "pngs");
     expect((await cli(...base, "--vae", vae, "-o", folder)).code).toBe(EXIT.ok);
     const { readdir } = await import("node:fs/promises");
-    expect((await readdir(folder)).sort()).toEqual(["000000_778.png", "000001_216.png", "000002_24.png"]);
+    expect((await readdir(folder)).sort()).toEqual([
+      "000000_778.png",
+      "000001_216.png",
+      "000002_24.png",
+      "flowturbo-samples.json", // written last: the folder is complete
+    ]);
   });
 
   test("a latent model without --vae explains what to pass", async () => {

@@ -2,7 +2,7 @@
 // 9 categories mapped onto the 24 groups; the refiner takes its teacher's emoji labelling by default.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { readTrainCheckpointFile } from "@flowturbo/sit/node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EXIT } from "../src";
@@ -41,7 +41,8 @@ describe("--init (warm start)", () => {
     const recipe = JSON.parse(
       (await readTrainCheckpointFile(join(out, "checkpoint.safetensors"))).metadata.recipe,
     );
-    expect(recipe).toMatchObject({ init: base, data: "emoji:groups" });
+    // recorded relative to the run's folder (a resume works from any working directory)
+    expect(recipe).toMatchObject({ init: relative(out, base), data: "emoji:groups" });
     expect(recipe.initSha256).toMatch(/^[0-9a-f]{64}$/);
     const ref = join(dir, "refiner");
     const rr = await cli(

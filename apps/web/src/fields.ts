@@ -89,11 +89,14 @@ function methodField(e: MethodError): Field {
 /** The page field of a pipeline Problem. */
 export function problemField(p: Problem): Field {
   switch (p.field) {
+    case "samples":
+      return "count";
     case "labels":
-      return p.part === "count" ? "count" : "class";
+      return "class";
     case "refiner":
       return "plan";
     case "vae":
+    case "noise": // the page gives no noise
       return "page";
     default:
       return p.field;
@@ -161,7 +164,7 @@ export function readForm(
   for (const p of checkRequest(rules, model, INTERACTIVE_LIMITS)) {
     // method-dependent rules only for a method that parsed (the placeholder's are not the user's)
     if (!method && (p.field === "compile" || p.field === "refiner")) continue;
-    if (p.field === "labels" && p.part === "class" && classId === undefined) continue;
+    if (p.field === "labels" && classId === undefined) continue;
     problems.push({ field: problemField(p), message: p.message });
   }
   const once = problems.filter((p, i) => problems.findIndex((q) => q.field === p.field) === i);

@@ -16,6 +16,7 @@ beforeAll(async () => {
   if (skip) return;
   harness = await startHarness();
   page = await harness.browser.newPage();
+  page.setDefaultTimeout(SAFETY_TIMEOUT_MS);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => {

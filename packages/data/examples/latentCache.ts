@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LatentEncoder, sampleLatents } from "@flowturbo/data";
+import { SD_LATENT_SCALE } from "@flowturbo/vae";
 import {
   buildLatentCache,
   flatFolder,
@@ -34,7 +35,7 @@ console.log(`${index.numShards} shards, complete: ${index.complete}, latent ${in
 // Training reads posteriors (checksums verified on open) and samples fresh latents every epoch.
 const cache = await openLatentCache(join(dir, "cache"));
 for await (const b of cache.batches({ batchSize: 6, seed: 0, epoch: 0 })) {
-  const x1 = sampleLatents(b.mean, b.std, b.rows, { seed: 0, epoch: 0 }); // 0.18215 * (mean + std * eps)
+  const x1 = sampleLatents(b.mean, b.std, b.rows, { seed: 0, epoch: 0, scale: SD_LATENT_SCALE }); // 0.18215 * (mean + std * eps)
   console.log(x1.shape.join("x"), [...b.flips].join(""));
 }
 await cache.close();

@@ -27,7 +27,7 @@ export class ImageLoadError extends Error {
     readonly path: string,
     override readonly cause: unknown,
   ) {
-    super(`${path}: cannot load image: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
 

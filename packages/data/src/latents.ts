@@ -2,9 +2,6 @@
 
 import { noiseForSample, type Seed, Tensor } from "@flowturbo/tensor";
 
-/** SD-VAE latent scale (sd-vae-ft-ema): latent = 0.18215 * sample. */
-export const SD_LATENT_SCALE = 0.18215;
-
 /** RNG stream prefix of the posterior noise drawn at training time ("data/latent-eps/<epoch>"). */
 export const LATENT_EPS_STREAM = "data/latent-eps";
 
@@ -19,8 +16,8 @@ export interface SampleLatentOptions {
   seed?: Seed;
   /** Fresh noise per epoch (default 0). */
   epoch?: number;
-  /** Latent scale (default 0.18215, the SD VAE's). */
-  scale?: number;
+  /** The VAE's latent scale (its scaling_factor; `@flowturbo/vae`'s SD_LATENT_SCALE for sd-vae-ft-ema). */
+  scale: number;
 }
 
 /**
@@ -33,7 +30,7 @@ export function sampleLatents(
   mean: Tensor,
   std: Tensor,
   ids: ArrayLike<number>,
-  options: SampleLatentOptions = {},
+  options: SampleLatentOptions,
 ): Tensor<"float32"> {
   if (mean.shape.join() !== std.shape.join())
     throw new Error(`mean [${mean.shape}] and std [${std.shape}] differ`);
@@ -43,7 +40,7 @@ export function sampleLatents(
   const row = rowShape.reduce((a, b) => a * b, 1);
   const m = mean.dtype === "float32" ? (mean.data as Float32Array) : mean.toFloat32();
   const s = std.dtype === "float32" ? (std.data as Float32Array) : std.toFloat32();
-  const scale = Math.fround(options.scale ?? SD_LATENT_SCALE);
+  const scale = Math.fround(options.scale);
   const stream = `${LATENT_EPS_STREAM}/${options.epoch ?? 0}`;
   const out = new Float32Array(n * row);
   for (let i = 0; i < n; i++) {

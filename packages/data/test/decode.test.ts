@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { openNpz } from "@flowturbo/tensor";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
+import { encodePng } from "../src/index";
 import { decodeImage, decodeImageFile } from "../src/node/index";
 import { encode, tempDir } from "./helpers";
 import { pattern } from "./pattern";
@@ -76,5 +77,19 @@ describe("decodeImage (sharp)", () => {
     const garbage = join(tmp.dir, "garbage.png");
     await writeFile(garbage, "not an image at all");
     await expect(decodeImageFile(garbage)).rejects.toThrow(/garbage\.png/);
+    // a PNG with a broken CRC, and one cut after its header: the path and the fault in words
+    const png = await encodePng({ width: 4, height: 4, data: new Uint8Array(48).fill(200) });
+    const badCrc = join(tmp.dir, "crc.png");
+    const bytes = png.slice();
+    bytes[bytes.length - 20] ^= 0xff;
+    await writeFile(badCrc, bytes);
+    const cut = join(tmp.dir, "cut.png");
+    await writeFile(cut, png.subarray(0, 30));
+    for (const f of [badCrc, cut])
+      await expect(decodeImageFile(f)).rejects.toThrow(
+        new RegExp(
+          `${f.replace(/[.]/g, "\\.")}: not a readable image: corrupt, truncated or of another format \\(.+\\)$`,
+        ),
+      );
   });
 });

@@ -4,7 +4,8 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { noiseForSample, Tensor } from "@flowturbo/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { flipFor, type LatentEncoder, SD_LATENT_SCALE, sampleLatents } from "../src/index";
+import { SD_LATENT_SCALE } from "@flowturbo/vae";
+import { flipFor, type LatentEncoder, sampleLatents } from "../src/index";
 import {
   buildLatentCache,
   flatFolder,
@@ -172,7 +173,7 @@ describe("latent cache", () => {
           expect(b.flips[k]).toBe(flipFor(9, 2, i) ? 1 : 0);
         });
         seen.push(...b.indices);
-        const z = sampleLatents(b.mean, b.std, b.rows, { seed: 9, epoch: 2 });
+        const z = sampleLatents(b.mean, b.std, b.rows, { seed: 9, epoch: 2, scale: SD_LATENT_SCALE });
         expect(z.shape).toEqual([b.indices.length, 4, 2, 2]);
       }
       expect(seen.sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -210,12 +211,16 @@ describe("sampleLatents", () => {
   it("is scale * (mean + std * eps) with per-row, per-epoch noise", () => {
     const mean = Tensor.from("float32", [2, 1, 1, 2], [0, 1, 2, 3]);
     const std = Tensor.from("float32", [2, 1, 1, 2], [1, 1, 0.5, 0.5]);
-    const z = sampleLatents(mean, std, [10, 11], { seed: 4, epoch: 1 });
+    const z = sampleLatents(mean, std, [10, 11], { seed: 4, epoch: 1, scale: SD_LATENT_SCALE });
     const eps = noiseForSample(4, 11, [1, 1, 2], "data/latent-eps/1");
     expect(z.data[2]).toBe(
       Math.fround(Math.fround(SD_LATENT_SCALE) * Math.fround(2 + Math.fround(0.5 * eps[0]))),
     );
-    expect(sampleLatents(mean, std, [10, 11], { seed: 4, epoch: 1 }).data).toEqual(z.data);
-    expect(sampleLatents(mean, std, [10, 11], { seed: 4, epoch: 2 }).data).not.toEqual(z.data);
+    expect(sampleLatents(mean, std, [10, 11], { seed: 4, epoch: 1, scale: SD_LATENT_SCALE }).data).toEqual(
+      z.data,
+    );
+    expect(
+      sampleLatents(mean, std, [10, 11], { seed: 4, epoch: 2, scale: SD_LATENT_SCALE }).data,
+    ).not.toEqual(z.data);
   });
 });

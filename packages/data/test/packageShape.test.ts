@@ -45,6 +45,8 @@ describe("package shape", () => {
       "openLatentCache",
       "writePngGrid",
       "writePngFolder",
+      "PngFolderWriter",
+      "sampleFolderFiles",
       "writeSampleNpz",
       "openSampleNpzWriter",
     ])

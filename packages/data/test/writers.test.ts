@@ -6,7 +6,15 @@ import { encodeNpz, openNpz, openZip, Tensor } from "@flowturbo/tensor";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { encodePng, floatToUint8Nhwc, makeGrid } from "../src/index";
-import { openSampleNpzWriter, writePngFolder, writePngGrid, writeSampleNpz } from "../src/node/index";
+import {
+  listImageFiles,
+  openSampleNpzWriter,
+  PngFolderWriter,
+  SAMPLE_FOLDER_MANIFEST,
+  writePngFolder,
+  writePngGrid,
+  writeSampleNpz,
+} from "../src/node/index";
 import { tempDir } from "./helpers";
 import { pattern } from "./pattern";
 
@@ -72,9 +80,39 @@ describe("grids and PNG folders", () => {
     const imgs = batch(3, 5, 5);
     const dir = join(tmp.dir, "pngs");
     const paths = await writePngFolder(imgs, dir, { startIndex: 10, labels: [1, 2, 3] });
-    expect(await readdir(dir)).toEqual(["000010_1.png", "000011_2.png", "000012_3.png"]);
+    expect(await readdir(dir)).toEqual([
+      "000010_1.png",
+      "000011_2.png",
+      "000012_3.png",
+      SAMPLE_FOLDER_MANIFEST,
+    ]);
     const back = await sharp(paths[2]).raw().toBuffer();
     expect(Buffer.from(back).equals(imgs.data.subarray(2 * 75, 3 * 75))).toBe(true);
+    expect(await listImageFiles(dir)).toEqual(paths);
+  });
+
+  it("a folder records completeness: readers refuse an interrupted run and read exactly a complete one's files", async () => {
+    const dir = join(tmp.dir, "run");
+    const imgs = batch(4, 5, 5);
+    const w = await PngFolderWriter.open(dir, { count: 4 });
+    await w.append(imgs.sliceRows(0, 2), [7, 7]);
+    // killed here: two valid PNGs, and the record says so
+    await expect(listImageFiles(dir)).rejects.toThrow(
+      /run: an interrupted sample run \(flowturbo-samples.json says incomplete: 4 images were to be written\)/,
+    );
+    await w.append(imgs.sliceRows(2, 4), [8, 8]);
+    await w.close();
+    expect((await listImageFiles(dir)).map((p) => p.slice(dir.length + 1))).toEqual([
+      "000000_7.png",
+      "000001_7.png",
+      "000002_8.png",
+      "000003_8.png",
+    ]);
+    // a later run of 1 image into the same folder: the stale files are not read
+    await writePngFolder(imgs.sliceRows(0, 1), dir);
+    expect((await listImageFiles(dir)).map((p) => p.slice(dir.length + 1))).toEqual(["000000.png"]);
+    // no temporary files left behind
+    expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
 

@@ -79,3 +79,11 @@ export function frechetDistance(a: GaussianStats, b: GaussianStats, options: Fre
 
 /** Alias of `frechetDistance` for pool3 statistics. */
 export const fid = frechetDistance;
+
+/**
+ * A Fréchet distance for reports, 4 decimals: the distance is never negative, so rounding noise of
+ * identical statistics (-1e-12) reads 0.0000, not -0.0000.
+ */
+export function formatDistance(value: number): string {
+  return (Math.abs(value) < 5e-5 ? 0 : value).toFixed(4);
+}

@@ -2,6 +2,7 @@ import type { Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import {
   featureStats,
+  formatDistance,
   frechetDistance,
   frechetDistanceDetailed,
   type GaussianStats,
@@ -98,6 +99,12 @@ describe("Frechet distance properties", () => {
     const rows = Float64Array.from({ length: 300 * 12 }, () => r());
     const s = featureStats(rows, 12);
     expect(Math.abs(frechetDistance(s, s))).toBeLessThan(1e-12);
+    // reported as 0.0000 whatever the rounding noise's sign
+    expect([formatDistance(-1e-12), formatDistance(-0), formatDistance(12.34567)]).toEqual([
+      "0.0000",
+      "0.0000",
+      "12.3457",
+    ]);
     const t = featureStats(rows.subarray(0, 50 * 10), 10);
     expect(() => frechetDistance(s, t)).toThrow(/different dimensions: 12 and 10/);
     expect(() => new StatsAccumulator(3).stats()).toThrow(/at least 2/);

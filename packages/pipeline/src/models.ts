@@ -3,7 +3,13 @@
 // From bytes or any byte source, so the CLI (files) and the web app (downloads, picked files) share it.
 import type { Backend, ExecutionProvider } from "@flowturbo/core";
 import { refinerGraph } from "@flowturbo/refiner";
-import { loadCheckpoint, type ModelCheckpoint, type ModelKind, sitGraph } from "@flowturbo/sit";
+import {
+  checkStateDict,
+  loadCheckpoint,
+  type ModelCheckpoint,
+  type ModelKind,
+  sitGraph,
+} from "@flowturbo/sit";
 import type { Graph, SourceLike } from "@flowturbo/tensor";
 import {
   loadVaeDecoder,
@@ -37,8 +43,8 @@ export class ModelKindError extends Error {
 }
 
 export interface ReadModelOptions {
-  /** The role the file must play: "sit" (the base model) or "refiner". */
-  expect: ModelKind;
+  /** The role the file must play: "sit" (the base model) or "refiner"; omitted: either (converters, verifiers). */
+  expect?: ModelKind;
   /** Name for messages (the file name, URL, or picked file). */
   file: string;
   /** Attention heads for a width outside SiT's table (recorded files know theirs). */
@@ -47,10 +53,14 @@ export interface ReadModelOptions {
   entry?: "model" | "ema";
 }
 
-/** Reads a checkpoint and checks that it is the kind of model its role needs. */
+/**
+ * Reads a checkpoint and checks that it is the kind of model its role needs, and that its weights are
+ * exactly the network's parameters (names and shapes), before any session is built from it.
+ */
 export async function readModel(source: SourceLike, opts: ReadModelOptions): Promise<ModelCheckpoint> {
   const ckpt = await loadCheckpoint(source, { file: opts.file, heads: opts.heads, entry: opts.entry });
-  if (ckpt.kind !== opts.expect) throw new ModelKindError(ckpt.file, ckpt.kind, opts.expect);
+  if (opts.expect && ckpt.kind !== opts.expect) throw new ModelKindError(ckpt.file, ckpt.kind, opts.expect);
+  checkStateDict(modelGraph(ckpt), ckpt.weights, ckpt.file);
   return ckpt;
 }
 
@@ -88,8 +98,8 @@ export interface OpenVaeOptions {
   file: string;
   /** The diffusers config.json text, and its name; default SD's (sd-vae-ft-ema). */
   config?: { text: string; file: string };
-  /** Latent height/width the decoder graph is built for (the base model's input size). */
-  latentSize?: number;
+  /** Latent height and width the decoder graph is built for (the base model's input size; any size works). */
+  latentSize?: number | readonly [number, number];
   providers?: readonly ExecutionProvider[];
 }
 

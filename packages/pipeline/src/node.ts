@@ -24,7 +24,11 @@ export const DIFFUSERS_VAE_WEIGHTS = "diffusion_pytorch_model.safetensors";
 export async function openVaeFile(
   backend: Backend,
   path: string,
-  opts: { configPath?: string; latentSize?: number; providers?: readonly ExecutionProvider[] } = {},
+  opts: {
+    configPath?: string;
+    latentSize?: number | readonly [number, number];
+    providers?: readonly ExecutionProvider[];
+  } = {},
 ): Promise<VaeDecoder> {
   let weights = path;
   let configPath = opts.configPath;

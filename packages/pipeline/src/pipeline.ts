@@ -17,6 +17,7 @@ import { blockPlanOf, type SamplingMethod } from "./method";
 import { checkpointClassNames, missingVaeMessage, ModelKindError, needsVae } from "./models";
 import {
   type CompileLevel,
+  checkNoise,
   checkRequest,
   defaultCompileLevel,
   isGuided,
@@ -252,7 +253,10 @@ export class FlowTurboPipeline {
       p.decode !== false && needsVae(this.models.base) && !this.models.vae
         ? [{ field: "vae", message: missingVaeMessage(this.models.base) }]
         : [];
+    const [c, h, w] = this.sampleShape;
+    const noise = p.noise ? checkNoise(p.noise, p.labels.length, c * h * w) : [];
     return vae.concat(
+      noise,
       checkRequest(
         ruleInput(p),
         { numClasses: this.config.numClasses, hasRefiner: this.hasRefiner, classNames: this.classNames },

@@ -62,10 +62,8 @@ export const SIT_GUIDED_CHANNELS: GuidedChannels = "sit";
 
 /** A request field that breaks a rule, with the message for the user. */
 export interface Problem {
-  field: "method" | "compile" | "cfg" | "labels" | "batch" | "refiner" | "vae" | "seed";
+  field: "method" | "compile" | "cfg" | "samples" | "labels" | "batch" | "refiner" | "vae" | "seed" | "noise";
   message: string;
-  /** Field "labels": whether the number of samples or a class is at fault. */
-  part?: "count" | "class";
 }
 
 export interface RuleInput {
@@ -90,6 +88,35 @@ export interface ModelFacts {
 /** "got 7", or for NaN (an empty or non-numeric field) "it is empty or not a number". */
 function got(v: number): string {
   return Number.isNaN(v) ? "it is empty or not a number" : `got ${v}`;
+}
+
+/** Index of the first value that is NaN or infinite, or -1. */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/**
+ * The rules of given starting noise: one value per sample element (`samples` x `perSample`), all finite
+ * (NaN noise would give NaN samples, written as black images).
+ */
+export function checkNoise(noise: ArrayLike<number>, samples: number, perSample: number): Problem[] {
+  if (noise.length !== samples * perSample)
+    return [
+      {
+        field: "noise",
+        message: `the noise has ${noise.length} values, expected ${samples} samples x ${perSample} = ${samples * perSample}`,
+      },
+    ];
+  const bad = firstNonFinite(noise);
+  if (bad >= 0)
+    return [
+      {
+        field: "noise",
+        message: `the noise is not finite: value ${bad} (sample ${Math.floor(bad / perSample)}) is ${noise[bad]}`,
+      },
+    ];
+  return [];
 }
 
 /**
@@ -125,15 +152,13 @@ export function checkRequest(
     });
   if (!Number.isInteger(r.samples) || r.samples < 1 || r.samples > limits.samples)
     problems.push({
-      field: "labels",
-      part: "count",
+      field: "samples",
       message: `the number of samples must be in 1..${limits.samples}, ${got(r.samples)}`,
     });
   const bad = model && r.labels?.find((c) => !Number.isInteger(c) || c < 0 || c >= model.numClasses);
   if (model && bad !== undefined)
     problems.push({
       field: "labels",
-      part: "class",
       message: `class ${bad} is not a class of this model (0..${model.numClasses - 1})`,
     });
   if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > limits.batch)

@@ -4,6 +4,7 @@ import type { Session } from "@flowturbo/core";
 import {
   type GuidedChannels,
   type NfeCounts,
+  NonFiniteError,
   type Plan,
   type SolverAbortSignal,
   sampleFlowTurbo,
@@ -15,7 +16,7 @@ import { noiseForSample, randomNormal, Tensor } from "@flowturbo/tensor";
 import { sampleBatchWithBlocks } from "./blocks/executor";
 import { type BlockSessions, emptyTransferCounts, type TransferCounts } from "./blocks/io";
 import { blockPlanOf, methodName, type SamplingMethod } from "./method";
-import { type CompileLevel, isGuided, SIT_GUIDED_CHANNELS } from "./rules";
+import { type CompileLevel, firstNonFinite, isGuided, SIT_GUIDED_CHANNELS } from "./rules";
 import { baseVelocity, doubledLabels, refinerVelocity } from "./velocity";
 
 export interface SampleRequest {
@@ -158,6 +159,34 @@ export function initialNoise(
   return out;
 }
 
+/**
+ * Samples that came out NaN or infinite (written as images they would be black): a model call returned
+ * a non-finite value (the solvers' NonFiniteError, the `cause`), or the final state is not finite (block
+ * sessions, whose state stays on the device). Usually non-finite weights, or guidance that overflows.
+ */
+export class NonFiniteSamplesError extends Error {
+  constructor(
+    /** Global indices of the batch, [first, end). */
+    readonly first: number,
+    readonly end: number,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `samples ${first}..${end - 1}: ${detail}; the model's weights may hold NaN or infinite values, or the guidance scale overflows them`,
+      options,
+    );
+    this.name = "NonFiniteSamplesError";
+  }
+}
+
+const NON_FINITE_SOURCES: Record<string, string> = {
+  velocity: "the base model's velocity",
+  refiner: "the refiner's output",
+  noise: "the SDE noise",
+  "model output": "a model output",
+};
+
 export async function sample(req: SampleRequest): Promise<SampleResult> {
   const n = req.labels.length;
   const per = req.shape.reduce((a, b) => a * b, 1);
@@ -235,44 +264,62 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     const t0 = performance.now();
     const m = req.method;
     let result: { x: Float32Array; nfe: NfeCounts };
-    const base = blocks
-      ? undefined
-      : baseVelocity(requireBase(req.base), { shape: stateShape, labels: modelLabels });
-    if (blocks) {
-      result = await sampleBatchWithBlocks(blocks.sessions, z, labels, {
-        plan: blocks.plan,
-        sampleShape: req.shape,
-        nullClass: req.nullClass,
-        cfgScale: cfg,
-        guidanceChannels: channels,
-        guidanceInterval: req.guidanceInterval,
-        signal: req.signal,
-        // x only when asked for: otherwise the state stays on the device between blocks
-        stepStates: req.stepStates,
-        onStep: common.onStep,
-        beforeReadback: (info) => report("readback", { ...info, nfe: add(nfe, info.nfe) }),
-        transfers,
-      });
-    } else if (!base) {
-      throw new Error("unreachable: no base velocity");
-    } else if (m.kind === "plan") {
-      const refiner = req.refiner
-        ? refinerVelocity(req.refiner, { shape: stateShape, labels: modelLabels })
-        : undefined;
-      result = await sampleFlowTurbo(base, x0, { ...common, plan: m.plan, refiner });
-    } else if (m.kind === "dopri5") {
-      // clipToEnd false: SiT's ODE sampler (torchdiffeq) lets the last step pass t = 1 and interpolates.
-      result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol, clipToEnd: false });
-    } else if (m.kind === "sde") {
-      const noise = (step: number) => sdeNoise(req.seed, g, b, per, step, guided);
-      result = await solveSde(base, x0, { ...common, noise, numSteps: m.steps });
-    } else {
-      result = await solveFixedStep(base, x0, { ...common, method: m.solver, steps: m.steps });
+    try {
+      const base = blocks
+        ? undefined
+        : baseVelocity(requireBase(req.base), { shape: stateShape, labels: modelLabels });
+      if (blocks) {
+        result = await sampleBatchWithBlocks(blocks.sessions, z, labels, {
+          plan: blocks.plan,
+          sampleShape: req.shape,
+          nullClass: req.nullClass,
+          cfgScale: cfg,
+          guidanceChannels: channels,
+          guidanceInterval: req.guidanceInterval,
+          signal: req.signal,
+          // x only when asked for: otherwise the state stays on the device between blocks
+          stepStates: req.stepStates,
+          onStep: common.onStep,
+          beforeReadback: (info) => report("readback", { ...info, nfe: add(nfe, info.nfe) }),
+          transfers,
+        });
+      } else if (!base) {
+        throw new Error("unreachable: no base velocity");
+      } else if (m.kind === "plan") {
+        const refiner = req.refiner
+          ? refinerVelocity(req.refiner, { shape: stateShape, labels: modelLabels })
+          : undefined;
+        result = await sampleFlowTurbo(base, x0, { ...common, plan: m.plan, refiner });
+      } else if (m.kind === "dopri5") {
+        // clipToEnd false: SiT's ODE sampler (torchdiffeq) lets the last step pass t = 1 and interpolates.
+        result = await solveDopri5(base, x0, { ...common, atol: m.atol, rtol: m.rtol, clipToEnd: false });
+      } else if (m.kind === "sde") {
+        const noise = (step: number) => sdeNoise(req.seed, g, b, per, step, guided);
+        result = await solveSde(base, x0, { ...common, noise, numSteps: m.steps });
+      } else {
+        result = await solveFixedStep(base, x0, { ...common, method: m.solver, steps: m.steps });
+      }
+    } catch (e) {
+      if (!(e instanceof NonFiniteError)) throw e;
+      const what = NON_FINITE_SOURCES[e.source] ?? e.source;
+      throw new NonFiniteSamplesError(
+        g,
+        g + b,
+        `${what} at t=${e.t} (step ${e.step}) is not finite (NaN or infinity)`,
+        { cause: e },
+      );
     }
     timings.sampling += performance.now() - t0;
     Object.assign(nfe, add(nfe, result.nfe));
     // first half of the doubled batch: the samples; then only the kept rows
     const out = result.x.subarray(keep[0] * per, keep[1] * per);
+    const bad = firstNonFinite(out);
+    if (bad >= 0)
+      throw new NonFiniteSamplesError(
+        g,
+        g + b,
+        `sample ${g + keep[0] + Math.floor(bad / per)} is not finite (NaN or infinity) after sampling`,
+      );
     latents.set(out, start * per);
     if (req.decode) {
       report("decode", { step: 0, t: 1, nfe: { ...nfe } });

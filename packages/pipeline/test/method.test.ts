@@ -104,6 +104,6 @@ describe("parseMethod", () => {
       samples: 1e9,
       batch: 1e6,
     };
-    expect(checkRequest(r).map((p) => p.field)).toEqual(["compile", "labels", "batch"]);
+    expect(checkRequest(r).map((p) => p.field)).toEqual(["compile", "samples", "batch"]);
   });
 });

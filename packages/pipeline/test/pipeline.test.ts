@@ -6,11 +6,13 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import type { Backend } from "@flowturbo/core";
 import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/sit";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Tensor } from "@flowturbo/tensor";
 import {
   checkRequest,
   FlowTurboPipeline,
   type GenerateParams,
   INTERACTIVE_LIMITS,
+  NonFiniteSamplesError,
   parseMethod,
   RequestError,
   ruleInput,
@@ -181,10 +183,10 @@ describe("FlowTurboPipeline", () => {
     const many = params({ labels: new Array(65).fill(1), batch: 65 });
     expect(pipeline.check(many)).toEqual([]);
     expect(pipeline.check(many, INTERACTIVE_LIMITS)).toEqual([
-      { field: "labels", part: "count", message: "the number of samples must be in 1..64, got 65" },
+      { field: "samples", message: "the number of samples must be in 1..64, got 65" },
       { field: "batch", message: "batch must be an integer in 1..64, got 65" },
     ]);
-    expect(pipeline.check(params({ labels: [1000] }))[0].part).toBe("class");
+    expect(pipeline.check(params({ labels: [1000] }))[0].field).toBe("labels"); // a class; the count is "samples"
     // an empty form field reaches the rules as NaN
     expect(pipeline.check(params({ cfg: Number.NaN, seed: Number.NaN })).map((q) => q.message)).toEqual([
       "guidance scale must be a number in 0..100 (1 = no guidance), it is empty or not a number",
@@ -208,12 +210,41 @@ describe("FlowTurboPipeline", () => {
     expect(fields(params({ cfg: 1e308 }))).toEqual(["cfg"]);
     expect(fields(params({ seed: -1 }))).toEqual(["seed"]);
     expect(fields(params({ batch: 0 }))).toEqual(["batch"]);
-    expect(fields(params({ labels: [] }))).toEqual(["labels"]);
+    expect(fields(params({ labels: [] }))).toEqual(["samples"]);
     expect(fields(params({ decode: true }))).toEqual(["vae"]);
+    const per = 4 * 8 * 8; // the tiny SiT's [4, 8, 8] latents
+    expect(pipeline.check(params({ noise: new Float32Array(per) }))[0].message).toMatch(
+      /the noise has 256 values, expected 3 samples x 256 = 768/,
+    );
+    const nan = new Float32Array(3 * per);
+    nan[per + 5] = Number.NaN;
+    expect(pipeline.check(params({ noise: nan }))).toEqual([
+      { field: "noise", message: "the noise is not finite: value 261 (sample 1) is NaN" },
+    ]);
     expect(pipeline.check(params({ decode: true }))[0].message).toMatch(
       /sit\.safetensors generates 4-channel latents: give a VAE/,
     );
     await expect(pipeline.generate(params({ cfg: Number.NaN }))).rejects.toBeInstanceOf(RequestError);
+  });
+
+  test("non-finite samples are an error at every compile level, never NaN images", async () => {
+    const weights = new Map(base.weights);
+    const w = weights.get("final_layer.linear.weight")!;
+    weights.set("final_layer.linear.weight", new Tensor("float32", w.shape, w.toFloat32().fill(Number.NaN)));
+    const broken = await FlowTurboPipeline.open(node, { base: { ...base, weights }, refiner });
+    try {
+      for (const compile of ["block", "model"] as const) {
+        const run = broken.generate(params({ compile }));
+        await expect(run, compile).rejects.toBeInstanceOf(NonFiniteSamplesError);
+        await expect(run, compile).rejects.toThrow(
+          compile === "block"
+            ? /samples 0\.\.2: sample 0 is not finite \(NaN or infinity\) after sampling; the model's weights/
+            : /samples 0\.\.2: the base model's velocity at t=0 \(step 0\) is not finite/,
+        );
+      }
+    } finally {
+      await broken.release();
+    }
   });
 
   test("a refiner as the base model (and the reverse) is refused by file name", async () => {

@@ -6,8 +6,16 @@ import { refinerConfig, refinerFeeds, refinerObjective, STUDENT, TEACHER } from 
 import type { Tensor } from "@flowturbo/tensor";
 
 const teacher: SiTConfig = {
-  inputSize: 8, patchSize: 4, inChannels: 3, outChannels: 3, keepChannels: 3,
-  hiddenSize: 32, depth: 1, numHeads: 2, numClasses: 3, mlpRatio: 4,
+  inputSize: 8,
+  patchSize: 4,
+  inChannels: 3,
+  outChannels: 3,
+  keepChannels: 3,
+  hiddenSize: 32,
+  depth: 1,
+  numHeads: 2,
+  numClasses: 3,
+  mlpRatio: 4,
 };
 const student = refinerConfig(teacher); // depth 1 on concat[x, v]: 6 input channels
 const { graph } = refinerObjective(teacher, student, 2);

@@ -18,7 +18,11 @@ const backend = createNodeBackend();
 const session = await backend.load({ graph, weights: ckpt.weights });
 const c = ckpt.config;
 const out = await session.run({
-  x: new Tensor("float32", [2, c.inChannels, c.inputSize, c.inputSize], new Float32Array(2 * c.inChannels * c.inputSize ** 2)),
+  x: new Tensor(
+    "float32",
+    [2, c.inChannels, c.inputSize, c.inputSize],
+    new Float32Array(2 * c.inChannels * c.inputSize ** 2),
+  ),
   t: Tensor.from("float32", [2], [0.25, 0.75]),
   y: Tensor.from("int64", [2], [207, c.numClasses]), // a class and the null class
 });

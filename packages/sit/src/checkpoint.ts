@@ -47,7 +47,12 @@ export async function detectFormat(input: SourceLike, name?: string): Promise<Ch
   const source = toSource(input, name);
   const head = await readAt(source, 0, Math.min(9, source.size), "file header");
   if (head[0] === 0x50 && head[1] === 0x4b) return "pt"; // zip: torch.save
-  if (head.length >= 9 && head[8] === 0x7b) return "safetensors"; // u64 header length, then '{'
+  // safetensors: a u64 header length that fits the file, then JSON ('{', or '[' for a malformed header
+  // that openSafetensors names), checked before ONNX: a length of 8 starts with ONNX's 0x08
+  if (head.length >= 9 && (head[8] === 0x7b || head[8] === 0x5b)) {
+    const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+    if (length + 8n <= BigInt(source.size)) return "safetensors";
+  }
   if (head[0] === 0x08) return "onnx"; // protobuf field 1 (ir_version), varint
   throw new Error(`${sourceName(source)}: not a .pt (zip), .safetensors or .onnx file`);
 }
@@ -60,18 +65,73 @@ interface RawWeights {
   metadata?: Record<string, string>;
 }
 
+const CONFIG_FIELDS: readonly (keyof SiTConfig)[] = [
+  "inputSize",
+  "patchSize",
+  "inChannels",
+  "outChannels",
+  "keepChannels",
+  "hiddenSize",
+  "depth",
+  "numHeads",
+  "numClasses",
+  "mlpRatio",
+];
+
+/**
+ * The architecture recorded under ONNX_CONFIG_KEY, checked against the weights before anything is built
+ * from it: every size the tensors determine (depth, width, patch, input size, channels, classes, MLP
+ * ratio) must agree with them; the heads (which no tensor shape shows) must divide the width. A file whose
+ * metadata was edited (depth 100000, inputSize 400000) is refused here, not by running out of memory.
+ */
+export function checkRecordedModel(
+  text: string,
+  weights: ReadonlyMap<string, Tensor>,
+  file: string,
+): { kind: ModelKind; config: SiTConfig } {
+  const what = `metadata '${ONNX_CONFIG_KEY}'`;
+  let v: { kind?: unknown; config?: Record<string, unknown> };
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: ${what} is not valid JSON (${(err as Error).message})`);
+  }
+  if (v === null || typeof v !== "object" || typeof v.config !== "object" || v.config === null)
+    throw new Error(`${file}: ${what} must be {"kind": "sit" | "refiner", "config": {...}}`);
+  if (v.kind !== "sit" && v.kind !== "refiner")
+    throw new Error(`${file}: ${what} records a '${String(v.kind)}' model, not a SiT or a refiner`);
+  const recorded = v.config;
+  const heads = recorded.numHeads;
+  if (typeof heads !== "number" || !Number.isInteger(heads) || heads < 1)
+    throw new Error(`${file}: ${what}: numHeads must be a positive integer, got ${JSON.stringify(heads)}`);
+  const { config } = inferConfig(weights, { file, heads, kind: v.kind });
+  const differ = CONFIG_FIELDS.filter((k) => recorded[k] !== config[k]);
+  if (differ.length)
+    throw new Error(
+      `${file}: ${what} does not match the weights: ${differ
+        .map((k) => `${k} ${JSON.stringify(recorded[k])} recorded, ${config[k]} in the tensors`)
+        .join("; ")}`,
+    );
+  return { kind: v.kind, config };
+}
+
 async function readWeights(
   source: ByteSource,
   format: CheckpointFormat,
   opts: LoadCheckpointOptions,
 ): Promise<RawWeights> {
   const file = sourceName(source);
+  if (format !== "pt" && opts.entry !== undefined)
+    throw new Error(
+      `${file}: entry '${opts.entry}' applies to .pt training checkpoints ({"model", "ema", ...}); this ${format} file holds one set of weights`,
+    );
   if (format === "safetensors") {
     const f = await openSafetensors(source);
     const meta = f.metadata?.[ONNX_CONFIG_KEY];
+    const weights = await f.tensors();
     return {
-      weights: await f.tensors(),
-      recorded: meta ? JSON.parse(meta) : undefined,
+      weights,
+      recorded: meta === undefined ? undefined : checkRecordedModel(meta, weights, file),
       metadata: f.metadata ? { ...f.metadata } : undefined,
     };
   }
@@ -82,12 +142,18 @@ async function readWeights(
     for (const t of model.graph.initializer ?? [])
       if (t.name && !t.name.startsWith("const_")) weights.set(t.name, tensorFromProto(t));
     const meta = model.metadataProps?.find((m) => m.key === ONNX_CONFIG_KEY);
-    return { weights, recorded: meta ? JSON.parse(meta.value) : undefined };
+    return { weights, recorded: meta ? checkRecordedModel(meta.value, weights, file) : undefined };
   }
   const ckpt = await loadTorchCheckpoint(source);
   const entries =
     ckpt instanceof Map ? [...ckpt.keys()].map(String).filter((k) => k === "model" || k === "ema") : [];
-  if (entries.length === 0) return { weights: stateDict(ckpt) };
+  if (entries.length === 0) {
+    if (opts.entry !== undefined)
+      throw new Error(
+        `${file}: no {"model", "ema"} entries (a plain state dict): entry '${opts.entry}' does not apply`,
+      );
+    return { weights: stateDict(ckpt) };
+  }
   const kind = opts.kind ?? inferConfig(stateDict(ckpt, entries[0]), { ...opts, file }).kind;
   const entry = opts.entry ?? (kind === "refiner" ? "model" : "ema");
   if (!entries.includes(entry))

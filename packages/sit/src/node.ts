@@ -10,7 +10,7 @@ import { fileSource, withFileSource, writeFileStreaming } from "@flowturbo/tenso
 import { loadCheckpoint, type ModelCheckpoint, ONNX_CONFIG_KEY } from "./checkpoint";
 import type { SiTConfig } from "./config";
 import type { ModelKind } from "./weights";
-import { type TrainingSet, tensorSet, uint8ImageSet } from "./train/data";
+import { checkedLabels, type TrainingSet, tensorSet, uint8ImageSet } from "./train/data";
 
 export * from "./train/emoji";
 export * from "./train/trainer";
@@ -32,36 +32,46 @@ export interface ImageTrainingData {
 
 /**
  * A training set npz: uint8 `images` NHWC [N, H, W, C] (scaled to [-1, 1]) or float `latents`
- * [N, C, H, W] (used as they are), and integer `labels` [N]; class names from meta.json's "categories"
- * when present. Default: the bundled emoji dataset.
+ * [N, C, H, W] (used as they are), and integer `labels` [N]; or an ADM sample npz (`arr_0` uint8 NHWC,
+ * `arr_1` labels, as `flowturbo sample -o samples.npz` writes). Class names from meta.json's "categories"
+ * when present; otherwise the labels define the classes (0..max), at most MAX_TRAINING_CLASSES. Every
+ * label is checked (an integer class id) before training. Default: the bundled emoji dataset.
  */
 export async function loadTrainingNpz(path = emojiDatasetPath()): Promise<ImageTrainingData> {
   if (!path)
     throw new Error(
       "the emoji dataset (@flowturbo/data/emoji32.npz) is not installed; pass a dataset file (--data)",
     );
+  const file = basename(path);
   const src = await fileSource(path);
   try {
-    const npz = await openNpz(src, { name: basename(path) });
+    const npz = await openNpz(src, { name: file });
     const has = (name: string) => npz.has(name);
-    if (!has("labels")) throw new Error(`${basename(path)}: no 'labels' array`);
-    const labels = await npz.read("labels");
+    const adm = !has("labels") && has("arr_0") && has("arr_1");
+    const labelName = adm ? "arr_1" : "labels";
+    if (!has(labelName))
+      throw new Error(
+        `${file}: no 'labels' array (a training npz holds 'images' uint8 NHWC or 'latents' float NCHW with 'labels'; an ADM sample npz holds 'arr_0' and 'arr_1'); it has ${npz.names.join(", ")}`,
+      );
+    const labels = await npz.read(labelName);
     const metaEntry = npz.zip.get("meta.json");
     const meta = metaEntry
       ? (JSON.parse(new TextDecoder().decode(await npz.zip.read(metaEntry))) as Record<string, unknown>)
       : {};
-    const lab = Array.from(labels.toFloat64(), (x) => Math.round(x));
     const declared = Array.isArray(meta.categories) ? (meta.categories as string[]) : undefined;
-    const numClasses = declared?.length ?? Math.max(...lab) + 1;
+    const lab = checkedLabels(labels.toFloat64(), `${file} '${labelName}'`, declared?.length);
+    let numClasses = declared?.length ?? 0;
+    if (!declared) for (let i = 0; i < lab.length; i++) numClasses = Math.max(numClasses, lab[i] + 1);
     const classNames =
       declared ??
       (numClasses === EMOJI_CATEGORIES.length
         ? EMOJI_CATEGORIES
         : Array.from({ length: numClasses }, (_, i) => `class ${i}`));
     let set: TrainingSet;
-    if (has("images")) set = uint8ImageSet(await npz.read("images"), lab, numClasses);
+    if (adm) set = uint8ImageSet(await npz.read("arr_0"), lab, numClasses);
+    else if (has("images")) set = uint8ImageSet(await npz.read("images"), lab, numClasses);
     else if (has("latents")) set = tensorSet(await npz.read("latents"), lab, numClasses);
-    else throw new Error(`${basename(path)}: no 'images' (uint8 NHWC) or 'latents' (float NCHW) array`);
+    else throw new Error(`${file}: no 'images' (uint8 NHWC) or 'latents' (float NCHW) array`);
     return { set, classNames, file: path };
   } finally {
     await src.close();

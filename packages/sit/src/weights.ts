@@ -98,3 +98,19 @@ export function checkStateDict(graph: Graph, sd: StateDict, file = "state dict")
     throw new Error(`${file}: ${problems.slice(0, 5).join("; ")}${more}`);
   }
 }
+
+/**
+ * The floating-point weights that hold NaN or infinite values, with how many (such a model samples NaN,
+ * which image writers turn into black pixels). Empty for a sound state dict.
+ */
+export function nonFiniteWeights(sd: StateDict): { name: string; count: number }[] {
+  const out: { name: string; count: number }[] = [];
+  for (const [name, t] of sd) {
+    if (t.dtype !== "float32" && t.dtype !== "float64" && t.dtype !== "float16") continue;
+    const x = t.dtype === "float16" ? t.toFloat32() : (t.data as Float32Array | Float64Array);
+    let count = 0;
+    for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) count++;
+    if (count) out.push({ name, count });
+  }
+  return out;
+}

@@ -2,7 +2,15 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeSafetensors, interpret, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
-import { checkStateDict, detectFormat, inferConfig, loadCheckpoint, ONNX_CONFIG_KEY, sitGraph } from "../src";
+import {
+  checkStateDict,
+  detectFormat,
+  inferConfig,
+  loadCheckpoint,
+  nonFiniteWeights,
+  ONNX_CONFIG_KEY,
+  sitGraph,
+} from "../src";
 import { FIXTURES, loadCase, sameTensors } from "./golden";
 
 const bytes = async (name: string) => new Uint8Array(await readFile(join(FIXTURES, name)));
@@ -85,5 +93,62 @@ describe("recorded architecture", () => {
     const back = await loadCheckpoint(file);
     expect(back.config).toEqual(st.config);
     expect(back.kind).toBe("sit");
+  });
+
+  test("recorded sizes are checked against the tensors before anything is built from them", async () => {
+    const st = await loadCheckpoint(await bytes("sit.safetensors"), { heads: 4 });
+    const withMeta = (meta: string) =>
+      loadCheckpoint(encodeSafetensors(st.weights, { metadata: { [ONNX_CONFIG_KEY]: meta } }), {
+        file: "edited.safetensors",
+      });
+    const edited = (patch: object) =>
+      withMeta(JSON.stringify({ kind: "sit", config: { ...st.config, ...patch } }));
+    await expect(edited({ depth: 100000 })).rejects.toThrow(
+      /^edited\.safetensors: metadata 'flowturbo\.config' does not match the weights: depth 100000 recorded, 2 in the tensors$/,
+    );
+    await expect(edited({ inputSize: 400000, numClasses: 1e9 })).rejects.toThrow(
+      /inputSize 400000 recorded, 8 in the tensors; numClasses 1000000000 recorded, 1000 in the tensors/,
+    );
+    await expect(edited({ numHeads: 3 })).rejects.toThrow(/hidden size 64 is not divisible by 3 heads/);
+    await expect(withMeta('{"kind": "sit", config: {}}')).rejects.toThrow(
+      /^edited\.safetensors: metadata 'flowturbo\.config' is not valid JSON \(/,
+    );
+    await expect(withMeta('{"kind": "vae", "config": {}}')).rejects.toThrow(
+      /records a 'vae' model, not a SiT or a refiner/,
+    );
+  });
+
+  test("a JSON-array safetensors header is named as such, not taken for ONNX", async () => {
+    const header = new TextEncoder().encode("[1,2,3] ");
+    const file = new Uint8Array(8 + header.length);
+    new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+    file.set(header, 8);
+    expect(await detectFormat(file)).toBe("safetensors");
+    await expect(loadCheckpoint(file, { file: "array.safetensors" })).rejects.toThrow(
+      /array\.safetensors: safetensors header is not a JSON object/,
+    );
+  });
+
+  test("an entry of a training wrapper is refused for files that have none", async () => {
+    await expect(
+      loadCheckpoint(await bytes("sit.safetensors"), { file: "sit.safetensors", heads: 4, entry: "ema" }),
+    ).rejects.toThrow(/sit\.safetensors: entry 'ema' applies to \.pt training checkpoints/);
+    await expect(
+      loadCheckpoint(await bytes("sit.pt"), { file: "sit.pt", heads: 4, entry: "ema" }),
+    ).rejects.toThrow(
+      /sit\.pt: no \{"model", "ema"\} entries \(a plain state dict\): entry 'ema' does not apply/,
+    );
+  });
+
+  test("nonFiniteWeights names the tensors holding NaN or infinity", async () => {
+    const st = await loadCheckpoint(await bytes("sit.safetensors"), { heads: 4 });
+    expect(nonFiniteWeights(st.weights)).toEqual([]);
+    const w = new Map(st.weights);
+    const t = w.get("final_layer.linear.weight")!;
+    const x = t.toFloat32().slice();
+    x[3] = Number.NaN;
+    x[7] = Number.POSITIVE_INFINITY;
+    w.set("final_layer.linear.weight", new Tensor("float32", t.shape, x));
+    expect(nonFiniteWeights(w)).toEqual([{ name: "final_layer.linear.weight", count: 2 }]);
   });
 });

@@ -29,6 +29,9 @@ export interface VaeConfig {
 }
 
 /** stabilityai/sd-vae-ft-ema (and sd-vae-ft-mse, the SD 1.x VAE): 83,653,863 parameters. */
+/** The SD VAE's latent scale (sd-vae-ft-ema's scaling_factor): latent = 0.18215 * sample. The one home of this number. */
+export const SD_LATENT_SCALE = 0.18215;
+
 export const SD_VAE_CONFIG: Readonly<VaeConfig> = Object.freeze({
   inChannels: 3,
   outChannels: 3,
@@ -36,7 +39,7 @@ export const SD_VAE_CONFIG: Readonly<VaeConfig> = Object.freeze({
   layersPerBlock: 2,
   latentChannels: 4,
   normNumGroups: 32,
-  scalingFactor: 0.18215,
+  scalingFactor: SD_LATENT_SCALE,
   shiftFactor: 0,
   useQuantConv: true,
   usePostQuantConv: true,
@@ -118,7 +121,7 @@ export function vaeConfigFromDiffusers(config: string | Json, file = "config.jso
     layersPerBlock: num(json, "layers_per_block", SD_VAE_CONFIG.layersPerBlock, file),
     latentChannels: num(json, "latent_channels", 4, file),
     normNumGroups: num(json, "norm_num_groups", SD_VAE_CONFIG.normNumGroups, file),
-    scalingFactor: num(json, "scaling_factor", 0.18215, file),
+    scalingFactor: num(json, "scaling_factor", SD_LATENT_SCALE, file),
     shiftFactor: num(json, "shift_factor", 0, file),
     useQuantConv: bool(json, "use_quant_conv", true, file),
     usePostQuantConv: bool(json, "use_post_quant_conv", true, file),

@@ -1,11 +1,13 @@
 // `flowturbo convert`: checkpoint (.pt / .safetensors) -> ONNX + a JSON manifest.
+import { mkdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { exportOnnx } from "@flowturbo/pipeline";
-import { loadCheckpoint } from "@flowturbo/sit";
-import { fileSource, writeFileStreaming } from "@flowturbo/tensor/node";
+import { readModelFile } from "@flowturbo/pipeline/node";
+import { writeFileStreaming } from "@flowturbo/tensor/node";
 import { type Command, EXIT, UsageError } from "../cli";
-import { requireFile, sha256File } from "../files";
+import { checkOutputFile, requireFile, sha256File } from "../files";
 import { parseIntFlag } from "../flags";
+import { inputError } from "../models";
 
 export const convert: Command = {
   name: "convert",
@@ -16,11 +18,26 @@ export const convert: Command = {
     "flowturbo convert SiT-XL-2-Refiner.pt -o refiner.onnx --dtype float16",
     "flowturbo convert my-sit.safetensors -o my-sit.onnx --heads 8",
   ],
+  positionals: 1,
   options: {
-    out: { type: "string", short: "o" },
-    dtype: { type: "string" },
-    entry: { type: "string" },
-    heads: { type: "string" },
+    out: {
+      type: "string",
+      short: "o",
+      value: "OUT.onnx",
+      help: "the ONNX file (required); OUT.json (the manifest) and OUT.onnx.data (weights over 2 GB) go beside it, folders are created",
+    },
+    dtype: { type: "string", value: "float32|float16", help: "weights' precision", default: "float32" },
+    entry: {
+      type: "string",
+      value: "model|ema",
+      help: "which weights of a .pt training checkpoint ({model, ema, ...}) to convert",
+      default: "ema for SiT, model for a refiner (as the official code)",
+    },
+    heads: {
+      type: "string",
+      value: "N",
+      help: "attention heads, for a width outside SiT's table (1152, 1024, 768, 384)",
+    },
   },
   async run(ctx) {
     const input = await requireFile(ctx.positionals[0], "CHECKPOINT (first argument)");
@@ -33,17 +50,22 @@ export const convert: Command = {
     const entry = ctx.values.entry as string | undefined;
     if (entry !== undefined && entry !== "model" && entry !== "ema")
       throw new UsageError(`--entry must be model or ema, got '${entry}'`);
-    const heads = parseIntFlag(ctx.values.heads, "--heads");
-
-    const source = await fileSource(input);
-    let ckpt: Awaited<ReturnType<typeof loadCheckpoint>>;
-    try {
-      ckpt = await loadCheckpoint(source, { file: basename(input), heads, entry });
-    } finally {
-      await source.close();
-    }
+    const heads = parseIntFlag(ctx.values.heads, "--heads", 1, 1024);
     const dataLocation = `${basename(out)}.data`;
-    const exported = exportOnnx(ckpt, { dtype, dataLocation });
+    const manifestPath = out.replace(/\.onnx$/, ".json");
+    // every output checked before any work
+    await checkOutputFile(out, "-o");
+    await checkOutputFile(manifestPath, "-o (its manifest)");
+
+    let ckpt: Awaited<ReturnType<typeof readModelFile>>;
+    let exported: ReturnType<typeof exportOnnx>;
+    try {
+      ckpt = await readModelFile(input, { heads, entry });
+      exported = exportOnnx(ckpt, { dtype, dataLocation });
+    } catch (e) {
+      throw inputError(e, "CHECKPOINT");
+    }
+    await mkdir(dirname(out), { recursive: true });
     await writeFileStreaming(out, [exported.encoded.model]);
     if (exported.encoded.external)
       await writeFileStreaming(join(dirname(out), dataLocation), exported.encoded.external.chunks);
@@ -66,7 +88,6 @@ export const convert: Command = {
         outputs: exported.outputs,
       },
     };
-    const manifestPath = out.replace(/\.onnx$/, ".json");
     await writeFileStreaming(manifestPath, [
       new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`),
     ]);

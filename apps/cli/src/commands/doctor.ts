@@ -10,7 +10,14 @@ export const doctor: Command = {
   summary: "check the execution providers of this machine against the reference interpreter",
   usage: "flowturbo doctor [--provider cpu|cuda|webgpu] [--json]",
   examples: ["flowturbo doctor", "flowturbo doctor --provider webgpu --json"],
-  options: { provider: { type: "string" } },
+  options: {
+    provider: {
+      type: "string",
+      value: "NAME",
+      help: "check this provider: cpu, cuda or webgpu",
+      default: "cpu",
+    },
+  },
   async run(ctx) {
     const requested = ctx.values.provider as string | undefined;
     if (requested && !PROVIDERS.includes(requested as ExecutionProvider)) {

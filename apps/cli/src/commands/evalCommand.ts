@@ -3,19 +3,21 @@
 // and `flowturbo eval merge RUN_DIR` (a sharded run's FID from its shards' feature moments).
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { decodeImageFile, listImageFiles } from "@flowturbo/data/node";
-import { compareStats, InceptionExtractor } from "@flowturbo/metrics";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { compareStats, formatDistance, InceptionExtractor } from "@flowturbo/metrics";
 import {
   evalFid,
   fidReportJson,
   formatFidReport,
-  inspectEvalInput,
   loadInceptionStateDict,
   statsForInput,
   writeStatsFile,
   writeStatsForInput,
 } from "@flowturbo/metrics/node";
 import { type Command, EXIT, UsageError } from "../cli";
-import { requireFile } from "../files";
+import { checkEvalInput } from "../evalInputs";
+import { checkOutputFile, requireFile } from "../files";
 import { parseIntFlag } from "../flags";
 import { runEmojiEval } from "../emojiEval";
 import { assembleSampleNpz, runStats } from "../mergeRun";
@@ -74,21 +76,50 @@ export const evalCommand: Command = {
     "flowturbo eval fid samples/ emoji --features emoji          # FD-emoji of `flowturbo sample -o samples/` against the dataset",
     "flowturbo eval classes samples/                             # class agreement of the embedded model's samples",
   ],
+  positionals: 3,
   options: {
-    inception: { type: "string" },
-    out: { type: "string", short: "o" },
-    batch: { type: "string" },
-    limit: { type: "string" },
-    ref: { type: "string" },
-    npz: { type: "string" },
-    total: { type: "string" },
-    features: { type: "string" },
-    classifier: { type: "string" },
-    labels: { type: "string" },
+    inception: {
+      type: "string",
+      value: "FILE",
+      help: "pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth), for inputs that are images",
+    },
+    out: {
+      type: "string",
+      short: "o",
+      value: "FILE.npz",
+      help: "stats / merge: write the statistics here (checked before any work)",
+    },
+    batch: { type: "string", value: "B", help: "images per network call (1..4096)", default: "32" },
+    limit: { type: "string", value: "N", help: "use at most N images of each input", default: "all" },
+    ref: { type: "string", value: "REF", help: "merge: the reference (statistics npz, ADM batch, folder)" },
+    npz: {
+      type: "string",
+      value: "FILE.npz",
+      help: "merge: also assemble the run's images into one ADM sample npz",
+    },
+    total: { type: "string", value: "N", help: "merge: samples in the run", default: "from the shards" },
+    features: {
+      type: "string",
+      value: "NAME",
+      help: "inception (FID) or emoji (FD-emoji, the emoji classifier's features)",
+      default: "inception",
+    },
+    classifier: {
+      type: "string",
+      value: "FILE",
+      help: "--features emoji: the classifier",
+      default: "models/emoji-classifier/classifier.safetensors",
+    },
+    labels: {
+      type: "string",
+      value: "groups|categories",
+      help: "--features emoji: the label space of the inputs' labels",
+      default: "the classifier's",
+    },
   },
   async run(ctx) {
     const [sub, ...paths] = ctx.positionals;
-    const batch = parseIntFlag(ctx.values.batch, "--batch") ?? 32;
+    const batch = parseIntFlag(ctx.values.batch, "--batch", 1, 4096) ?? 32;
     const limit = parseIntFlag(ctx.values.limit, "--limit");
     const features = (ctx.values.features as string | undefined) ?? "inception";
     if (features !== "inception" && features !== "emoji")
@@ -103,10 +134,8 @@ export const evalCommand: Command = {
     if (sub === "fid") {
       if (paths.length !== 2)
         throw new UsageError("eval fid needs two inputs: A B (folders, sample .npz or statistics .npz)");
-      const inputs = await Promise.all(
-        paths.map((p) => inspectEvalInput(p).catch((e: Error) => Promise.reject(new UsageError(e.message)))),
-      );
-      const needsFeatures = inputs.some((i) => i.kind === "folder" || i.kind === "samples");
+      const inputs = [await checkEvalInput(paths[0]), await checkEvalInput(paths[1])];
+      const needsFeatures = inputs.some((i) => i?.kind === "folder" || i?.kind === "samples");
       const report = await withExtractor(inception, needsFeatures, batch, (extractor) =>
         evalFid(paths[0], paths[1], { ...opts, extractor }),
       );
@@ -118,11 +147,11 @@ export const evalCommand: Command = {
     if (sub === "stats") {
       const out = ctx.values.out as string | undefined;
       if (paths.length !== 1 || !out) throw new UsageError("eval stats needs one input and -o stats.npz");
-      const input = await inspectEvalInput(paths[0]).catch((e: Error) =>
-        Promise.reject(new UsageError(e.message)),
-      );
-      if (input.kind === "stats" || input.kind === "reference")
+      const input = await checkEvalInput(paths[0]);
+      if (input?.kind === "stats" || input?.kind === "reference")
         throw new UsageError(`${paths[0]}: already holds statistics (mu, sigma)`);
+      await checkOutputFile(out, "-o");
+      await mkdir(dirname(out), { recursive: true });
       const r = await withExtractor(inception, true, batch, (extractor) =>
         writeStatsForInput(paths[0], out, { ...opts, extractor }),
       );
@@ -139,20 +168,26 @@ export const evalCommand: Command = {
       const out = ctx.values.out as string | undefined;
       const ref = ctx.values.ref as string | undefined;
       const npz = ctx.values.npz as string | undefined;
+      for (const [file, flag] of [
+        [out, "-o"],
+        [npz, "--npz"],
+      ])
+        if (file) await checkOutputFile(file, flag as string);
       const run = await readRunShards(paths[0], parseIntFlag(ctx.values.total, "--total"));
       const hasMoments = run.shards.some((s) => s.manifest.moments);
       if ((out || ref) && !hasMoments)
         throw new UsageError(
           `${paths[0]}: the shards have no feature moments (sample them with --inception FILE)`,
         );
+      const refInput = ref ? await checkEvalInput(ref) : undefined;
       const stats = hasMoments ? await runStats(run) : undefined;
-      if (out) await writeStatsFile(out, stats!);
+      if (out) {
+        await mkdir(dirname(out), { recursive: true });
+        await writeStatsFile(out, stats!);
+      }
       let comparison: ReturnType<typeof compareStats> | undefined;
       if (ref) {
-        const input = await inspectEvalInput(ref).catch((e: Error) =>
-          Promise.reject(new UsageError(e.message)),
-        );
-        const needsFeatures = input.kind === "folder" || input.kind === "samples";
+        const needsFeatures = refInput?.kind === "folder" || refInput?.kind === "samples";
         const refStats = await withExtractor(inception, needsFeatures, batch, (extractor) =>
           statsForInput(ref, { ...opts, extractor }),
         );
@@ -180,7 +215,7 @@ export const evalCommand: Command = {
         ];
         if (comparison)
           lines.push(
-            `FID ${comparison.fid.value.toFixed(4)}${comparison.sfid ? `, sFID ${comparison.sfid.value.toFixed(4)}` : ""} against ${ref}`,
+            `FID ${formatDistance(comparison.fid.value)}${comparison.sfid ? `, sFID ${formatDistance(comparison.sfid.value)}` : ""} against ${ref}`,
             ...comparison.notes.map((n) => `note: ${n}`),
           );
         for (const f of [out, npz]) if (f) lines.push(`wrote ${f}`);

@@ -1,7 +1,7 @@
 // `flowturbo models`: the reference files, where each comes from, and `models verify FILE`.
 import { basename } from "node:path";
-import { detectFormat, loadCheckpoint } from "@flowturbo/sit";
-import { fileSource } from "@flowturbo/tensor/node";
+import { readModelFile } from "@flowturbo/pipeline/node";
+import { nonFiniteWeights } from "@flowturbo/sit";
 import { type Command, EXIT, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";
 import { parseIntFlag } from "../flags";
@@ -43,13 +43,23 @@ export const REFERENCE_FILES = [
 export const models: Command = {
   name: "models",
   summary: "list the reference model files and where to get them; `models verify FILE` checks one",
-  usage: "flowturbo models [verify FILE [--heads N]] [--json]",
+  usage:
+    "flowturbo models [verify FILE [--heads N]] [--json]\n" +
+    "verify reads the whole file: format, kind, architecture (a recorded one checked against the tensors), every\n" +
+    "  weight's name and shape, and that no weight is NaN or infinite; a file that fails exits 1 with the reason",
   examples: [
     "flowturbo models",
     "flowturbo models verify SiT-XL-2-256x256.pt",
     "flowturbo models verify refiner.onnx --json",
   ],
-  options: { heads: { type: "string" } },
+  positionals: 2,
+  options: {
+    heads: {
+      type: "string",
+      value: "N",
+      help: "attention heads, for a width outside SiT's table that the file does not record",
+    },
+  },
   async run(ctx) {
     const [sub, file] = ctx.positionals;
     if (!sub) {
@@ -64,13 +74,18 @@ export const models: Command = {
         `unknown subcommand '${sub}': use 'flowturbo models' or 'flowturbo models verify FILE'`,
       );
     const path = await requireFile(file, "FILE (after verify)");
-    const source = await fileSource(path);
-    try {
-      const format = await detectFormat(source, basename(path));
-      const ckpt = await loadCheckpoint(source, {
-        file: basename(path),
-        heads: parseIntFlag(ctx.values.heads, "--heads"),
-      });
+    {
+      // the pipeline's reader checks the kind and the weights against the network's parameters
+      const ckpt = await readModelFile(path, { heads: parseIntFlag(ctx.values.heads, "--heads", 1, 1024) });
+      const format = ckpt.format;
+      const broken = nonFiniteWeights(ckpt.weights);
+      if (broken.length)
+        throw new Error(
+          `${ckpt.file}: ${broken.length} weight tensor${broken.length > 1 ? "s hold" : " holds"} NaN or infinite values (${broken
+            .slice(0, 5)
+            .map((b) => `${b.name}: ${b.count}`)
+            .join(", ")}${broken.length > 5 ? ", ..." : ""}): the model would sample NaN`,
+        );
       const parameters = [...ckpt.weights.values()].reduce((n, t) => n + t.size, 0);
       const report = {
         file: basename(path),
@@ -91,8 +106,6 @@ export const models: Command = {
         );
       }
       return EXIT.ok;
-    } finally {
-      await source.close();
     }
   },
 };

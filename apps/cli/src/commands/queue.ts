@@ -27,7 +27,19 @@ import { SAMPLING_OPTIONS } from "./sample";
 
 // SAMPLING_OPTIONS (from `sample`) go to every shard, MERGE_FLAGS to the merge; paths are made absolute.
 /** `flowturbo eval merge` flags of the merge job. */
-const MERGE_FLAGS: Options = { ref: { type: "string" }, npz: { type: "string" }, stats: { type: "string" } };
+const MERGE_FLAGS: Options = {
+  ref: { type: "string", value: "REF", help: "submit: the merge's FID reference (needs --inception)" },
+  npz: {
+    type: "string",
+    value: "FILE.npz",
+    help: "submit: assemble the run's images into one ADM sample npz",
+  },
+  stats: {
+    type: "string",
+    value: "FILE.npz",
+    help: "submit: write the run's statistics (needs --inception)",
+  },
+};
 const PATH_FLAGS = new Set(["base", "refiner", "vae", "vae-config", "inception", "ref", "npz", "stats"]);
 
 function passThrough(values: CommandContext["values"], flags: Options, rename: Record<string, string> = {}) {
@@ -107,9 +119,14 @@ function mergeArgs(d: MergeJobData): string[] {
 }
 
 const QUEUE_OPTIONS: Options = {
-  redis: { type: "string" },
-  queue: { type: "string" },
-  job: { type: "string" },
+  redis: { type: "string", value: "URL", help: "the Redis server", default: "$FLOWTURBO_REDIS" },
+  queue: { type: "string", value: "NAME", help: "the BullMQ queue", default: DEFAULT_QUEUE },
+  job: {
+    type: "string",
+    value: "ID",
+    help: "submit: the run's job id (resubmitting it is a no-op); status: the run to show",
+    default: "a hash of the run's options",
+  },
 };
 
 async function submit(ctx: CommandContext): Promise<number> {
@@ -320,23 +337,49 @@ export const queueCommand: Command = {
     "flowturbo queue status --redis redis://10.0.0.5:6379 --job ft-1a2b3c4d5e6f",
     "flowturbo queue submit --redis redis://127.0.0.1:6379 --total 64 --shards 4 -o run/ --inception inception.safetensors --ref ref-stats.npz --wait",
   ],
+  positionals: 1,
   options: {
     ...QUEUE_OPTIONS,
-    total: { type: "string" },
-    shards: { type: "string" },
-    "shard-size": { type: "string" },
-    out: { type: "string", short: "o" },
+    total: { type: "string", value: "N", help: "submit: samples in the run (required)" },
+    shards: { type: "string", value: "K", help: "submit: split the run into K shards" },
+    "shard-size": { type: "string", value: "S", help: "submit: samples per shard", default: "1000" },
+    out: {
+      type: "string",
+      short: "o",
+      value: "RUN_DIR",
+      help: "submit: the run's folder, at the same path on every worker (required)",
+    },
     ...SAMPLING_OPTIONS,
     ...MERGE_FLAGS,
-    attempts: { type: "string" },
-    "backoff-ms": { type: "string" },
-    wait: { type: "boolean" },
-    timeout: { type: "string" },
-    concurrency: { type: "string" },
-    "lock-duration": { type: "string" },
-    "stalled-interval": { type: "string" },
-    "max-stalled": { type: "string" },
-    name: { type: "string" },
+    attempts: { type: "string", value: "N", help: "submit: tries per shard", default: "3" },
+    "backoff-ms": {
+      type: "string",
+      value: "MS",
+      help: "submit: first retry delay (doubles per try)",
+      default: "2000",
+    },
+    wait: { type: "boolean", help: "submit: follow the run and print the merge result" },
+    timeout: { type: "string", value: "S", help: "submit --wait: give up after S seconds", default: "none" },
+    concurrency: { type: "string", value: "N", help: "worker: jobs at once", default: "1" },
+    "lock-duration": {
+      type: "string",
+      value: "MS",
+      help: "worker: a job's lock; a worker silent this long loses its job",
+      default: "30000",
+    },
+    "stalled-interval": {
+      type: "string",
+      value: "MS",
+      help: "worker: how often stalled jobs are looked for",
+      default: "30000",
+    },
+    "max-stalled": {
+      type: "string",
+      value: "N",
+      help: "worker: stalls before a job fails",
+      default: "2",
+    },
+    name: { type: "string", value: "NAME", help: "worker: its name in the status", default: "host:pid" },
   },
   async run(ctx) {
     const [sub] = ctx.positionals;

@@ -7,19 +7,21 @@ import {
   DEFAULT_BATCH,
   defaultCompileLevel,
   type GenerateParams,
+  MAX_BATCH,
+  MAX_SAMPLES,
   methodLabel,
+  PLAN_PRESETS,
   type SamplingMethod,
 } from "@flowturbo/pipeline";
-import { readNpy, readSafetensors, Tensor } from "@flowturbo/tensor";
-import { saveSafetensorsFile } from "@flowturbo/tensor/node";
+import { readNpy, readSafetensors, type Tensor } from "@flowturbo/tensor";
 import { readFile, stat } from "node:fs/promises";
 import { type Command, EXIT, type Options, UsageError } from "../cli";
-import { embeddedModel } from "../embedded";
-import { requireFile } from "../files";
+import { embeddedModel, embeddedModelCfg } from "../embedded";
+import { checkOutputFile, checkOutputFolder, requireFile } from "../files";
 import { backendFlag, classFlag, compileFlag, methodFlags, parseIntFlag, refuseProblems } from "../flags";
 import { openPipeline } from "../models";
-import { imageOutput, writeImages } from "../outputs";
-import { ProgressBar } from "../progress";
+import { checkImageOutput } from "../outputs";
+import { runPlainSamples } from "../sampleRun";
 import { DEFAULT_SHARD_BATCH, parseShardFlags, runShard, shardSummaryBase } from "../sampleShard";
 import { completeShardDir } from "../shards";
 
@@ -46,32 +48,101 @@ function describe(n: number, m: SamplingMethod): string {
   return `${n} samples with ${m.kind === "plan" ? methodLabel(m) : m.kind === "fixed" ? m.solver : m.kind}`;
 }
 
+/** --cfg's default, as --help says it: the model's recommendation, and the embedded model's. */
+export function cfgDefault(): string {
+  const embedded = embeddedModelCfg();
+  return `the model's recommended scale (its flowturbo.sampling metadata; the embedded model: ${embedded ?? "none recorded, so 1"}), else 1`;
+}
+
 /** The options that define a run's samples and shard outputs (`queue submit` passes them to every shard). */
 export const SAMPLING_OPTIONS: Options = {
-  base: { type: "string" },
-  refiner: { type: "string" },
-  plan: { type: "string" },
-  solver: { type: "string" },
-  steps: { type: "string" },
-  cfg: { type: "string" },
-  class: { type: "string" },
-  seed: { type: "string" },
-  batch: { type: "string" },
-  backend: { type: "string" },
-  heads: { type: "string" },
-  vae: { type: "string" },
-  "vae-config": { type: "string" },
-  compile: { type: "string" },
-  format: { type: "string" },
-  inception: { type: "string" },
-  "fid-input": { type: "string" },
+  base: {
+    type: "string",
+    value: "MODEL",
+    help: "the SiT base model (.pt, .safetensors or a converted .onnx)",
+    default: "the embedded emoji model (models/emoji)",
+  },
+  refiner: {
+    type: "string",
+    value: "MODEL",
+    help: "the FlowTurbo velocity refiner, needed by plans with R blocks",
+    default: "the embedded refiner with the embedded model, else none",
+  },
+  plan: {
+    type: "string",
+    value: "PLAN",
+    help: `a FlowTurbo plan: H{a}P{b}R{c} (Heun, pseudo-corrector, refiner steps), fast = ${PLAN_PRESETS.fast} or quality = ${PLAN_PRESETS.quality}`,
+    default: "fast",
+  },
+  solver: {
+    type: "string",
+    value: "NAME",
+    help: "a baseline instead of a plan: euler, midpoint, heun, rk4, rk4_38, dopri5 or sde",
+  },
+  steps: {
+    type: "string",
+    value: "N",
+    help: "steps of --solver (1..1000; sde: grid points)",
+    default: "sde 250; the others need it",
+  },
+  cfg: {
+    type: "string",
+    value: "S",
+    help: "classifier-free guidance scale, 0..100 (1 = no guidance)",
+    default: cfgDefault,
+  },
+  class: {
+    type: "string",
+    value: "IDS|NAMES",
+    help: "class ids or names, comma-separated; sample i gets the (i mod count)-th",
+    default: "a class per sample drawn from (seed, i)",
+  },
+  seed: { type: "string", value: "S", help: "noise seed: sample i is a function of (seed, i)", default: "0" },
+  batch: {
+    type: "string",
+    value: "B",
+    help: `samples per model call (1..${MAX_BATCH}); part of a run's definition (another batch agrees to ~1e-5)`,
+    default: `min(n, ${DEFAULT_BATCH}); ${DEFAULT_SHARD_BATCH} with --shard/--range`,
+  },
+  backend: { type: "string", value: "NAME", help: "execution provider: cpu, cuda or webgpu", default: "cpu" },
+  heads: {
+    type: "string",
+    value: "N",
+    help: "attention heads, for checkpoints of a non-standard width that do not record them",
+  },
+  vae: {
+    type: "string",
+    value: "DIR|FILE",
+    help: "the VAE of a latent model: a diffusers folder (stabilityai/sd-vae-ft-ema) or its .safetensors",
+  },
+  "vae-config": { type: "string", value: "FILE", help: "the VAE's diffusers config.json", default: "SD's" },
+  compile: {
+    type: "string",
+    value: "LEVEL",
+    help: "none (eager), model (ORT optimizations) or block (one graph per H/P/R block)",
+    default: "block for plans and Heun, else model",
+  },
+  format: { type: "string", value: "png|npz", help: "--shard/--range: the shard's images", default: "png" },
+  inception: {
+    type: "string",
+    value: "FILE",
+    help: "--shard/--range: also the shard's Inception feature moments (pt_inception-2015-12-05-6726825d.pth)",
+  },
+  "fid-input": {
+    type: "string",
+    value: "uint8|float",
+    help: "--inception: features of the 8-bit images written, or of the float output",
+    default: "uint8",
+  },
 };
 
 export const sampleCommand: Command = {
   name: "sample",
   summary: "generate samples with a FlowTurbo plan (or a baseline solver)",
   usage:
-    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg S (default: the model's recommended scale from its metadata, else 1 = no guidance)] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]  |  flowturbo sample (--shard k/K --total N | --range a:b [--total N]) -o RUN_DIR [--format png|npz] [--inception FILE [--fid-input uint8|float]] [sampling options]",
+    "flowturbo sample [--base MODEL --refiner MODEL --vae DIR] [--plan fast|quality|H1P5R3 | --solver heun --steps N] [--n N] [--class IDS|NAMES] [--seed S] [--cfg S] [--batch B] [--compile none|model|block] [-o samples.png|samples.npz|DIR] [--latents-out FILE]  |  flowturbo sample (--shard k/K --total N | --range a:b [--total N]) -o RUN_DIR [--format png|npz] [--inception FILE [--fid-input uint8|float]] [sampling options]\n" +
+    "Outputs appear complete or not at all: files are written under a temporary name and renamed, a folder of PNGs\n" +
+    "  gets flowturbo-samples.json (complete: true) after its last image; samples are written batch by batch.",
   examples: [
     "flowturbo sample                                   # the embedded emoji model, 16 samples -> samples.png",
     "flowturbo sample --class Flags,Symbols --n 8 --cfg 2 -o emoji.png",
@@ -85,23 +156,46 @@ export const sampleCommand: Command = {
   ],
   options: {
     ...SAMPLING_OPTIONS,
-    n: { type: "string" },
-    noise: { type: "string" },
-    out: { type: "string", short: "o" },
-    "latents-out": { type: "string" },
-    "no-decode": { type: "boolean" },
-    shard: { type: "string" },
-    range: { type: "string" },
-    total: { type: "string" },
+    n: {
+      type: "string",
+      value: "N",
+      help: `number of samples (1..${MAX_SAMPLES})`,
+      default: "16 with the embedded model, else 1",
+    },
+    noise: {
+      type: "string",
+      value: "FILE",
+      help: "start from this noise: .npy or safetensors tensor 'z' of shape [n, C, H, W]",
+    },
+    out: {
+      type: "string",
+      short: "o",
+      value: "PATH",
+      help: "images: a .png grid (at most 1024), an ADM .npz, or a folder of PNGs (a path without extension or ending in /, with flowturbo-samples.json written last)",
+      default: "samples.png unless --latents-out is given",
+    },
+    "latents-out": {
+      type: "string",
+      value: "FILE",
+      help: "also the raw samples: safetensors 'latents' [n, C, H, W] and 'labels'",
+    },
+    "no-decode": { type: "boolean", help: "with --latents-out: write latents only, no images" },
+    shard: {
+      type: "string",
+      value: "k/K",
+      help: "sample shard k of K of a run of --total samples into -o RUN_DIR",
+    },
+    range: { type: "string", value: "a:b", help: "sample global samples a..b-1 into -o RUN_DIR" },
+    total: { type: "string", value: "N", help: "--shard/--range: samples in the whole run" },
   },
   async run(ctx) {
     const v = ctx.values;
     const nFlag = parseIntFlag(v.n, "--n");
     const seed = parseIntFlag(v.seed, "--seed", 0) ?? 0;
     const batch = parseIntFlag(v.batch, "--batch");
-    const heads = parseIntFlag(v.heads, "--heads");
-    if (v.cfg !== undefined && !(Number.isFinite(Number(v.cfg)) && Number(v.cfg) >= 0))
-      throw new UsageError(`--cfg must be a number >= 0, got '${v.cfg}'`);
+    const heads = parseIntFlag(v.heads, "--heads", 1, 1024);
+    if (v.cfg !== undefined && !Number.isFinite(Number(v.cfg)))
+      throw new UsageError(`--cfg must be a number, got '${v.cfg}'`);
     const provider = backendFlag(v.backend);
     const method = methodFlags(v);
     const compile = compileFlag(v.compile);
@@ -145,7 +239,6 @@ export const sampleCommand: Command = {
       ? undefined
       : ((v.out as string | undefined) ?? (latentsOut ? undefined : "samples.png"));
     if (noDecode && out) throw new UsageError("--no-decode writes no images: drop -o/--out or --no-decode");
-    const output = out ? imageOutput(out) : undefined; // checked before any sampling
     // the rules that need no model, before loading one
     refuseProblems(
       checkRequest({
@@ -157,6 +250,10 @@ export const sampleCommand: Command = {
         batch: chunk ?? batch ?? Math.min(n, DEFAULT_BATCH),
       }),
     );
+    // every output checked before any work
+    if (shard) await checkOutputFolder(shard.out, "-o");
+    const output = out ? await checkImageOutput(out, n) : undefined;
+    if (latentsOut) await checkOutputFile(latentsOut, "--latents-out");
     const t0 = performance.now();
     const backend = createNodeBackend();
     try {
@@ -231,46 +328,34 @@ export const sampleCommand: Command = {
         );
         return EXIT.ok;
       }
-      const bar = new ProgressBar(ctx.stderr, "samples");
-      const result = await pipeline.generate(request, {
-        onProgress: (p) =>
-          bar.update({
-            done: p.done,
-            total: p.total,
-            detail:
-              p.stage === "decoding"
-                ? "decoding"
-                : `step ${p.step} NFE ${p.nfe.base}${p.nfe.refiner ? `+${p.nfe.refiner}R` : ""}`,
-          }),
+      const result = await runPlainSamples(ctx, {
+        pipeline,
+        file: opened.file,
+        request,
+        images: output,
+        latents: latentsOut,
       });
-      bar.finish();
       await opened.release();
-      if (latentsOut) {
-        const tensors = new Map([
-          ["latents", result.latents],
-          ["labels", Tensor.from("int64", [n], labels)],
-        ]);
-        await saveSafetensorsFile(latentsOut, tensors);
-      }
-      if (output) await writeImages(output, result.images ?? result.latents, labels);
       const summary = {
         samples: n,
         method: method.spec,
         cfg,
         seed,
+        batch: pipeline.batchSize(request),
         compile: level,
         provider: result.provider,
+        /** Model calls per sample (each batch's calls; the mean over samples when batches differ). */
         nfe: result.nfe,
-        transfers: result.transfers ?? null,
-        msPerSample: result.timings.sampling / n,
+        transfers: result.transfers,
+        msPerSample: result.msSampling / n,
         latents: latentsOut ?? null,
         images: out ?? null,
-        msDecodePerSample: result.timings.decode / n,
+        msDecodePerSample: result.msDecode / n,
       };
       if (ctx.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
         ctx.stdout.write(
-          `${describe(n, method)}, cfg ${cfg}, seed ${seed} on ${summary.provider} (compile ${level}): NFE base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${[out, latentsOut].filter(Boolean).join(" and ")}\n`,
+          `${describe(n, method)}, cfg ${cfg}, seed ${seed} on ${summary.provider} (compile ${level}): NFE per sample base ${result.nfe.base}, refiner ${result.nfe.refiner}; ${summary.msPerSample.toFixed(1)} ms/sample\nwrote ${[out, latentsOut].filter(Boolean).join(" and ")}\n`,
         );
       }
       return EXIT.ok;

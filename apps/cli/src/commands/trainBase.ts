@@ -13,11 +13,12 @@ import { type Command, UsageError } from "../cli";
 import { parseIntFlag } from "../flags";
 import {
   COMMON_RECIPE_FLAGS,
-  COMMON_TRAIN_OPTIONS,
+  commonTrainOptions,
   dataFlagsOnResume,
   dataSourceFlag,
   optimizerRecipe,
   type Recipe,
+  recipePath,
   recipeSchedule,
   runFlags,
   runTraining,
@@ -67,26 +68,35 @@ export const trainBase: Command = {
     "flowturbo train-base --out runs/tiny --steps 50 --hidden 64 --depth 2 --heads 2 --patch 8 --batch 16 --synthetic 512",
   ],
   options: {
-    ...COMMON_TRAIN_OPTIONS,
-    hidden: { type: "string" },
-    depth: { type: "string" },
-    heads: { type: "string" },
-    patch: { type: "string" },
-    "t-sampling": { type: "string" },
-    init: { type: "string" },
+    ...commonTrainOptions(BASE_DEFAULTS),
+    hidden: { type: "string", value: "D", help: "width (a multiple of 4 and of --heads)", default: "128" },
+    depth: { type: "string", value: "L", help: "transformer blocks", default: "5" },
+    heads: { type: "string", value: "H", help: "attention heads", default: "2" },
+    patch: { type: "string", value: "P", help: "patch size (divides the image size)", default: "4" },
+    "t-sampling": {
+      type: "string",
+      value: "uniform|logit-normal",
+      help: "how training times t are drawn",
+      default: "uniform",
+    },
+    init: {
+      type: "string",
+      value: "MODEL",
+      help: "warm start from a SiT model's weights (same width, patch and heads; as deep or deeper)",
+    },
   },
   async run(ctx) {
     const v = ctx.values;
     const { steps, checkpointEvery, threads } = runFlags(v);
     const now: Recipe = {
       kind: "base",
-      hidden: parseIntFlag(v.hidden, "--hidden") ?? BASE_DEFAULTS.hidden,
-      depth: parseIntFlag(v.depth, "--depth") ?? BASE_DEFAULTS.depth,
-      heads: parseIntFlag(v.heads, "--heads") ?? BASE_DEFAULTS.heads,
-      patch: parseIntFlag(v.patch, "--patch") ?? BASE_DEFAULTS.patch,
+      hidden: parseIntFlag(v.hidden, "--hidden", 1, 8192) ?? BASE_DEFAULTS.hidden,
+      depth: parseIntFlag(v.depth, "--depth", 1, 256) ?? BASE_DEFAULTS.depth,
+      heads: parseIntFlag(v.heads, "--heads", 1, 1024) ?? BASE_DEFAULTS.heads,
+      patch: parseIntFlag(v.patch, "--patch", 1, 256) ?? BASE_DEFAULTS.patch,
       ...optimizerRecipe(v, BASE_DEFAULTS),
       tSampling: (v["t-sampling"] as string | undefined) ?? "uniform",
-      init: (v.init as string | undefined) ?? "",
+      init: v.init === undefined ? "" : recipePath(String(v.init), String(v.out ?? ".")),
       data: dataSourceFlag(v),
     };
     if (now.tSampling !== "uniform" && now.tSampling !== "logit-normal")
@@ -130,10 +140,13 @@ export const trainBase: Command = {
       emaDecay: Number(recipe.ema),
     });
     const seed = Number(recipe.seed);
-    const init = await warmStart(recipe, sitInitialWeights(step.graph, { seed }), data.classNames, {
-      kind: "sit",
-      config,
-    });
+    const init = await warmStart(
+      recipe,
+      sitInitialWeights(step.graph, { seed }),
+      data.classNames,
+      { kind: "sit", config },
+      out.dir,
+    );
     recipe = init.recipe;
     const weights = init.weights;
     return runTraining(ctx, {

@@ -20,7 +20,8 @@ import { Rng, Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
 import { parseFloatFlag, parseIntFlag } from "../flags";
 import {
-  COMMON_TRAIN_OPTIONS,
+  commonTrainOptions,
+  MAX_TRAIN_BATCH,
   type Recipe,
   recipeSchedule,
   runFlags,
@@ -63,8 +64,8 @@ const ints = (v: unknown, flag: string, fallback: readonly number[]): number[] =
   const xs = String(v)
     .split(",")
     .map((s) => Number(s.trim()));
-  if (xs.some((x) => !Number.isInteger(x) || x < 1))
-    throw new UsageError(`${flag} must be a comma-separated list of positive integers, got '${v}'`);
+  if (xs.some((x) => !Number.isInteger(x) || x < 1 || x > 4096))
+    throw new UsageError(`${flag} must be a comma-separated list of integers in 1..4096, got '${v}'`);
   return xs;
 };
 
@@ -123,12 +124,27 @@ export const trainClassifier: Command = {
     "flowturbo train-classifier --out runs/emoji-classifier --steps 8000 --resume",
   ],
   options: {
-    ...COMMON_TRAIN_OPTIONS,
-    widths: { type: "string" },
-    blocks: { type: "string" },
-    "label-smoothing": { type: "string" },
-    "held-out": { type: "string" },
-    shift: { type: "string" },
+    ...commonTrainOptions(CLASSIFIER_DEFAULTS),
+    widths: {
+      type: "string",
+      value: "LIST",
+      help: "channels per stage, comma-separated",
+      default: "32,64,128,256",
+    },
+    blocks: {
+      type: "string",
+      value: "LIST",
+      help: "residual blocks per stage, comma-separated",
+      default: "1,2,2,1",
+    },
+    "label-smoothing": { type: "string", value: "E", help: "label smoothing, in [0, 1]", default: "0.1" },
+    "held-out": {
+      type: "string",
+      value: "F",
+      help: "fraction of the emoji held out for the accuracy, in [0, 0.9]",
+      default: "0.15",
+    },
+    shift: { type: "string", value: "PX", help: "random shifts by up to PX pixels", default: "2" },
   },
   async run(ctx) {
     const v = ctx.values;
@@ -139,7 +155,7 @@ export const trainClassifier: Command = {
       kind: EMOJI_CLASSIFIER_KIND,
       widths: ints(v.widths, "--widths", EMOJI_CLASSIFIER_DEFAULTS.widths).join(","),
       blocks: ints(v.blocks, "--blocks", EMOJI_CLASSIFIER_DEFAULTS.blocks).join(","),
-      batch: parseIntFlag(v.batch, "--batch") ?? CLASSIFIER_DEFAULTS.batch,
+      batch: parseIntFlag(v.batch, "--batch", 1, MAX_TRAIN_BATCH) ?? CLASSIFIER_DEFAULTS.batch,
       lr: parseFloatFlag(v.lr, "--lr", 0, 1) ?? CLASSIFIER_DEFAULTS.lr,
       ...scheduleFlags(v),
       weightDecay:
@@ -147,7 +163,7 @@ export const trainClassifier: Command = {
       labelSmoothing:
         parseFloatFlag(v["label-smoothing"], "--label-smoothing", 0, 1) ?? CLASSIFIER_DEFAULTS.labelSmoothing,
       heldOut: parseFloatFlag(v["held-out"], "--held-out", 0, 0.9) ?? CLASSIFIER_DEFAULTS.heldOut,
-      shift: parseIntFlag(v.shift, "--shift", 0) ?? CLASSIFIER_DEFAULTS.shift,
+      shift: parseIntFlag(v.shift, "--shift", 0, 16) ?? CLASSIFIER_DEFAULTS.shift,
       maxGradNorm: parseFloatFlag(v["max-grad-norm"], "--max-grad-norm", 0) ?? 0,
       ema: parseFloatFlag(v.ema, "--ema", 0, 1) ?? CLASSIFIER_DEFAULTS.ema,
       seed: parseIntFlag(v.seed, "--seed", 0) ?? 0,

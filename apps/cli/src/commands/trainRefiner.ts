@@ -4,19 +4,22 @@
 import { basename } from "node:path";
 import { refinerConfig, refinerFeeds, refinerTrainingStep, STUDENT, TEACHER } from "@flowturbo/refiner";
 import { lrAt, type SiTConfig, sitInitialWeights } from "@flowturbo/sit";
-import { emojiDataSource, loadModelFile } from "@flowturbo/sit/node";
+import { emojiDataSource } from "@flowturbo/sit/node";
 import type { Tensor } from "@flowturbo/tensor";
 import { type Command, UsageError } from "../cli";
 import { requireFile, sha256File } from "../files";
 import { parseFloatFlag, parseIntFlag } from "../flags";
+import { readCheckpoint } from "../models";
 import {
   COMMON_RECIPE_FLAGS,
-  COMMON_TRAIN_OPTIONS,
+  commonTrainOptions,
   dataFlagsOnResume,
   dataSourceFlag,
   optimizerRecipe,
   type Recipe,
+  recipePath,
   recipeSchedule,
+  resolveRecipePath,
   runFlags,
   runTraining,
   startOrResume,
@@ -70,45 +73,62 @@ export const trainRefiner: Command = {
     "flowturbo train-refiner --teacher my-sit.safetensors --heads 8 --out runs/r --steps 100 --data my-images.npz",
   ],
   options: {
-    ...COMMON_TRAIN_OPTIONS,
-    teacher: { type: "string" },
-    heads: { type: "string" },
-    depth: { type: "string" },
-    "dt-max": { type: "string" },
+    ...commonTrainOptions(REFINER_DEFAULTS),
+    teacher: {
+      type: "string",
+      value: "SIT",
+      help: "the frozen SiT base model (required for a new run; recorded relative to --out)",
+    },
+    heads: {
+      type: "string",
+      value: "N",
+      help: "the teacher's attention heads, for a width outside SiT's table that it does not record",
+    },
+    depth: { type: "string", value: "L", help: "the refiner's transformer blocks", default: "1" },
+    "dt-max": {
+      type: "string",
+      value: "DT",
+      help: "training step sizes dt ~ U[0, DT), in [0, 1]",
+      default: "0.12",
+    },
     /** --images only: how folder names map to the teacher's classes (file, "imagenet" or "folder-order"). */
-    "class-map": { type: "string" },
-    init: { type: "string" },
+    "class-map": {
+      type: "string",
+      value: "FILE|imagenet|folder-order",
+      help: "--images: how folder names map to the teacher's classes",
+    },
+    init: {
+      type: "string",
+      value: "REFINER",
+      help: "warm start from a refiner's weights (9-category emoji refiners map onto the 24 groups)",
+    },
   },
   async run(ctx) {
     const v = ctx.values;
     const { steps, checkpointEvery, threads } = runFlags(v);
-    const heads = parseIntFlag(v.heads, "--heads");
+    const heads = parseIntFlag(v.heads, "--heads", 1, 1024);
     const now: Recipe = {
       kind: "refiner",
-      teacher: (v.teacher as string | undefined) ?? "",
-      depth: parseIntFlag(v.depth, "--depth") ?? REFINER_DEFAULTS.depth,
+      teacher: v.teacher === undefined ? "" : recipePath(String(v.teacher), String(v.out ?? ".")),
+      depth: parseIntFlag(v.depth, "--depth", 1, 256) ?? REFINER_DEFAULTS.depth,
       ...optimizerRecipe(v, REFINER_DEFAULTS),
       dtMax: parseFloatFlag(v["dt-max"], "--dt-max", 0, 1) ?? REFINER_DEFAULTS.dtMax,
-      init: (v.init as string | undefined) ?? "",
+      init: v.init === undefined ? "" : recipePath(String(v.init), String(v.out ?? ".")),
       data: dataSourceFlag(v),
     };
     if (!v.resume && !v.teacher) throw new UsageError("--teacher SIT is required (the frozen base model)");
     const started = await startOrResume(v, "train-refiner", "refiner", now, RECIPE_FLAGS);
     const out = started.out;
     let recipe = started.recipe;
-    const teacherPath = await requireFile(String(recipe.teacher), "--teacher");
+    const teacherPath = await requireFile(resolveRecipePath(String(recipe.teacher), out.dir), "--teacher");
     const teacherSha = await sha256File(teacherPath);
     if (recipe.teacherSha256 && recipe.teacherSha256 !== teacherSha)
       throw new UsageError(
         `--resume: the teacher ${teacherPath} changed since the run started (sha256 differs)`,
       );
     recipe = { ...recipe, teacherSha256: teacherSha };
-    let teacher: Awaited<ReturnType<typeof loadModelFile>>;
-    try {
-      teacher = await loadModelFile(teacherPath, { heads, kind: "sit" });
-    } catch (e) {
-      throw new UsageError(`--teacher: ${(e as Error).message}`);
-    }
+    // the kind is checked, not assumed: a refiner given as the teacher is refused by name
+    const teacher = await readCheckpoint(teacherPath, "--teacher", heads, "sit");
     // no data flags: the teacher's own emoji labelling (e.g. emoji:groups) when its recipe names one
     const teacherData = teacherEmojiData(teacher);
     if (
@@ -152,6 +172,7 @@ export const trainRefiner: Command = {
         config: student,
         prefix: STUDENT,
       },
+      out.dir,
     );
     recipe = init.recipe;
     const weights = new Map<string, Tensor>(init.weights);

@@ -34,20 +34,35 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   return toRgb(info.width, info.height, info.channels, px);
 }
 
-/** Reads and decodes an image file; errors name the path. */
-export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
-  const bytes = await readFile(path);
+/**
+ * decodeImage with the fault said in words (libvips' own message, e.g. "Input buffer has corrupt
+ * header:", in parentheses).
+ */
+async function decodeOrSay(bytes: Uint8Array, options: DecodeOptions): Promise<RgbImage> {
   try {
     return await decodeImage(bytes, options);
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+    const detail = (err as Error).message.trim().replace(/:$/, "");
+    throw new Error(`not a readable image: corrupt, truncated or of another format (${detail})`, {
+      cause: err,
+    });
   }
 }
 
-/** ImageIO over the file system (fs.readFile + sharp). */
+/** Reads and decodes an image file; errors name the path and say what is wrong in words. */
+export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
+  const bytes = await readFile(path);
+  try {
+    return await decodeOrSay(bytes, options);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`, { cause: (err as Error).cause });
+  }
+}
+
+/** ImageIO over the file system (fs.readFile + sharp); decoding errors say what is wrong in words. */
 export function nodeImageIO(options: DecodeOptions = {}): ImageIO {
   return {
     read: async (path) => new Uint8Array(await readFile(path)),
-    decode: (bytes) => decodeImage(bytes, options),
+    decode: (bytes) => decodeOrSay(bytes, options),
   };
 }

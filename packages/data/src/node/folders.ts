@@ -14,6 +14,7 @@ import {
 } from "../classmap";
 import { type ImageDatasetOptions, ImageDataset, type ImageItem } from "../dataset";
 import { type DecodeOptions, nodeImageIO } from "./decode";
+import { SAMPLE_FOLDER_MANIFEST, sampleFolderFiles } from "./sampleFolder";
 
 /** Image file extensions listed by default (case-insensitive). */
 export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([".jpg", ".jpeg", ".png", ".webp"]);
@@ -65,7 +66,11 @@ async function entryKind(e: Dirent, path: string): Promise<"file" | "dir" | "oth
   return st?.isDirectory() ? "dir" : st?.isFile() ? "file" : "other";
 }
 
-/** All image files under `dir`, recursively, sorted (by path code units); hidden entries are skipped. */
+/**
+ * All image files under `dir`, recursively, sorted (by path code units); hidden entries are skipped. A
+ * folder written by PngFolderWriter contributes exactly the images its record lists, and a record that
+ * says the run was interrupted is an error.
+ */
 export async function listImageFiles(
   dir: string,
   extensions: readonly string[] = IMAGE_EXTENSIONS,
@@ -79,6 +84,14 @@ export async function listImageFiles(
       throw new Error(`cannot list '${d}': ${(err as Error).message}`);
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (entries.some((e) => e.name === SAMPLE_FOLDER_MANIFEST && e.isFile())) {
+      for (const p of await sampleFolderFiles(d)) {
+        if (!(await stat(p).catch(() => undefined))?.isFile())
+          throw new Error(`${p}: listed in ${join(d, SAMPLE_FOLDER_MANIFEST)} but missing`);
+        if (hasExtension(p, extensions)) out.push(p);
+      }
+      return;
+    }
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
       const p = join(d, e.name);
@@ -112,7 +125,9 @@ export async function imageFolder(root: string, options: LabelledFolderOptions):
     if (!e.name.startsWith(".") && (await entryKind(e, join(root, e.name))) === "dir") dirs.push(e.name);
   }
   if (dirs.length === 0)
-    throw new ClassMapError(`${root}: no class subfolders (use flatFolder for a folder of images)`);
+    throw new ClassMapError(
+      `${root}: no class subfolders: labelled images need one subfolder per class (${join(root, "<class>", "*.png")})`,
+    );
   const classes = resolveClassMap(dirs, {
     numClasses: options.numClasses,
     classMap: await loadClassMap(options.classMap),

@@ -4,4 +4,5 @@ export * from "./decode";
 export * from "./emoji";
 export * from "./folders";
 export * from "./latent-cache";
+export * from "./sampleFolder";
 export * from "./writers";

@@ -1,18 +1,22 @@
 /// <reference types="node" />
 // Sample writers: PNG grids, folders of PNGs and ADM-evaluator sample .npz files (whole or streamed).
 
-import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { crc32, npyHeaderBytes, type Tensor, type ZipWriteOptions } from "@flowturbo/tensor";
-import { writeFileStreaming } from "@flowturbo/tensor/node";
+import { tempPathFor, writeFileStreaming } from "@flowturbo/tensor/node";
 import { asUint8Nhwc, nhwcImage } from "../image";
 import { encodePng } from "../png";
 import { type GridOptions, makeGrid, sampleLabels, sampleNpzChunks } from "../samples";
+import { SAMPLE_FOLDER_MANIFEST, type SampleFolderManifest } from "./sampleFolder";
 
 type Labels = Tensor | ArrayLike<number> | BigInt64Array;
 
-/** Writes `images` (uint8 NHWC or float NCHW in [-1, 1]) as one PNG grid with `cols` columns. */
+/**
+ * Writes `images` (uint8 NHWC or float NCHW in [-1, 1]) as one PNG grid with `cols` columns. The file
+ * appears atomically (temporary file, then rename): an interrupted write leaves no PNG under `path`.
+ */
 export async function writePngGrid(
   images: Tensor,
   cols: number,
@@ -20,7 +24,7 @@ export async function writePngGrid(
   options: GridOptions = {},
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, await encodePng(makeGrid(images, cols, options)));
+  await writeFileStreaming(path, [await encodePng(makeGrid(images, cols, options))]);
 }
 
 export interface PngFolderOptions {
@@ -30,23 +34,95 @@ export interface PngFolderOptions {
   labels?: Labels;
 }
 
-/** Writes each image as its own PNG in `dir` (created); returns the paths. */
+/**
+ * Writes a folder of PNGs batch by batch: each PNG appears atomically, and the folder's
+ * SAMPLE_FOLDER_MANIFEST says whether the run finished, so an interrupted run never passes for a
+ * complete one.
+ */
+export class PngFolderWriter {
+  private readonly files: string[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly count: number,
+    private next: number,
+  ) {}
+
+  /** Creates the folder and records a run of `count` images that has not finished. */
+  static async open(dir: string, options: { count: number; startIndex?: number }): Promise<PngFolderWriter> {
+    if (!Number.isInteger(options.count) || options.count < 0)
+      throw new Error(`count must be a non-negative integer, got ${options.count}`);
+    await mkdir(dir, { recursive: true });
+    const w = new PngFolderWriter(dir, options.count, options.startIndex ?? 0);
+    await w.record(false);
+    return w;
+  }
+
+  /** Images written so far. */
+  get written(): number {
+    return this.files.length;
+  }
+
+  private record(complete: boolean): Promise<number> {
+    const manifest: SampleFolderManifest = {
+      format: "flowturbo-samples",
+      version: 1,
+      complete,
+      count: this.count,
+      files: this.files,
+    };
+    return writeFileStreaming(join(this.dir, SAMPLE_FOLDER_MANIFEST), [
+      new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`),
+    ]);
+  }
+
+  /** Writes a batch (uint8 NHWC or float NCHW in [-1, 1]), named by index (and label); returns the paths. */
+  async append(images: Tensor, labels?: Labels): Promise<string[]> {
+    if (this.closed) throw new Error(`${this.dir}: append after close`);
+    const u8 = asUint8Nhwc(images);
+    const n = u8.shape[0];
+    if (this.files.length + n > this.count)
+      throw new Error(`${this.dir}: ${this.files.length + n} images exceed the declared count ${this.count}`);
+    const lab = labels !== undefined ? sampleLabels(labels, n).data : undefined;
+    const paths: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const stem = String(this.next++).padStart(6, "0");
+      const name = lab ? `${stem}_${lab[i]}.png` : `${stem}.png`;
+      const path = join(this.dir, name);
+      await writeFileStreaming(path, [await encodePng(nhwcImage(u8, i))]);
+      this.files.push(name);
+      paths.push(path);
+    }
+    return paths;
+  }
+
+  /** Records the run as complete (all `count` images must have been written). */
+  async close(): Promise<void> {
+    if (this.closed) throw new Error(`${this.dir}: already closed`);
+    if (this.files.length !== this.count)
+      throw new Error(`${this.dir}: ${this.files.length} of ${this.count} images written`);
+    this.closed = true;
+    await this.record(true);
+  }
+
+  /** Stops: the record keeps saying incomplete (and lists what was written). */
+  async abort(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.record(false).catch(() => undefined);
+  }
+}
+
+/** Writes each image as its own PNG in `dir` (created, with its SAMPLE_FOLDER_MANIFEST); returns the paths. */
 export async function writePngFolder(
   images: Tensor,
   dir: string,
   options: PngFolderOptions = {},
 ): Promise<string[]> {
-  const u8 = asUint8Nhwc(images);
-  const n = u8.shape[0];
-  const labels = options.labels !== undefined ? sampleLabels(options.labels, n).data : undefined;
-  await mkdir(dir, { recursive: true });
-  const paths: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const stem = String((options.startIndex ?? 0) + i).padStart(6, "0");
-    const path = join(dir, labels ? `${stem}_${labels[i]}.png` : `${stem}.png`);
-    await writeFile(path, await encodePng(nhwcImage(u8, i)));
-    paths.push(path);
-  }
+  const w = await PngFolderWriter.open(dir, { count: images.shape[0], startIndex: options.startIndex });
+  const paths = await w.append(images, options.labels);
+  await w.close();
   return paths;
 }
 
@@ -115,7 +191,7 @@ export class SampleNpzWriter {
         throw new Error(`${k} must be a positive integer, got ${options[k]}`);
     }
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+    const tmp = tempPathFor(path);
     const handle = await open(tmp, "w");
     const header = npyHeaderBytes("uint8", [options.count, options.height, options.width, 3]);
     const w = new SampleNpzWriter(path, tmp, handle, options, header);

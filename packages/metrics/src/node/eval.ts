@@ -3,7 +3,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { type FidComparison, compareStats } from "../evaluate";
-import type { FrechetOptions } from "../fid";
+import { type FrechetOptions, formatDistance } from "../fid";
 import { computeFeatures, type FeatureSummary, type InceptionExtractor } from "../features";
 import { batchImages, type ImageBatch, type ImageSource } from "../images";
 import { type PairwiseDistances, precisionRecall } from "../precisionRecall";
@@ -162,8 +162,8 @@ export function formatFidReport(r: FidEvalReport): string {
   const rows: [string, string][] = [
     ["A", `${r.a.path} (${r.a.kind}${r.a.n !== undefined ? `, n=${r.a.n}` : ""})`],
     ["B", `${r.b.path} (${r.b.kind}${r.b.n !== undefined ? `, n=${r.b.n}` : ""})`],
-    ["FID", r.fid.toFixed(4)],
-    ["sFID", r.sfid !== undefined ? r.sfid.toFixed(4) : "-"],
+    ["FID", formatDistance(r.fid)],
+    ["sFID", r.sfid !== undefined ? formatDistance(r.sfid) : "-"],
   ];
   if (r.inceptionScore.a !== undefined) rows.push(["IS (A)", r.inceptionScore.a.toFixed(3)]);
   if (r.inceptionScore.b !== undefined) rows.push(["IS (B)", r.inceptionScore.b.toFixed(3)]);

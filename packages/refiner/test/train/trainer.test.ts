@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import type { Tensor } from "@flowturbo/tensor";
+import { Tensor } from "@flowturbo/tensor";
 import { writeFileStreaming } from "@flowturbo/tensor/node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -221,5 +221,25 @@ describe("crash safety", () => {
       }),
     ).rejects.toThrow(/shape/);
     expect(step.trainable.length).toBeGreaterThan(0);
+  });
+
+  test("a resume asked for fewer steps than its checkpoint has is refused; a NaN loss names the checkpoint on disk", async () => {
+    const { step, weights, data } = steps.base();
+    const ckpt = join(dir, "past.safetensors");
+    await train({ backend, step, weights, data, steps: 3, checkpointPath: ckpt });
+    await expect(
+      train({ backend, step, weights, data, steps: 2, resume: ckpt, checkpointPath: ckpt }),
+    ).rejects.toThrow(/past\.safetensors is at step 3, past the 2 steps asked for/);
+    const nan = (s: number) => {
+      const feeds = data(s);
+      const x = feeds.x1.toFloat32().fill(Number.NaN);
+      return { ...feeds, x1: new Tensor("float32", feeds.x1.shape, x) };
+    };
+    await expect(train({ backend, step, weights, data: nan, steps: 2 })).rejects.toThrow(
+      /at step 1 is not finite; no checkpoint was written/,
+    );
+    await expect(
+      train({ backend, step, weights, data: nan, steps: 5, resume: ckpt, checkpointPath: ckpt }),
+    ).rejects.toThrow(/at step 4 is not finite; the last checkpoint is .*past\.safetensors \(step 3\)/);
   });
 });

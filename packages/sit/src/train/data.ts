@@ -40,12 +40,37 @@ const UINT8_TO_UNIT = (() => {
   return t;
 })();
 
+/**
+ * The most classes a training set may define (a label table of that many rows, plus the null class): a
+ * label of 1e9 is a broken file, not a billion-class model.
+ */
+export const MAX_TRAINING_CLASSES = 100_000;
+
+/**
+ * Labels as class ids: integers in 0..numClasses-1 (without numClasses: below MAX_TRAINING_CLASSES).
+ * Throws naming `what`, the first bad label and its example. Returns them as an Int32Array.
+ */
+export function checkedLabels(labels: ArrayLike<number>, what: string, numClasses?: number): Int32Array {
+  const limit = numClasses ?? MAX_TRAINING_CLASSES;
+  const out = new Int32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (!Number.isInteger(l) || l < 0 || l >= limit)
+      throw new Error(
+        `${what}: label ${l} of example ${i} is not a class id in 0..${limit - 1}${numClasses === undefined ? ` (a training set has at most ${MAX_TRAINING_CLASSES} classes)` : ""}`,
+      );
+    out[i] = l;
+  }
+  return out;
+}
+
 /** 8-bit images NHWC [N, H, W, C] with labels, scaled to [-1, 1] as ADM/SiT do (v / 127.5 - 1). */
 export function uint8ImageSet(images: Tensor, labels: ArrayLike<number>, numClasses: number): TrainingSet {
   if (images.dtype !== "uint8" || images.rank !== 4)
     throw new Error(`training images must be uint8 NHWC [N, H, W, C], got ${images}`);
   const [n, h, w, c] = images.shape;
   if (labels.length !== n) throw new Error(`training set: ${labels.length} labels for ${n} images`);
+  checkedLabels(labels, "training set", numClasses);
   const data = images.data as Uint8Array;
   return {
     length: n,
@@ -71,6 +96,7 @@ export function tensorSet(examples: Tensor, labels: ArrayLike<number>, numClasse
   if (examples.rank !== 4) throw new Error(`training examples must be [N, C, H, W], got ${examples}`);
   const [n, c, h, w] = examples.shape;
   if (labels.length !== n) throw new Error(`training set: ${labels.length} labels for ${n} examples`);
+  checkedLabels(labels, "training set", numClasses);
   const data = examples.dtype === "float32" ? (examples.data as Float32Array) : examples.toFloat32();
   const size = c * h * w;
   return {

@@ -140,13 +140,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   else if (typeof o.resume === "string") state = (await readTrainCheckpointFile(o.resume)).state;
   else state = o.resume;
   checkStateMatches(state, trainable, o.weights, typeof o.resume === "string" ? o.resume : "resumed state");
+  if (o.steps < state.step)
+    throw new RangeError(
+      `${typeof o.resume === "string" ? o.resume : "the resumed state"} is at step ${state.step}, past the ${o.steps} steps asked for: ask for more steps to continue the run`,
+    );
   if (useEma && !state.ema) state.ema = new Map(state.params);
   const startStep = state.step;
+  // the checkpoint on disk (for messages): the resumed file, then each one written
+  let lastCheckpoint = typeof o.resume === "string" ? o.resume : undefined;
+  let lastCheckpointStep = startStep;
   const metadata = { ...(o.metadata ?? {}), steps: String(o.steps) };
 
   const save = async (): Promise<string | undefined> => {
     if (!o.checkpointPath) return undefined;
     await writeTrainCheckpointFile(o.checkpointPath, state, metadata);
+    lastCheckpoint = o.checkpointPath;
+    lastCheckpointStep = state.step;
     return o.checkpointPath;
   };
 
@@ -199,7 +208,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const gradNorm = scalar(out[STEP_IO.gradNorm], STEP_IO.gradNorm);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         throw new Error(
-          `loss ${loss} / gradient norm ${gradNorm} at step ${s + 1} is not finite; the state of step ${s} is kept${o.checkpointPath ? ` (last checkpoint: ${o.checkpointPath})` : ""}`,
+          `loss ${loss} / gradient norm ${gradNorm} at step ${s + 1} is not finite; ${lastCheckpoint ? `the last checkpoint is ${lastCheckpoint} (step ${lastCheckpointStep})` : "no checkpoint was written"}`,
         );
       }
       const params = new Map<string, Tensor>();

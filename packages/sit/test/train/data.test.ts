@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodePng } from "@flowturbo/data";
+import { saveNpzFile } from "@flowturbo/tensor/node";
+import { Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import { emojiDatasetPath, loadImageFolder, loadTrainingNpz } from "../../src/node";
 
@@ -51,5 +53,61 @@ describe("training data from files", () => {
     expect(Math.max(...out)).toBeLessThanOrEqual(1);
     expect(Math.min(...out)).toBeGreaterThanOrEqual(-1);
     expect(out[0]).toBe(1); // white background in the corner
+  });
+
+  test("large sets, ADM sample npz files, and labels checked against the classes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "flowturbo-npz-"));
+    try {
+      const n = 200_000; // 1x1 images: large enough to overflow a spread of the labels
+      const images = new Tensor("uint8", [n, 1, 1, 3], new Uint8Array(n * 3));
+      const labels = Tensor.from(
+        "int64",
+        [n],
+        Array.from({ length: n }, (_, i) => BigInt(i % 7)),
+      );
+      const big = join(dir, "big.npz");
+      await saveNpzFile(
+        big,
+        new Map<string, Tensor>([
+          ["images", images],
+          ["labels", labels],
+        ]),
+      );
+      const d = await loadTrainingNpz(big);
+      expect([d.set.length, d.set.numClasses, d.set.label(n - 1)]).toEqual([n, 7, (n - 1) % 7]);
+      // ADM layout (flowturbo sample -o samples.npz)
+      const adm = join(dir, "adm.npz");
+      await saveNpzFile(
+        adm,
+        new Map<string, Tensor>([
+          ["arr_0", images.sliceRows(0, 10)],
+          ["arr_1", labels.sliceRows(0, 10)],
+        ]),
+      );
+      expect((await loadTrainingNpz(adm)).set.length).toBe(10);
+      const bad = async (value: bigint) => {
+        const path = join(dir, `bad${value}.npz`);
+        const l = labels.sliceRows(0, 3).toFloat64();
+        l[2] = Number(value);
+        await saveNpzFile(
+          path,
+          new Map<string, Tensor>([
+            ["images", images.sliceRows(0, 3)],
+            ["labels", Tensor.from("int64", [3], [...l].map(BigInt))],
+          ]),
+        );
+        return loadTrainingNpz(path);
+      };
+      await expect(bad(-5n)).rejects.toThrow(
+        /bad-5\.npz 'labels': label -5 of example 2 is not a class id in 0\.\.99999/,
+      );
+      await expect(bad(1_000_000_000n)).rejects.toThrow(/label 1000000000 of example 2 is not a class id/);
+      await saveNpzFile(join(dir, "none.npz"), new Map([["x", images.sliceRows(0, 1)]]));
+      await expect(loadTrainingNpz(join(dir, "none.npz"))).rejects.toThrow(
+        /none\.npz: no 'labels' array .*an ADM sample npz holds 'arr_0' and 'arr_1'\); it has x/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -302,19 +302,35 @@ export interface SafetensorsWriteOptions {
   metadata?: Readonly<Record<string, string>>;
 }
 
+/** A tensor as the header describes it (its data may come later: openSafetensorsWriter). */
+export interface SafetensorsSpec {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+}
+
+/** Where each tensor's bytes go: relative to the start of the data section. */
+export interface SafetensorsSlot extends SafetensorsSpec {
+  begin: number;
+  end: number;
+}
+
 /**
- * The bytes of a safetensors file as chunks (header, then views of each tensor's storage), laid out as
- * the reference implementation does: tensors sorted by descending dtype alignment then by name (UTF-8
- * byte order), contiguous offsets, JSON header padded with spaces to a multiple of 8 bytes.
+ * The reference layout of a safetensors file: tensors sorted by descending dtype alignment then by name
+ * (UTF-8 byte order), contiguous offsets, JSON header padded with spaces to a multiple of 8 bytes.
+ * Returns the header bytes (length prefix included) and the tensors in data order.
  */
-export function* safetensorsChunks(
-  tensors: NamedTensors,
+export function safetensorsLayout(
+  specs: readonly SafetensorsSpec[],
   options: SafetensorsWriteOptions = {},
-): Generator<Uint8Array> {
+): { header: Uint8Array; slots: SafetensorsSlot[] } {
   const enc = new TextEncoder();
-  const entries = namedTensorEntries(tensors).map(([name, t]) => {
-    if (name === "__metadata__") throw new Error("'__metadata__' cannot be a tensor name");
-    return { name, key: enc.encode(name), st: FROM_DTYPE[t.dtype], tensor: t };
+  const seen = new Set<string>();
+  const entries = specs.map((spec) => {
+    if (spec.name === "__metadata__") throw new Error("'__metadata__' cannot be a tensor name");
+    if (seen.has(spec.name)) throw new Error(`duplicate tensor name '${spec.name}'`);
+    seen.add(spec.name);
+    return { spec, key: enc.encode(spec.name), st: FROM_DTYPE[spec.dtype] };
   });
   entries.sort((a, b) => DTYPE_ORDER.indexOf(b.st) - DTYPE_ORDER.indexOf(a.st) || compareBytes(a.key, b.key));
   for (const [k, v] of Object.entries(options.metadata ?? {})) {
@@ -322,22 +338,39 @@ export function* safetensorsChunks(
   }
   let offset = 0;
   const parts: string[] = [];
+  const slots: SafetensorsSlot[] = [];
   if (options.metadata) parts.push(`"__metadata__":${JSON.stringify(options.metadata)}`);
-  for (const e of entries) {
-    const n = e.tensor.data.byteLength;
+  for (const { spec, st } of entries) {
+    const n = spec.shape.reduce((a, d) => a * d, 1) * ELEMENT_SIZE[st];
     parts.push(
-      `${JSON.stringify(e.name)}:{"dtype":"${e.st}","shape":[${e.tensor.shape.join(",")}],"data_offsets":[${offset},${offset + n}]}`,
+      `${JSON.stringify(spec.name)}:{"dtype":"${st}","shape":[${spec.shape.join(",")}],"data_offsets":[${offset},${offset + n}]}`,
     );
+    slots.push({ ...spec, begin: offset, end: offset + n });
     offset += n;
   }
   const json = enc.encode(`{${parts.join(",")}}`);
-  const padded = new Uint8Array(json.byteLength + ((8 - (json.byteLength % 8)) % 8)).fill(0x20);
-  padded.set(json);
-  const prefix = new Uint8Array(8);
-  new DataView(prefix.buffer).setBigUint64(0, BigInt(padded.byteLength), true);
-  yield prefix;
-  yield padded;
-  for (const e of entries) yield tensorBytes(e.tensor);
+  const header = new Uint8Array(8 + json.byteLength + ((8 - (json.byteLength % 8)) % 8)).fill(0x20);
+  new DataView(header.buffer).setBigUint64(0, BigInt(header.byteLength - 8), true);
+  header.set(json, 8);
+  return { header, slots };
+}
+
+/**
+ * The bytes of a safetensors file as chunks (header, then views of each tensor's storage), laid out as
+ * the reference implementation does (safetensorsLayout).
+ */
+export function* safetensorsChunks(
+  tensors: NamedTensors,
+  options: SafetensorsWriteOptions = {},
+): Generator<Uint8Array> {
+  const byName = new Map(namedTensorEntries(tensors));
+  const { header, slots } = safetensorsLayout(
+    [...byName].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
+    options,
+  );
+  yield header.subarray(0, 8); // the length, then the JSON
+  yield header.subarray(8);
+  for (const slot of slots) yield tensorBytes(byName.get(slot.name)!);
 }
 
 /** A whole safetensors file in memory (see `safetensorsChunks` for the layout). */

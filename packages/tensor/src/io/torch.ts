@@ -115,6 +115,12 @@ function torchGlobals(pending: PendingTensor[]): (module: string, name: string) 
   };
 }
 
+/**
+ * The largest data.pkl accepted: the pickle holds the structure (names, shapes, storage keys; about
+ * 200 bytes per tensor), the tensor data lives in data/<key> records. 256 MiB is a million tensors.
+ */
+export const TORCH_MAX_PICKLE_BYTES = 256 << 20;
+
 /** Options of `loadTorchCheckpoint`. */
 export interface TorchLoadOptions {
   /** File name for error messages. */
@@ -163,7 +169,10 @@ export async function loadTorchCheckpoint(
     if (order !== "little")
       throw new TensorFileError(file, `checkpoint byte order is '${order}'; only little-endian is supported`);
   }
-  const pkl = await zip.read(`${top}/data.pkl`, { checkCrc: options.checkCrc });
+  const pkl = await zip.read(`${top}/data.pkl`, {
+    checkCrc: options.checkCrc,
+    maxSize: TORCH_MAX_PICKLE_BYTES,
+  });
   const pending: PendingTensor[] = [];
   const refs = new Map<string, StorageRef>();
   const value = unpickle(pkl, {

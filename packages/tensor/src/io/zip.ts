@@ -18,6 +18,14 @@ const U32_MAX = 0xffffffff;
 const U16_MAX = 0xffff;
 /** Compressed bytes read per step while inflating. */
 const INFLATE_CHUNK = 4 << 20;
+/**
+ * The most bytes deflate can produce from `compressed` bytes: a block codes at most 258 bytes per
+ * length/distance pair of at least 2 bits, about 1032:1 (plus a little for tiny streams). A member that
+ * declares more is corrupt, or a decompression bomb; refused before anything is inflated.
+ */
+export function maxInflatedSize(compressed: number): number {
+  return compressed * 1032 + 1024;
+}
 
 /** One member of a zip archive, as described by the central directory. */
 export interface ZipEntry {
@@ -35,6 +43,11 @@ export interface ZipEntry {
 export interface ZipReadOptions {
   /** Verify the CRC-32 of the extracted bytes (default true). */
   checkCrc?: boolean;
+  /**
+   * The most bytes the member may hold, for members whose format bounds them (e.g. a checkpoint's
+   * pickle): a larger declared size is refused before anything is read or inflated.
+   */
+  maxSize?: number;
 }
 
 /** A zip archive opened for random access. */
@@ -124,6 +137,16 @@ export class ZipArchive {
   async read(entry: ZipEntry | string, options: ZipReadOptions = {}): Promise<Uint8Array> {
     const e = typeof entry === "string" ? this.entry(entry) : entry;
     if (e.flags & 1) throw new TensorFileError(this.name, `member '${e.name}' is encrypted`);
+    if (e.method === 8 && e.size > maxInflatedSize(e.compressedSize))
+      throw new TensorFileError(
+        this.name,
+        `deflated member '${e.name}' declares ${e.size} bytes, more than deflate can give from ${e.compressedSize} compressed bytes (corrupt)`,
+      );
+    if (options.maxSize !== undefined && e.size > options.maxSize)
+      throw new TensorFileError(
+        this.name,
+        `member '${e.name}' declares ${e.size} bytes; at most ${options.maxSize} are expected (corrupt, or not this kind of file)`,
+      );
     const start = await this.dataOffset(e);
     let out: Uint8Array;
     if (e.method === 0) {

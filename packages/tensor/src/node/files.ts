@@ -1,9 +1,9 @@
 /// <reference types="node" />
 // Node-only file access for the tensor file formats: random-access file sources and streaming sinks.
 
-import { open, rename, rm } from "node:fs/promises";
+import { open, readdir, rename, rm } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { ByteSink, ByteSource } from "../io/index";
 
 /** Largest single read/write call (fs calls are limited to 2 GiB). */
@@ -70,11 +70,49 @@ export interface FileSink extends ByteSink {
 }
 
 /**
+ * The temporary file an atomic write of `path` goes through: `<path>.<pid>.<time>.tmp` next to it (same
+ * file system, so the final rename is atomic), named after the writing process so that leftovers of a
+ * killed one can be told from writes in progress (removeStaleTemps).
+ */
+export function tempPathFor(path: string): string {
+  return `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // alive, another user's
+  }
+}
+
+/**
+ * Removes the temporary files that atomic writes of `path` (tempPathFor) left when their process was
+ * killed (SIGKILL, power loss): those whose process is gone. Returns the removed paths.
+ */
+export async function removeStaleTemps(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-z]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || processAlive(Number(m[1]))) continue;
+    await rm(join(dir, name), { force: true });
+    removed.push(join(dir, name));
+  }
+  return removed;
+}
+
+/**
  * Creates a sink that writes sequentially to a temporary file next to `path` and renames it onto `path`
- * on `close()`, so readers never see a half-written file.
+ * on `close()`, so readers never see a half-written file; if the rename fails (e.g. `path` is a folder)
+ * the temporary file is removed.
  */
 export async function fileSink(path: string): Promise<FileSink> {
-  const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  const tmp = tempPathFor(path);
   const handle = await open(tmp, "w");
   let written = 0;
   let finished = false;
@@ -96,8 +134,13 @@ export async function fileSink(path: string): Promise<FileSink> {
     async close() {
       if (finished) return;
       finished = true;
-      await handle.close();
-      await rename(tmp, path);
+      try {
+        await handle.close();
+        await rename(tmp, path);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
     },
     async abort() {
       if (finished) return;

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { goldenPath } from "@flowturbo/test-support";
@@ -10,8 +10,10 @@ import {
   fileSource,
   loadTorchFile,
   openNpzFile,
+  openSafetensorsWriter,
   readNpzFile,
   readSafetensorsFile,
+  removeStaleTemps,
   saveNpzFile,
   saveSafetensorsFile,
   withFileSource,
@@ -84,6 +86,45 @@ describe("node file helpers", () => {
     expect(existsSync(path)).toBe(false);
     await sink.close();
     expect([...(await readFile(path))]).toEqual([1, 2, 3]);
+  });
+
+  it("openSafetensorsWriter streams pieces into the same bytes as the whole-tensor writer", async () => {
+    const whole = join(dir, "whole.safetensors");
+    await saveSafetensorsFile(whole, arrays(), { metadata: { k: "v" } });
+    const streamed = join(dir, "streamed.safetensors");
+    const specs = [...arrays()].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+    const w = await openSafetensorsWriter(streamed, specs, { metadata: { k: "v" } });
+    const a = arrays();
+    await w.append("w", a.get("w")!.sliceRows(1, 2).data); // rows in order, tensors in any order
+    await expect(w.close()).rejects.toThrow(/incomplete/);
+    expect(existsSync(streamed)).toBe(false);
+    const v = await openSafetensorsWriter(streamed, specs, { metadata: { k: "v" } });
+    await v.append("w", a.get("w")!.sliceRows(0, 1).data);
+    await v.append("ids", a.get("ids")!.data);
+    await v.append("w", a.get("w")!.sliceRows(1, 2).data);
+    await expect(v.append("ids", a.get("ids")!.data)).rejects.toThrow(/more data for 'ids'/);
+    await v.append("h", a.get("h")!.data);
+    await v.close();
+    expect(Buffer.compare(await readFile(streamed), await readFile(whole))).toBe(0);
+    expect((await readdir(dir)).filter((f) => f.startsWith("streamed.") && f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("a write whose final rename fails (a folder in the way) leaves no temporary file", async () => {
+    const path = join(dir, "taken");
+    await mkdir(path);
+    await expect(writeFileStreaming(path, [Uint8Array.of(1)])).rejects.toThrow();
+    expect((await readdir(dir)).filter((f) => f.startsWith("taken."))).toEqual([]);
+  });
+
+  it("removeStaleTemps removes the temporary files of killed writers only", async () => {
+    const path = join(dir, "checkpoint.safetensors");
+    const dead = `${path}.2147483646.m0abc.tmp`; // no such process
+    const live = `${path}.${process.pid}.m0abd.tmp`; // a write in progress
+    const other = join(dir, "other.safetensors.2147483646.m0abc.tmp");
+    for (const f of [dead, live, other]) await writeFile(f, "x");
+    expect(await removeStaleTemps(path)).toEqual([dead]);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live) && existsSync(other)).toBe(true);
   });
 
   it("errors from a truncated file on disk name the file", async () => {

@@ -1,6 +1,8 @@
+import { zeroBombZip } from "@flowturbo/test-support";
 import { describe, expect, it } from "vitest";
 import {
   encodeZip,
+  maxInflatedSize,
   loadTorchCheckpoint,
   openSafetensors,
   openZip,
@@ -290,6 +292,25 @@ describe("PyTorch checkpoint reader: corrupted files", () => {
       loadTorchCheckpoint(b, { name: "sit.pt" }),
       /bad zip signature in the local header of 'sit\/data\/3'/,
     );
+  });
+
+  it("a data.pkl that inflates (or only claims to inflate) to GBs is refused before anything is inflated", async () => {
+    // a real bomb: 300 MiB of zeros in about 300 kB, more than any checkpoint's pickle needs
+    const bomb = await zeroBombZip("archive/data.pkl", 300 << 20);
+    expect(bomb.length).toBeLessThan(1 << 20);
+    await expectFileError(
+      loadTorchCheckpoint(bomb, { name: "bomb.pt" }),
+      /^bomb\.pt: member 'archive\/data\.pkl' declares 314572800 bytes; at most 268435456 are expected/,
+    );
+    // a declared size deflate cannot reach from the compressed bytes (4 GiB from 1 MiB of zeros' ~1 kB)
+    const liar = await zeroBombZip("archive/data.pkl", 1 << 20, 0xfffffffe);
+    await expectFileError(
+      loadTorchCheckpoint(liar, { name: "liar.pt" }),
+      /deflated member 'archive\/data\.pkl' declares 4294967294 bytes, more than deflate can give from \d+ compressed bytes/,
+    );
+    // the bound holds for what deflate really does (zeros: its best case)
+    const real = await openZip(bomb);
+    expect(real.entries[0].size).toBeLessThanOrEqual(maxInflatedSize(real.entries[0].compressedSize));
   });
 
   it("randomly corrupted data.pkl (CRC check off): a value or a TensorFileError, never a crash", async () => {
