@@ -78,6 +78,8 @@ export class SamplingProgress {
     let nfeBefore: NfeCounts = { base: 0, refiner: 0 };
     const batches = Math.ceil(this.total / this.batch);
     return (p) => {
+      // the pipeline's compile event (sessions being opened) comes before any step: the bar waits for step 1
+      if (p.phase === "compile") return;
       const done = offset + p.done;
       const kept = Math.min(this.batch, this.total - done);
       const batch = `batch ${Math.min(batches, Math.floor(done / this.batch) + 1)}/${batches}`;

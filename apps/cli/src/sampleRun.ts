@@ -34,6 +34,7 @@ function addTransfers(a: TransferCounts | null, b: TransferCounts | undefined): 
   return {
     stateUploads: a.stateUploads + b.stateUploads,
     downloads: a.downloads + b.downloads,
+    stepDownloads: a.stepDownloads + b.stepDownloads,
     hostOutputs: a.hostOutputs + b.hostOutputs,
     runs: a.runs + b.runs,
     locations: [...new Set([...a.locations, ...b.locations])],

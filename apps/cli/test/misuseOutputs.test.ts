@@ -160,9 +160,40 @@ describe("18. progress moves per step across batches; NFE is per sample", () => 
     const progress = new SamplingProgress(new ProgressBar(stream, "samples", 0), 4, 4);
     const hook = progress.hook(0);
     const nfe = (base: number, refiner = 0) => ({ base, refiner });
-    hook({ done: 0, total: 4, step: 1, t: 0.25, nfe: nfe(2), stage: "sampling" });
-    hook({ done: 0, total: 4, step: 2, t: 0.75, nfe: nfe(3, 2), stage: "sampling" });
-    hook({ done: 4, total: 4, step: 0, t: 1, nfe: nfe(4, 4), stage: "sampling" });
+    const batch = { batch: 0, batches: 1, inBatch: 4, steps: 2 };
+    hook({
+      done: 0,
+      total: 4,
+      step: 1,
+      t: 0.25,
+      nfe: nfe(2),
+      stage: "sampling",
+      phase: "sample",
+      ...batch,
+      fraction: 0.3,
+    });
+    hook({
+      done: 0,
+      total: 4,
+      step: 2,
+      t: 0.75,
+      nfe: nfe(3, 2),
+      stage: "sampling",
+      phase: "sample",
+      ...batch,
+      fraction: 0.6,
+    });
+    hook({
+      done: 4,
+      total: 4,
+      step: 0,
+      t: 1,
+      nfe: nfe(4, 4),
+      stage: "sampling",
+      phase: "done",
+      ...batch,
+      fraction: 1,
+    });
     progress.finish();
     expect(lines[0]).toMatch(/^samples 0\/4 batch 1\/1 step 1 NFE 2 elapsed \d:\d\d ETA/);
     expect(lines[1]).toMatch(/^samples 0\/4 batch 1\/1 step 2 NFE 3\+2R elapsed/);

@@ -17,8 +17,9 @@ async function readCheckpoint(
   what: "base model" | "refiner",
   heads: number | undefined,
   onDownload?: (p: DownloadProgress) => void,
+  signal?: AbortSignal,
 ): Promise<ModelCheckpoint> {
-  const bytes = await readModelFile(ref, onDownload);
+  const bytes = await readModelFile(ref, onDownload, signal);
   try {
     return await readModel(bytes, {
       expect: what === "refiner" ? "refiner" : "sit",
@@ -35,17 +36,22 @@ export async function loadModels(
   model: ModelChoice,
   providers: readonly ExecutionProvider[],
   onDownload?: (p: DownloadProgress) => void,
+  /** Stops the downloads (AbortError). */
+  signal?: AbortSignal,
 ): Promise<PipelineModels> {
-  const base = await readCheckpoint(model.base, "base model", model.heads, onDownload);
+  const base = await readCheckpoint(model.base, "base model", model.heads, onDownload, signal);
   const refiner = model.refiner
-    ? await readCheckpoint(model.refiner, "refiner", model.heads, onDownload)
+    ? await readCheckpoint(model.refiner, "refiner", model.heads, onDownload, signal)
     : undefined;
   if (!needsVae(base)) return { base, refiner };
   if (!model.vae) throw new Error(missingVaeMessage(base));
   const config = model.vaeConfig
-    ? { text: new TextDecoder().decode(await readModelFile(model.vaeConfig)), file: refName(model.vaeConfig) }
+    ? {
+        text: new TextDecoder().decode(await readModelFile(model.vaeConfig, undefined, signal)),
+        file: refName(model.vaeConfig),
+      }
     : undefined;
-  const vae = await openVaeDecoder(backend, await readModelFile(model.vae, onDownload), {
+  const vae = await openVaeDecoder(backend, await readModelFile(model.vae, onDownload, signal), {
     file: refName(model.vae),
     config,
     providers,

@@ -1,6 +1,12 @@
 // Messages between the page (main.ts) and the generation worker (worker.ts). Everything is structured-
 // clonable; image data travels as transferred Float32Arrays.
-import type { CompileLevel, MethodInput, StageTimings, TransferCounts } from "@flowturbo/pipeline";
+import type {
+  CompileLevel,
+  MethodInput,
+  ProgressPhase,
+  StageTimings,
+  TransferCounts,
+} from "@flowturbo/pipeline";
 
 /** Where a model file comes from: a URL (fetched, kept in Cache Storage) or a file the user picked. */
 /** `name`: what messages call a URL (default: its last path segment). */
@@ -25,15 +31,17 @@ export interface GenerateRequest {
   method: MethodInput;
   cfg: number;
   seed: number;
-  batch: number;
+  /** Samples per batch; undefined: the pipeline's default (all, up to 16). */
+  batch?: number;
   /** Undefined: the pipeline's default for the method (block for plans and Heun). */
   compile?: CompileLevel;
-  /** Post the state of the current batch after every step (live preview). */
+  /** Post the state of the current batch after every step (live preview; compile block: one download per block). */
   preview: boolean;
 }
 
+/** Loads and generations have ids; a cancel names the one to stop (a download, a compile, a run). */
 export type ToWorker =
-  | { type: "load"; model: ModelChoice; backend: BackendChoice }
+  | { type: "load"; id: number; model: ModelChoice; backend: BackendChoice }
   | { type: "generate"; id: number; request: GenerateRequest }
   | { type: "cancel"; id: number };
 
@@ -57,18 +65,41 @@ export interface ModelInfo {
   parameters: number;
 }
 
+/** ONNX Runtime's WASM threads: more than 1 needs a cross-origin isolated page (SharedArrayBuffer). */
+export interface WasmThreads {
+  count: number;
+  isolated: boolean;
+}
+
 export type FromWorker =
-  | { type: "download"; file: string; loaded: number; total?: number; cached: boolean }
-  | { type: "loaded"; model: ModelInfo; webgpu: WebGpuStatus; providers: string[] }
+  | { type: "download"; id: number; file: string; loaded: number; total?: number; cached: boolean }
+  | {
+      type: "loaded";
+      id: number;
+      model: ModelInfo;
+      webgpu: WebGpuStatus;
+      providers: string[];
+      backend: BackendChoice;
+      threads: WasmThreads;
+    }
   | {
       type: "progress";
       id: number;
+      /** When the worker posted it (performance.timeOrigin + performance.now(): comparable with the page's). */
+      at: number;
+      /** The pipeline's SampleProgress: phase, samples done/total, batch, step of steps, overall fraction. */
+      phase: ProgressPhase;
       done: number;
       total: number;
+      batch: number;
+      batches: number;
+      inBatch: number;
       step: number;
+      steps?: number;
       t: number;
+      fraction: number;
       nfe: { base: number; refiner: number };
-      stage: "sampling" | "decoding";
+      compile: CompileLevel;
       /** The current batch's state [rows, C, H, W] (conditional half only), for the live preview. */
       preview?: { data: Float32Array; shape: number[] };
     }
@@ -86,6 +117,16 @@ export type FromWorker =
       fallbackReason?: string;
       compile: CompileLevel;
       transfers?: TransferCounts;
+      /** The request's seed and method (the Download name and captions use these, not the fields now). */
+      seed: number;
+      method: string;
     }
-  | { type: "cancelled"; id: number }
-  | { type: "error"; id?: number; stage: "load" | "generate"; message: string };
+  | { type: "cancelled"; id: number; stage: "load" | "generate" }
+  | {
+      type: "error";
+      id: number;
+      stage: "load" | "generate";
+      message: string;
+      /** A failed load: the model still in use (the previous one), if any. */
+      kept?: string;
+    };

@@ -3,10 +3,24 @@
 // progress, previews and results.
 import { createWebBackend, type WebBackend } from "@flowturbo/backend-web";
 import type { ExecutionProvider } from "@flowturbo/core";
-import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
+import {
+  FlowTurboPipeline,
+  INTERACTIVE_LIMITS,
+  methodLabel,
+  parseMethod,
+  type SampleProgress,
+} from "@flowturbo/pipeline";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { loadModels } from "./loadModels";
-import type { BackendChoice, FromWorker, ModelChoice, ToWorker, WebGpuStatus } from "./protocol";
+import type {
+  BackendChoice,
+  FromWorker,
+  GenerateRequest,
+  ModelChoice,
+  ToWorker,
+  WasmThreads,
+  WebGpuStatus,
+} from "./protocol";
 import { pipelineOptions, wasmThreads } from "./sessionSettings";
 import { detectWebGpu } from "./webgpu";
 
@@ -25,6 +39,10 @@ const WASM_PATHS = new URL(/* @vite-ignore */ "../ort/", import.meta.url).href;
 let backend: WebBackend | undefined;
 let pipeline: FlowTurboPipeline | undefined;
 let vae: VaeDecoder | undefined;
+/** The file of the model in use (a failed load keeps it and says so). */
+let current: string | undefined;
+let threads: WasmThreads = { count: 1, isolated: false };
+/** Loads and generations not finished yet (queued or running), by id: what a cancel aborts. */
 const running = new Map<number, AbortController>();
 /** Loads and generations run one at a time, in order. */
 let queue: Promise<void> = Promise.resolve();
@@ -38,45 +56,61 @@ function providersFor(choice: BackendChoice, gpu: WebGpuStatus): ExecutionProvid
   return gpu.available ? ["webgpu", "wasm"] : ["wasm"];
 }
 
-/** The ONNX Runtime Web backend: ORT's files under ort/, threaded WASM where the page allows it. */
-function webBackend(): WebBackend {
-  // threaded WASM needs SharedArrayBuffer, i.e. a cross-origin isolated page
-  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  return createWebBackend({
-    wasmPaths: WASM_PATHS,
-    threads: wasmThreads(isolated, navigator.hardwareConcurrency || 1),
-  });
-}
-
-async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
-  await pipeline?.release();
-  await vae?.release();
-  pipeline = undefined;
-  vae = undefined;
+/**
+ * Loads a model; the model in use stays until the new one is ready (a failed or cancelled load keeps it).
+ * `signal` stops the downloads.
+ */
+async function load(
+  id: number,
+  model: ModelChoice,
+  choice: BackendChoice,
+  signal: AbortSignal,
+): Promise<void> {
   const gpu = await detectWebGpu(choice);
   const providers = providersFor(choice, gpu);
-  backend ??= webBackend();
+  if (!backend) {
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    // threaded WASM needs SharedArrayBuffer, i.e. a cross-origin isolated page
+    threads = { count: wasmThreads(isolated, navigator.hardwareConcurrency || 1), isolated };
+    backend = createWebBackend({ wasmPaths: WASM_PATHS, threads: threads.count });
+  }
   // ONNX Runtime starts (WASM download, compile, threads; WebGPU device) while the model is read;
   // only the first provider's: the fallback's runtime starts if it is ever needed
   const started = backend.prepare(providers.slice(0, 1));
-  const models = await loadModels(backend, model, providers, (p) => post({ type: "download", ...p }));
+  const models = await loadModels(
+    backend,
+    model,
+    providers,
+    (p) => post({ type: "download", id, ...p }),
+    signal,
+  );
   await started;
-  vae = models.vae;
   const base = models.base;
   const refiner = models.refiner;
   let parameters = 0;
   for (const t of base.weights.values()) parameters += t.size;
-  pipeline = await FlowTurboPipeline.open(backend, models, pipelineOptions(providers, parameters));
+  let next: FlowTurboPipeline;
+  try {
+    signal.throwIfAborted();
+    next = await FlowTurboPipeline.open(backend, models, pipelineOptions(providers, parameters));
+  } catch (e) {
+    await models.vae?.release();
+    throw e;
+  }
+  await swapModel(next, models.vae, base.file);
   post({
     type: "loaded",
+    id,
+    backend: choice,
+    threads,
     model: {
       file: base.file,
       numClasses: base.config.numClasses,
-      classNames: pipeline.classNames ? [...pipeline.classNames] : undefined,
-      recommendedCfg: pipeline.defaults.cfg,
+      classNames: next.classNames ? [...next.classNames] : undefined,
+      recommendedCfg: next.defaults.cfg,
       shape: [base.config.keepChannels, base.config.inputSize, base.config.inputSize],
       hasRefiner: refiner !== undefined,
-      hasVae: vae !== undefined,
+      hasVae: models.vae !== undefined,
       parameters,
     },
     webgpu: gpu,
@@ -84,70 +118,87 @@ async function load(model: ModelChoice, choice: BackendChoice): Promise<void> {
   });
 }
 
-async function generate(id: number, request: Extract<ToWorker, { type: "generate" }>["request"]) {
+/** Puts a loaded model in place of the one in use, then releases the old one. */
+async function swapModel(
+  next: FlowTurboPipeline,
+  nextVae: VaeDecoder | undefined,
+  file: string,
+): Promise<void> {
+  const [old, oldVae] = [pipeline, vae];
+  pipeline = next;
+  vae = nextVae;
+  current = file;
+  await old?.release();
+  await oldVae?.release();
+}
+
+/** A progress message for the page: the pipeline's progress and, with previews, the batch's samples. */
+function postProgress(id: number, p: SampleProgress, pl: FlowTurboPipeline, request: GenerateRequest): void {
+  let preview: { data: Float32Array; shape: number[] } | undefined;
+  if (request.preview && p.x) {
+    const [c, h, w] = pl.sampleShape;
+    const per = c * h * w;
+    // guided batches are [cond; uncond]: the first rows are the samples; padded rows are dropped
+    const rows = Math.min(Math.floor(p.x.length / per), p.inBatch);
+    preview = { data: p.x.slice(0, rows * per), shape: [rows, c, h, w] };
+  }
+  post(
+    {
+      type: "progress",
+      id,
+      at: performance.timeOrigin + performance.now(),
+      phase: p.phase,
+      done: p.done,
+      total: p.total,
+      batch: p.batch,
+      batches: p.batches,
+      inBatch: p.inBatch,
+      step: p.step,
+      steps: p.steps,
+      t: p.t,
+      fraction: p.fraction,
+      nfe: p.nfe,
+      compile: pl.compileLevel({ method: parseMethod(request.method), compile: request.compile }),
+      preview,
+    },
+    preview ? [preview.data.buffer] : [],
+  );
+}
+
+async function generate(id: number, request: GenerateRequest, signal: AbortSignal) {
   const pl = pipeline;
   if (!pl) throw new Error("no model loaded");
-  const abort = new AbortController();
-  running.set(id, abort);
-  try {
-    const n = request.labels.length;
-    const params = { ...request, method: parseMethod(request.method) };
-    const problems = pl.check(params);
-    if (problems.length) throw new Error(problems.map((q) => q.message).join("; "));
-    const g = await pl.generate(params, {
-      signal: abort.signal,
-      beforeRun: async () => {
-        await yieldToEventLoop();
-        abort.signal.throwIfAborted();
-      },
-      onProgress: (p) => {
-        let preview: { data: Float32Array; shape: number[] } | undefined;
-        if (request.preview && p.x) {
-          const shape = pl.config;
-          const per = shape.keepChannels * shape.inputSize * shape.inputSize;
-          const rows = Math.min(Math.floor(p.x.length / per), n - p.done);
-          // guided batches are [cond; uncond]: the first rows are the samples
-          preview = {
-            data: p.x.slice(0, rows * per),
-            shape: [rows, shape.keepChannels, shape.inputSize, shape.inputSize],
-          };
-        }
-        post(
-          {
-            type: "progress",
-            id,
-            done: p.done,
-            total: p.total,
-            step: p.step,
-            t: p.t,
-            nfe: p.nfe,
-            stage: p.stage,
-            preview,
-          },
-          preview ? [preview.data.buffer] : [],
-        );
-      },
-    });
-    const images = (g.images ?? g.latents).toFloat32().slice();
-    post(
-      {
-        type: "result",
-        id,
-        images,
-        shape: [...(g.images ?? g.latents).shape],
-        labels: g.labels,
-        nfe: g.nfe,
-        timings: g.timings,
-        provider: g.provider,
-        fallbackReason: g.fallbackReason,
-        compile: g.compile,
-        transfers: g.transfers,
-      },
-      [images.buffer],
-    );
-  } finally {
-    running.delete(id);
-  }
+  const params = { ...request, method: parseMethod(request.method) };
+  const problems = pl.check(params, INTERACTIVE_LIMITS);
+  if (problems.length) throw new Error(problems.map((q) => q.message).join("; "));
+  const g = await pl.generate(params, {
+    signal,
+    previews: request.preview,
+    beforeRun: async () => {
+      await yieldToEventLoop();
+      signal.throwIfAborted();
+    },
+    onProgress: (p) => postProgress(id, p, pl, request),
+  });
+  const images = (g.images ?? g.latents).toFloat32().slice();
+  post(
+    {
+      type: "result",
+      id,
+      images,
+      shape: [...(g.images ?? g.latents).shape],
+      labels: g.labels,
+      nfe: g.nfe,
+      timings: g.timings,
+      provider: g.provider,
+      fallbackReason: g.fallbackReason,
+      compile: g.compile,
+      transfers: g.transfers,
+      seed: params.seed,
+      method: methodLabel(params.method),
+    },
+    [images.buffer],
+  );
 }
 
 /** Lets queued messages (a cancel) run: a MessageChannel task, without setTimeout's 4 ms clamp. */
@@ -172,20 +223,28 @@ scope.onmessage = (e) => {
     running.get(msg.id)?.abort();
     return;
   }
-  queue = queue.then(async () => {
-    if (msg.type === "load") {
-      try {
-        await load(msg.model, msg.backend);
-      } catch (err) {
-        post({ type: "error", stage: "load", message: (err as Error).message });
-      }
-    } else {
-      try {
-        await generate(msg.id, msg.request);
-      } catch (err) {
-        if (isAbort(err)) post({ type: "cancelled", id: msg.id });
-        else post({ type: "error", id: msg.id, stage: "generate", message: (err as Error).message });
-      }
-    }
-  });
+  // registered now, so that a cancel also stops a load or generation still waiting in the queue
+  const abort = new AbortController();
+  running.set(msg.id, abort);
+  queue = queue.then(() => handle(msg, abort.signal).finally(() => running.delete(msg.id)));
 };
+
+/** Runs one load or generation; a cancel (AbortError) is answered with "cancelled", not an error. */
+async function handle(msg: Exclude<ToWorker, { type: "cancel" }>, signal: AbortSignal): Promise<void> {
+  const stage = msg.type === "load" ? "load" : "generate";
+  try {
+    signal.throwIfAborted();
+    if (msg.type === "load") await load(msg.id, msg.model, msg.backend, signal);
+    else await generate(msg.id, msg.request, signal);
+  } catch (err) {
+    if (isAbort(err) || signal.aborted) post({ type: "cancelled", id: msg.id, stage });
+    else
+      post({
+        type: "error",
+        id: msg.id,
+        stage,
+        message: (err as Error).message,
+        ...(stage === "load" && current ? { kept: current } : {}),
+      });
+  }
+}

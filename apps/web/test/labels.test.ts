@@ -1,3 +1,4 @@
+import { checkRequest, parseMethod } from "@flowturbo/pipeline";
 import { labelForSample } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import { labelsFor } from "../src/labels";
@@ -8,8 +9,20 @@ describe("labelsFor", () => {
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => labelForSample(7, i, 9)));
     expect(new Set(got).size).toBeGreaterThan(3);
   });
-  test("one class for all; out-of-range classes refused", () => {
+  test("one class for all; the pipeline's rules refuse a class the model does not have", () => {
     expect(labelsFor(4, 3, 0, 9)).toEqual([4, 4, 4]);
-    expect(() => labelsFor(9, 1, 0, 9)).toThrow(/class 9 is not in 0\.\.8/);
+    const rules = {
+      method: parseMethod({ plan: "fast" }),
+      compile: "block",
+      cfg: 1,
+      seed: 0,
+      samples: 1,
+      batch: 1,
+    } as const;
+    const problems = checkRequest(
+      { ...rules, labels: labelsFor(9, 1, 0, 9) },
+      { numClasses: 9, hasRefiner: true },
+    );
+    expect(problems.map((p) => p.message)).toEqual(["class 9 is not a class of this model (0..8)"]);
   });
 });

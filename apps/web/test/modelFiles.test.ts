@@ -7,6 +7,7 @@ import { type DownloadProgress, readModelFile, refName } from "../src/modelFiles
 
 let server: Server;
 let url: string;
+let slowClosed: Promise<void> | undefined;
 const BODY = new Uint8Array(300_000).map((_, i) => i % 251);
 
 beforeAll(async () => {
@@ -14,6 +15,11 @@ beforeAll(async () => {
     if (req.url === "/model.safetensors") {
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": BODY.byteLength });
       res.end(BODY);
+    } else if (req.url === "/slow.safetensors") {
+      // a download that never ends by itself: 64 KB now, then nothing until the client goes away
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": 10_000_000 });
+      res.write(new Uint8Array(65_536));
+      slowClosed = new Promise((resolve) => res.on("close", () => resolve()));
     } else if (req.url === "/page") {
       res.writeHead(200, { "content-type": "text/html" });
       res.end("<html>not a model</html>");
@@ -47,6 +53,28 @@ describe("readModelFile", () => {
     );
     await expect(readModelFile({ url: "http://127.0.0.1:1/x.onnx" })).rejects.toThrow(
       /could not download http:\/\/127\.0\.0\.1:1\/x\.onnx: .*network error/,
+    );
+  });
+
+  test("a download stops when cancelled (AbortError), and the server sees the connection close", async () => {
+    const abort = new AbortController();
+    const seen: DownloadProgress[] = [];
+    const read = readModelFile(
+      { url: `${url}/slow.safetensors` },
+      (p) => {
+        seen.push(p);
+        if (p.loaded > 0) abort.abort();
+      },
+      abort.signal,
+    );
+    await expect(read).rejects.toMatchObject({ name: "AbortError" });
+    expect(seen.at(-1)?.loaded).toBeLessThan(10_000_000);
+    await slowClosed;
+  });
+
+  test("text that is not a URL is refused before any download", async () => {
+    await expect(readModelFile({ url: "not a url at all" })).rejects.toThrow(
+      /'not a url at all' is not a URL \(it has spaces\)/,
     );
   });
 

@@ -9,7 +9,7 @@ import {
   type SiTConfig,
   samplingDefaultsOf,
 } from "@flowturbo/sit";
-import type { GuidedChannels, NfeCounts } from "@flowturbo/solvers";
+import type { GuidedChannels, NfeCounts, Plan } from "@flowturbo/solvers";
 import type { GraphForm, Tensor } from "@flowturbo/tensor";
 import type { VaeDecoder } from "@flowturbo/vae";
 import { blockKindsFor, type TransferCounts } from "./blocks/io";
@@ -22,8 +22,10 @@ import {
   defaultCompileLevel,
   isGuided,
   type Problem,
+  type RequestLimits,
+  type RuleInput,
 } from "./rules";
-import { type SampleProgress, sample } from "./sample";
+import { batchCount, methodSteps, type SampleProgress, sample } from "./sample";
 import { openSamplingModels, type SamplingModels } from "./sessions";
 
 export interface PipelineModels {
@@ -79,11 +81,19 @@ export interface GenerateParams {
 export const DEFAULT_BATCH = 16;
 
 export interface GenerateHooks {
+  /** Aborts the run: between network calls (blocks) and between the sessions being opened. */
   signal?: AbortSignal;
+  /** Phases, steps and batches as they happen (a "compile" event first when sessions are opened). */
   onProgress?: (p: SampleProgress) => void;
   /**
-   * Awaited before every network call: a browser worker passes a macrotask yield here so that messages
-   * (a cancel) are handled mid-generation (ORT WASM runs can resolve without yielding to the event loop).
+   * Live previews: onProgress gets the state `x` after every step at every compile level (compile
+   * "block" downloads it once per block: `transfers.stepDownloads`).
+   */
+  previews?: boolean;
+  /**
+   * Awaited before every network call and every session load: a browser worker passes a macrotask yield
+   * here so that messages (a cancel) are handled mid-generation (ORT WASM runs can resolve without
+   * yielding to the event loop).
    */
   beforeRun?: () => Promise<void>;
 }
@@ -125,6 +135,42 @@ export class RequestError extends Error {
     super(problems.map((p) => p.message).join("; "));
     this.name = "RequestError";
   }
+}
+
+/** The samples per batch of a request (its own, or all of them up to DEFAULT_BATCH). */
+export function batchSizeOf(p: Pick<GenerateParams, "batch" | "labels">): number {
+  return p.batch ?? Math.max(1, Math.min(p.labels.length, DEFAULT_BATCH));
+}
+
+/**
+ * A request as the rules read it, with the pipeline's defaults filled in (compile level, guidance, seed,
+ * batch): `checkRequest(ruleInput(p), model, limits)` is what a caller without the models (a page
+ * checking its form) runs to get the same problems as `FlowTurboPipeline.check`.
+ */
+export function ruleInput(p: GenerateParams): RuleInput {
+  return {
+    method: p.method,
+    compile: p.compile ?? defaultCompileLevel(p.method),
+    cfg: p.cfg ?? 1,
+    seed: p.seed ?? 0,
+    samples: p.labels.length,
+    labels: p.labels,
+    batch: batchSizeOf(p),
+  };
+}
+
+/** The backend with `beforeRun` and an abort check before every load (a cancel lands between sessions). */
+function interruptible(backend: Backend, hooks: GenerateHooks): Backend {
+  if (!hooks.signal && !hooks.beforeRun) return backend;
+  return {
+    name: backend.name,
+    providers: () => backend.providers(),
+    async load(source, opts) {
+      await hooks.beforeRun?.();
+      hooks.signal?.throwIfAborted();
+      return backend.load(source, opts);
+    },
+  };
 }
 
 /** Adds every run of `session` to `timings[stage]`, after `beforeRun`. */
@@ -201,11 +247,14 @@ export class FlowTurboPipeline {
 
   /** Samples per batch of a request. */
   batchSize(p: Pick<GenerateParams, "batch" | "labels">): number {
-    return p.batch ?? Math.max(1, Math.min(p.labels.length, DEFAULT_BATCH));
+    return batchSizeOf(p);
   }
 
-  /** Every rule the request breaks for these models (empty: it can run). */
-  check(p: GenerateParams): Problem[] {
+  /**
+   * Every rule the request breaks for these models (empty: it can run). `limits`: the caller's sample
+   * and batch limits (default DEFAULT_LIMITS; pages pass INTERACTIVE_LIMITS).
+   */
+  check(p: GenerateParams, limits?: Readonly<RequestLimits>): Problem[] {
     const vae: Problem[] =
       p.decode !== false && needsVae(this.models.base) && !this.models.vae
         ? [{ field: "vae", message: missingVaeMessage(this.models.base) }]
@@ -215,30 +264,43 @@ export class FlowTurboPipeline {
     return vae.concat(
       noise,
       checkRequest(
-        {
-          method: p.method,
-          compile: this.compileLevel(p),
-          cfg: p.cfg ?? 1,
-          seed: p.seed ?? 0,
-          samples: p.labels.length,
-          labels: p.labels,
-          batch: this.batchSize(p),
-        },
+        ruleInput(p),
         { numClasses: this.config.numClasses, hasRefiner: this.hasRefiner, classNames: this.classNames },
+        limits,
       ),
     );
+  }
+
+  /** The key of the sessions a request runs on (requests with the same key share them). */
+  private sessionKey(p: GenerateParams): { key: string; level: CompileLevel; plan?: Plan; batch: number } {
+    const level = this.compileLevel(p);
+    const plan = level === "block" ? blockPlanOf(p.method) : undefined;
+    const batch = p.alignBatches ? this.batchSize(p) : Math.min(this.batchSize(p), p.labels.length);
+    const guided = isGuided(p.cfg ?? 1);
+    return {
+      key: plan ? `block/${blockKindsFor(plan).join("")}/${batch}/${guided}` : level,
+      level,
+      plan,
+      batch,
+    };
+  }
+
+  /** True when a request's sessions are open already (its generate() compiles nothing). */
+  hasSessions(p: GenerateParams): boolean {
+    return this.open.has(this.sessionKey(p).key);
   }
 
   /**
    * The sessions a request runs on, opened if needed: per-call base/refiner sessions (levels none and
    * model) or the block sessions of the method's plan (block). Reused while the settings match.
+   * `hooks`: signal and beforeRun, checked before every session load.
    */
-  async sessions(p: GenerateParams): Promise<SamplingModels> {
-    const level = this.compileLevel(p);
-    const plan = level === "block" ? blockPlanOf(p.method) : undefined;
-    const batch = p.alignBatches ? this.batchSize(p) : Math.min(this.batchSize(p), p.labels.length);
+  async sessions(
+    p: GenerateParams,
+    hooks: Pick<GenerateHooks, "signal" | "beforeRun"> = {},
+  ): Promise<SamplingModels> {
+    const { key, level, plan, batch } = this.sessionKey(p);
     const guided = isGuided(p.cfg ?? 1);
-    const key = plan ? `block/${blockKindsFor(plan).join("")}/${batch}/${guided}` : level;
     const hit = this.open.get(key);
     if (hit) {
       this.open.delete(key); // most recently used last
@@ -251,7 +313,7 @@ export class FlowTurboPipeline {
       this.open.delete(oldest);
       await models.release();
     }
-    const models = await openSamplingModels(this.backend, {
+    const models = await openSamplingModels(interruptible(this.backend, hooks), {
       base: this.models.base,
       refiner: this.models.refiner,
       level,
@@ -271,7 +333,25 @@ export class FlowTurboPipeline {
     const problems = this.check(p);
     if (problems.length) throw new RequestError(problems);
     const t0 = performance.now();
-    const m = await this.sessions(p);
+    if (hooks.onProgress && !this.hasSessions(p)) {
+      const batch = this.batchSize(p);
+      const steps = methodSteps(p.method);
+      hooks.onProgress({
+        done: 0,
+        total: p.labels.length,
+        step: 0,
+        t: 0,
+        nfe: { base: 0, refiner: 0 },
+        stage: "sampling",
+        phase: "compile",
+        batch: 0,
+        batches: batchCount(p.firstIndex ?? 0, p.labels.length, batch, p.alignBatches !== undefined),
+        inBatch: Math.min(batch, p.labels.length),
+        ...(steps === undefined ? {} : { steps }),
+        fraction: 0,
+      });
+    }
+    const m = await this.sessions(p, hooks);
     const timings: StageTimings = {
       setup: performance.now() - t0,
       base: 0,
@@ -311,6 +391,7 @@ export class FlowTurboPipeline {
       decode: vae ? (latents) => vae.decode(latents, { maxBatch: batch }) : undefined,
       signal: hooks.signal,
       onProgress: hooks.onProgress,
+      stepStates: hooks.previews,
     });
     timings.sampling = result.timings.sampling;
     timings.decode = result.timings.decoding;

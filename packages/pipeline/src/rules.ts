@@ -33,6 +33,22 @@ export const MAX_CFG = 100;
 export const MAX_SAMPLES = 1_000_000;
 export const MAX_BATCH = 4096;
 
+/** The most samples per request and per batch a caller accepts. */
+export interface RequestLimits {
+  samples: number;
+  batch: number;
+}
+/** Batch jobs (the CLI, sharded runs): MAX_SAMPLES and MAX_BATCH. */
+export const DEFAULT_LIMITS: Readonly<RequestLimits> = Object.freeze({
+  samples: MAX_SAMPLES,
+  batch: MAX_BATCH,
+});
+/**
+ * Interactive callers (the web page): every sample of a run is drawn and held in the page's memory, so
+ * at most 64 per run (and per batch); more is a typo there, and a batch job's work.
+ */
+export const INTERACTIVE_LIMITS: Readonly<RequestLimits> = Object.freeze({ samples: 64, batch: 64 });
+
 /** Classifier-free guidance runs (doubled batch) exactly when the scale is not 1. */
 export function isGuided(cfg: number): boolean {
   return cfg !== 1;
@@ -69,6 +85,11 @@ export interface ModelFacts {
   classNames?: readonly string[];
 }
 
+/** "got 7", or for NaN (an empty or non-numeric field) "it is empty or not a number". */
+function got(v: number): string {
+  return Number.isNaN(v) ? "it is empty or not a number" : `got ${v}`;
+}
+
 /** Index of the first value that is NaN or infinite, or -1. */
 export function firstNonFinite(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
@@ -101,8 +122,13 @@ export function checkNoise(noise: ArrayLike<number>, samples: number, perSample:
 /**
  * Every rule a request breaks (empty when it can run). Without `model` only the rules that need no model
  * (method x compile level, guidance, seed, batch, sample count): callers check those before loading one.
+ * `limits`: the caller's sample and batch limits (default: DEFAULT_LIMITS; pages: INTERACTIVE_LIMITS).
  */
-export function checkRequest(r: RuleInput, model?: ModelFacts): Problem[] {
+export function checkRequest(
+  r: RuleInput,
+  model?: ModelFacts,
+  limits: Readonly<RequestLimits> = DEFAULT_LIMITS,
+): Problem[] {
   const problems: Problem[] = [];
   if (r.compile === "block" && !blockPlanOf(r.method))
     problems.push({
@@ -117,17 +143,17 @@ export function checkRequest(r: RuleInput, model?: ModelFacts): Problem[] {
   if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > MAX_CFG)
     problems.push({
       field: "cfg",
-      message: `guidance scale must be a number in 0..${MAX_CFG} (1 = no guidance), got ${r.cfg}`,
+      message: `guidance scale must be a number in 0..${MAX_CFG} (1 = no guidance), ${got(r.cfg)}`,
     });
   if (!Number.isSafeInteger(r.seed) || r.seed < 0)
     problems.push({
       field: "seed",
-      message: `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${r.seed}`,
+      message: `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, ${got(r.seed)}`,
     });
-  if (!Number.isInteger(r.samples) || r.samples < 1 || r.samples > MAX_SAMPLES)
+  if (!Number.isInteger(r.samples) || r.samples < 1 || r.samples > limits.samples)
     problems.push({
       field: "samples",
-      message: `the number of samples must be in 1..${MAX_SAMPLES}, got ${r.samples}`,
+      message: `the number of samples must be in 1..${limits.samples}, ${got(r.samples)}`,
     });
   const bad = model && r.labels?.find((c) => !Number.isInteger(c) || c < 0 || c >= model.numClasses);
   if (model && bad !== undefined)
@@ -135,7 +161,10 @@ export function checkRequest(r: RuleInput, model?: ModelFacts): Problem[] {
       field: "labels",
       message: `class ${bad} is not a class of this model (0..${model.numClasses - 1})`,
     });
-  if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > MAX_BATCH)
-    problems.push({ field: "batch", message: `batch must be an integer in 1..${MAX_BATCH}, got ${r.batch}` });
+  if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > limits.batch)
+    problems.push({
+      field: "batch",
+      message: `batch must be an integer in 1..${limits.batch}, ${got(r.batch)}`,
+    });
   return problems;
 }

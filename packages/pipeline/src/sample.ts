@@ -63,19 +63,77 @@ export interface SampleRequest {
   decode?: (latents: Tensor) => Promise<Tensor>;
   signal?: SolverAbortSignal;
   onProgress?: (p: SampleProgress) => void;
+  /**
+   * Hand the state to onProgress after every step (live previews) at every compile level. Per-call
+   * levels have it on the host anyway; compile "block" downloads it once per block (counted in
+   * `transfers.stepDownloads`), which also keeps a GPU from running more than a block ahead of the host.
+   */
+  stepStates?: boolean;
 }
 
+/**
+ * Where a run is: "compile" (sessions opening for new settings: FlowTurboPipeline.generate), "sample"
+ * (a solver step or block finished), "readback" (compile "block": the final state is being copied to the
+ * host; on WebGPU this waits for the GPU to run the blocks submitted so far), "decode" (the VAE decodes
+ * the batch), "done" (the batch is finished).
+ */
+export type ProgressPhase = "compile" | "sample" | "readback" | "decode" | "done";
+
 export interface SampleProgress {
-  /** Samples finished so far and in total. */
+  /** Samples finished so far (before the current batch; after it in the "done" event) and in total. */
   done: number;
   total: number;
-  /** Solver steps within the current batch. */
+  /** Solver steps finished in the current batch (0 in the compile, decode and done events). */
   step: number;
   t: number;
   nfe: NfeCounts;
+  /** "decoding" in the decode event, else "sampling" (kept for older callers: see `phase`). */
   stage: "sampling" | "decoding";
   /** The current batch's state (treat as read-only): for live previews. */
   x?: Float32Array;
+  /** What is happening now. */
+  phase: ProgressPhase;
+  /** The current batch (0-based) and the number of batches. */
+  batch: number;
+  batches: number;
+  /** Samples of the request in the current batch: samples done .. done + inBatch - 1. */
+  inBatch: number;
+  /** Steps per batch, when the method fixes them (every method but dopri5). */
+  steps?: number;
+  /**
+   * The whole run's progress in [0, 1]: strictly increasing from one event to the next (0 at compile,
+   * 1 at the last batch's done); steps, readback, decode and done each advance it.
+   */
+  fraction: number;
+}
+
+/** Steps per batch of a method, when it fixes them (dopri5 chooses its own). */
+export function methodSteps(m: SamplingMethod): number | undefined {
+  return m.kind === "plan" ? m.plan.steps : m.kind === "dopri5" ? undefined : m.steps;
+}
+
+/**
+ * The run's progress fraction for an event of batch `batch` of `batches` (see SampleProgress.fraction):
+ * within a batch, steps take the share steps/(steps + 1) (0.9 when the steps are not known: then by t),
+ * and readback, decode and done split the rest.
+ */
+export function progressFraction(e: {
+  phase: ProgressPhase;
+  batch: number;
+  batches: number;
+  step: number;
+  t: number;
+  steps?: number;
+}): number {
+  if (e.phase === "compile") return 0;
+  const share = e.steps ? e.steps / (e.steps + 1) : 0.9;
+  const within =
+    e.phase === "sample"
+      ? share * (e.steps ? e.step / e.steps : Math.min(Math.max(e.t, 0), 1))
+      : e.phase === "done"
+        ? 1
+        : share + (1 - share) * (e.phase === "readback" ? 0.25 : 0.5);
+  return (e.batch + within) / e.batches;
 }
 
 export interface SampleResult {
@@ -154,10 +212,35 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
   const images: Tensor[] = [];
   const nfe: NfeCounts = { base: 0, refiner: 0 };
   const timings = { sampling: 0, decoding: 0 };
-  for (const chunk of chunks(first, n, batch, req.alignBatches !== undefined)) {
+  const batches = chunks(first, n, batch, req.alignBatches !== undefined);
+  const steps = methodSteps(req.method);
+  for (const [index, chunk] of batches.entries()) {
     // global samples [g, g + b) are computed; [g + keep[0], g + keep[1]) belong to this request
     const { g, b, keep } = chunk;
     const start = g + keep[0] - first; // index of the first kept sample in this request
+    const kept = keep[1] - keep[0];
+    const report = (
+      phase: Exclude<ProgressPhase, "compile">,
+      info: { step: number; t: number; nfe: NfeCounts; x?: Float32Array },
+    ) => {
+      if (!req.onProgress) return;
+      const at = { phase, batch: index, batches: batches.length, step: info.step, t: info.t, steps };
+      req.onProgress({
+        done: phase === "done" ? start + kept : start,
+        total: n,
+        step: info.step,
+        t: info.t,
+        nfe: info.nfe,
+        stage: phase === "decode" ? "decoding" : "sampling",
+        ...(info.x ? { x: info.x } : {}),
+        phase,
+        batch: index,
+        batches: batches.length,
+        inBatch: kept,
+        ...(steps === undefined ? {} : { steps }),
+        fraction: progressFraction(at),
+      });
+    };
     const z = req.noise
       ? req.noise.slice(start * per, (start + b) * per)
       : initialNoise(req.seed, g, b, req.shape);
@@ -176,15 +259,7 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
         ? { scale: cfg, shape: stateShape, channels, interval: req.guidanceInterval }
         : undefined,
       onStep: (info: { step: number; t: number; x?: Float32Array; nfe: NfeCounts }) =>
-        req.onProgress?.({
-          done: start,
-          total: n,
-          step: info.step,
-          t: info.t,
-          nfe: add(nfe, info.nfe),
-          stage: "sampling",
-          x: info.x,
-        }),
+        report("sample", { ...info, nfe: add(nfe, info.nfe) }),
     };
     const t0 = performance.now();
     const m = req.method;
@@ -202,7 +277,10 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
           guidanceChannels: channels,
           guidanceInterval: req.guidanceInterval,
           signal: req.signal,
-          onStep: common.onStep, // no x: the state stays on the device between blocks
+          // x only when asked for: otherwise the state stays on the device between blocks
+          stepStates: req.stepStates,
+          onStep: common.onStep,
+          beforeReadback: (info) => report("readback", { ...info, nfe: add(nfe, info.nfe) }),
           transfers,
         });
       } else if (!base) {
@@ -234,7 +312,6 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     timings.sampling += performance.now() - t0;
     Object.assign(nfe, add(nfe, result.nfe));
     // first half of the doubled batch: the samples; then only the kept rows
-    const kept = keep[1] - keep[0];
     const out = result.x.subarray(keep[0] * per, keep[1] * per);
     const bad = firstNonFinite(out);
     if (bad >= 0)
@@ -245,12 +322,12 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
       );
     latents.set(out, start * per);
     if (req.decode) {
-      req.onProgress?.({ done: start, total: n, step: 0, t: 1, nfe: { ...nfe }, stage: "decoding" });
+      report("decode", { step: 0, t: 1, nfe: { ...nfe } });
       const t1 = performance.now();
       images.push(await req.decode(new Tensor("float32", [kept, ...req.shape], out.slice())));
       timings.decoding += performance.now() - t1;
     }
-    req.onProgress?.({ done: start + kept, total: n, step: 0, t: 1, nfe: { ...nfe }, stage: "sampling" });
+    report("done", { step: 0, t: 1, nfe: { ...nfe } });
   }
   return {
     latents: new Tensor("float32", [n, ...req.shape], latents),
@@ -259,6 +336,12 @@ export async function sample(req: SampleRequest): Promise<SampleResult> {
     timings,
     ...(transfers ? { transfers } : {}),
   };
+}
+
+/** How many batches sample() runs for samples [first, first + n) (see SampleRequest.alignBatches). */
+export function batchCount(first: number, n: number, batch: number, align: boolean): number {
+  if (!align) return Math.ceil(n / batch);
+  return Math.floor((first + n - 1) / batch) - Math.floor(first / batch) + 1;
 }
 
 /**

@@ -29,6 +29,8 @@ const refinerNet = (x: Float32Array, t: number, v: Float32Array, labels: ArrayLi
 class FakeDevice {
   live = new Set<FakeTensor>();
   downloads = 0;
+  /** Downloads wait for this (a GPU that is still busy with queued blocks). */
+  busy?: Promise<void>;
 }
 
 class FakeTensor implements DeviceTensor {
@@ -44,6 +46,7 @@ class FakeTensor implements DeviceTensor {
   }
   async download(): Promise<Tensor> {
     this.device.downloads++;
+    await this.device.busy;
     return new Tensor("float32", this.shape, this.data.slice());
   }
   dispose(): void {
@@ -160,12 +163,93 @@ describe("runBlockPlan", () => {
     expect(r.transfers).toEqual({
       stateUploads: 1,
       downloads: 1,
+      stepDownloads: 0,
       hostOutputs: 0,
       runs: ref.steps,
       locations: ["fake"],
     });
     expect(device.downloads).toBe(1);
     expect(device.live.size).toBe(0); // every intermediate and the final state disposed
+  });
+
+  test("stepStates: the state after every block (one download each, the last is the result); without: one readback", async () => {
+    const plan = "H1P2R2";
+    const labels = [1, 2, 9, 9];
+    const shape = [4, 4, 2, 2];
+    const z = Float32Array.from({ length: 32 }, (_, i) => Math.cos(i * 0.21));
+    const x0 = Float32Array.from([...z, ...z]);
+    const ref: Float32Array[] = [];
+    await sampleFlowTurbo<Float32Array>((x, t) => net(x, t, labels), x0, {
+      plan,
+      refiner: (x, t, v) => refinerNet(x, t, v, labels),
+      guidance: { scale: 2, shape, channels: "sit" },
+      onStep: ({ x }) => {
+        ref.push(x.slice());
+      },
+    });
+    const run = async (stepStates: boolean) => {
+      const device = new FakeDevice();
+      const events: string[] = [];
+      const states: Float32Array[] = [];
+      const r = await runBlockPlan(fakeBlocks(device, 2, true), x0, {
+        plan: parsePlan(plan),
+        shape,
+        labels,
+        guidance: { scale: 2 },
+        stepStates,
+        onStep: ({ step, x }) => {
+          events.push(`step ${step}`);
+          if (x) states.push(x.slice());
+        },
+        beforeReadback: ({ step }) => {
+          events.push(`readback after ${step}`);
+        },
+      });
+      expect(device.live.size).toBe(0);
+      return { r, events, states, downloads: device.downloads };
+    };
+    const live = await run(true);
+    expect(live.events).toEqual(["step 1", "step 2", "step 3", "step 4", "step 5"]);
+    expect(live.states).toHaveLength(5);
+    live.states.forEach((x, k) => {
+      expect(maxAbsDiff(x, ref[k]), `step ${k + 1}`).toBeLessThan(1e-6);
+    });
+    expect(live.r.x).toEqual(live.states[4]);
+    expect(live.r.transfers).toMatchObject({ downloads: 1, stepDownloads: 4, hostOutputs: 0 });
+    expect(live.downloads).toBe(5);
+    const quiet = await run(false);
+    expect(quiet.events).toEqual(["step 1", "step 2", "step 3", "step 4", "step 5", "readback after 5"]);
+    expect(quiet.states).toEqual([]);
+    expect(quiet.r.transfers).toMatchObject({ downloads: 1, stepDownloads: 0, hostOutputs: 0 });
+    expect(quiet.downloads).toBe(1);
+    expect(quiet.r.x).toEqual(live.r.x);
+  });
+
+  test("a cancel while the final download waits for the device rejects at once and frees the state", async () => {
+    const device = new FakeDevice();
+    let idle = () => {};
+    device.busy = new Promise<void>((resolve) => {
+      idle = resolve;
+    });
+    const abort = new AbortController();
+    const run = runBlockPlan(
+      fakeBlocks(device, 1, false),
+      Float32Array.from({ length: 16 }, (_, i) => i / 16),
+      {
+        plan: parsePlan("H3"),
+        shape: [1, 4, 2, 2],
+        labels: [1],
+        signal: abort.signal,
+        beforeReadback: () => {
+          setTimeout(() => abort.abort(), 0); // while the download waits
+        },
+      },
+    );
+    await expect(run).rejects.toMatchObject({ name: "AbortError" });
+    expect(device.downloads).toBe(1); // it was waiting
+    idle();
+    await device.busy;
+    expect(device.live.size).toBe(0);
   });
 
   test("blockKindsFor: the sessions a plan needs", () => {

@@ -272,6 +272,7 @@ describe("WebGPU (Dawn; SwiftShader here)", () => {
     expect(levels.block.transfers.H1P2R2).toEqual({
       stateUploads: 1,
       downloads: 1,
+      stepDownloads: 0,
       hostOutputs: 0,
       runs: 5,
       locations: ["gpu-buffer"],

@@ -8,11 +8,15 @@ import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/sit";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Tensor } from "@flowturbo/tensor";
 import {
+  checkRequest,
   FlowTurboPipeline,
   type GenerateParams,
+  INTERACTIVE_LIMITS,
   NonFiniteSamplesError,
   parseMethod,
   RequestError,
+  ruleInput,
+  type SampleProgress,
 } from "../src";
 import { FIXTURES } from "../../sit/test/golden";
 
@@ -111,6 +115,83 @@ describe("FlowTurboPipeline", () => {
       },
     });
     await expect(run).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  test("progress: a compile event when sessions open, none when reused; previews per block at level block", async () => {
+    const p = params({ method: parseMethod({ plan: "H1P1R1" }), labels: [1, 2, 3, 4, 5], batch: 2 });
+    const run = async (previews: boolean) => {
+      const events: SampleProgress[] = [];
+      const r = await pipeline.generate(p, { previews, onProgress: (e) => events.push(e) });
+      return { r, events };
+    };
+    expect(pipeline.hasSessions(p)).toBe(false);
+    const first = await run(true);
+    expect(pipeline.hasSessions(p)).toBe(true);
+    expect(first.events[0]).toMatchObject({ phase: "compile", fraction: 0, batches: 3, steps: 3, total: 5 });
+    const perBatch = ["sample", "sample", "sample", "done"];
+    expect(first.events.slice(1).map((e) => e.phase)).toEqual([...perBatch, ...perBatch, ...perBatch]);
+    // the state of every block reached the host: ORT CPU keeps it in its worker between blocks
+    const rows = 2 * 2; // batch 2, doubled under guidance
+    const per = pipeline.sampleShape.reduce((a, b) => a * b, 1);
+    const sizes = first.events.filter((e) => e.phase === "sample").map((e) => e.x?.length);
+    expect(sizes).toEqual(new Array(9).fill(rows * per));
+    expect(first.r.transfers).toMatchObject({ downloads: 3, stepDownloads: 6, hostOutputs: 0 });
+    const fractions = first.events.map((e) => e.fraction);
+    for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThan(fractions[i - 1]);
+    const again = await run(false);
+    expect(again.events[0].phase).toBe("sample"); // sessions reused: nothing to compile
+    expect(again.events.filter((e) => e.phase === "readback")).toHaveLength(3);
+    expect(again.events.some((e) => e.x)).toBe(false);
+    expect(again.r.transfers).toMatchObject({ downloads: 3, stepDownloads: 0, hostOutputs: 0 });
+    expect(again.r.latents.toFloat32()).toEqual(first.r.latents.toFloat32());
+  });
+
+  test("a cancel while sessions open stops before the next session; nothing stays open", async () => {
+    const p = params({ method: parseMethod({ plan: "H1P3" }), labels: [1, 2] });
+    const abort = new AbortController();
+    const before = loads;
+    await expect(
+      pipeline.generate(p, {
+        signal: abort.signal,
+        onProgress: (e) => {
+          if (e.phase === "compile") abort.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ name: "AbortError" });
+    expect(loads).toBe(before); // no session was loaded after the cancel
+    expect(pipeline.hasSessions(p)).toBe(false);
+    const abort2 = new AbortController();
+    let yields = 0;
+    await expect(
+      pipeline.generate(p, {
+        signal: abort2.signal,
+        beforeRun: async () => {
+          if (++yields === 2) abort2.abort(); // after the first session load
+        },
+      }),
+    ).rejects.toMatchObject({ name: "AbortError" });
+    expect(loads).toBe(before + 1);
+    expect(pipeline.hasSessions(p)).toBe(false);
+    const r = await pipeline.generate(p);
+    expect(r.nfe.base).toBe(5);
+  });
+
+  test("the rules without the models: ruleInput + checkRequest give the pipeline's problems; interactive limits", () => {
+    const model = { numClasses: 1000, hasRefiner: true };
+    for (const p of [params(), params({ labels: [1000], cfg: -1 }), params({ batch: 0, seed: Number.NaN })])
+      expect(checkRequest(ruleInput(p), model)).toEqual(pipeline.check(p));
+    const many = params({ labels: new Array(65).fill(1), batch: 65 });
+    expect(pipeline.check(many)).toEqual([]);
+    expect(pipeline.check(many, INTERACTIVE_LIMITS)).toEqual([
+      { field: "samples", message: "the number of samples must be in 1..64, got 65" },
+      { field: "batch", message: "batch must be an integer in 1..64, got 65" },
+    ]);
+    expect(pipeline.check(params({ labels: [1000] }))[0].field).toBe("labels"); // a class; the count is "samples"
+    // an empty form field reaches the rules as NaN
+    expect(pipeline.check(params({ cfg: Number.NaN, seed: Number.NaN })).map((q) => q.message)).toEqual([
+      "guidance scale must be a number in 0..100 (1 = no guidance), it is empty or not a number",
+      `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, it is empty or not a number`,
+    ]);
   });
 
   test("every rule a request breaks is named, before any session opens", async () => {

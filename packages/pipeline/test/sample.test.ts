@@ -1,7 +1,7 @@
 import { Graph, nn, op, Scope, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import { createReferenceBackend, type Session } from "@flowturbo/core";
-import { initialNoise, type MethodInput, parseMethod, sample } from "../src";
+import { initialNoise, type MethodInput, parseMethod, type SampleProgress, sample } from "../src";
 
 /** A tiny class-conditional velocity model v = tanh(W x + emb(y)) * (1 + t), channels-first [N,4,2,2]. */
 async function tinyModel(batch: number): Promise<Session> {
@@ -166,6 +166,60 @@ describe("sample()", () => {
     expect(s1.latents.toFloat64()).toEqual(s2.latents.toFloat64());
     expect(s1.latents.toFloat64()).not.toEqual(s3.latents.toFloat64());
     expect(s1.nfe.base).toBe(20);
+  });
+
+  test("progress: every step of every batch, named phases, a fraction that strictly increases to 1", async () => {
+    const events: SampleProgress[] = [];
+    await sample({
+      base: await tinyModel(4),
+      shape,
+      labels,
+      nullClass: 5,
+      method: parseMethod({ plan: "H2P3" }),
+      seed: 1,
+      cfgScale: 2,
+      batchSize: 2,
+      alignBatches: { labelOf: () => 0 }, // static shapes: the last batch is padded to 2
+      decode: async (x) => x,
+      onProgress: (p) => events.push(p),
+    });
+    const perBatch = ["sample", "sample", "sample", "sample", "sample", "decode", "done"];
+    expect(events.map((e) => e.phase)).toEqual([...perBatch, ...perBatch, ...perBatch]);
+    expect(events.map((e) => e.batch)).toEqual([0, 1, 2].flatMap((b) => new Array(7).fill(b)));
+    expect(new Set(events.map((e) => `${e.batches} ${e.steps} ${e.total}`))).toEqual(new Set(["3 5 5"]));
+    expect(events.filter((e) => e.phase === "sample").map((e) => e.step)).toEqual([
+      1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5,
+    ]);
+    // samples 0-1, 2-3, then 4: done before each batch, after it in "done"
+    expect(events.map((e) => `${e.done}+${e.inBatch}`)).toEqual([
+      ...new Array(6).fill("0+2"),
+      "2+2",
+      ...new Array(6).fill("2+2"),
+      "4+2",
+      ...new Array(6).fill("4+1"),
+      "5+1",
+    ]);
+    const fractions = events.map((e) => e.fraction);
+    for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThan(fractions[i - 1]);
+    expect(fractions.at(-1)).toBe(1);
+    expect(events.filter((e) => e.phase === "decode").every((e) => e.stage === "decoding")).toBe(true);
+    expect(events.filter((e) => e.phase === "sample").every((e) => e.x !== undefined)).toBe(true);
+    // dopri5 fixes no steps: its fraction follows t
+    const adaptive: SampleProgress[] = [];
+    await sample({
+      base: await tinyModel(5),
+      shape,
+      labels,
+      nullClass: 5,
+      method: parseMethod({ solver: "dopri5" }),
+      seed: 2,
+      onProgress: (p) => adaptive.push(p),
+    });
+    expect(adaptive[0].steps).toBeUndefined();
+    expect(adaptive.length).toBeGreaterThan(3);
+    for (let i = 1; i < adaptive.length; i++)
+      expect(adaptive[i].fraction).toBeGreaterThan(adaptive[i - 1].fraction);
+    expect(adaptive.at(-1)).toMatchObject({ phase: "done", fraction: 1, done: 5 });
   });
 
   test("bad noise size names what was expected", async () => {

@@ -4,7 +4,7 @@
 // where the backend keeps them between blocks (keepOnDevice: the worker's memory on ORT CPU, GPU
 // buffers on WebGPU); only the final x is downloaded. Every copy to the host is counted in
 // `TransferCounts`, so "no per-step copy" is measured, not assumed.
-import { isDeviceTensor, type RunValue } from "@flowturbo/core";
+import { type DeviceTensor, isDeviceTensor, type RunValue } from "@flowturbo/core";
 import {
   type AbortSignalLike,
   type BlockKind,
@@ -31,9 +31,30 @@ export interface BlockPlanOptions {
   /** Time grid with plan.steps + 1 points (default t_k = k/N). */
   grid?: readonly number[];
   signal?: SolverAbortSignal;
-  onStep?: (info: { step: number; t: number; nfe: NfeCounts; block: BlockKind }) => void | Promise<void>;
+  /** After every block; `x` (the state at t, all N rows) only with `stepStates`. */
+  onStep?: (info: BlockStepInfo) => void | Promise<void>;
+  /**
+   * Download the state after every block and hand it to onStep (live previews); the last block's download
+   * is the result. Counted in `transfers.stepDownloads` (the final one in `downloads`). Without it the
+   * state stays on the device until the end (no host copy between blocks).
+   */
+  stepStates?: boolean;
+  /**
+   * Called before the final state is downloaded (without stepStates): on a GPU the blocks run
+   * asynchronously and this download waits for all of them.
+   */
+  beforeReadback?: (info: { step: number; t: number; nfe: NfeCounts }) => void;
   /** Counters to add to (default: fresh ones, returned in the result). */
   transfers?: TransferCounts;
+}
+
+export interface BlockStepInfo {
+  step: number;
+  t: number;
+  nfe: NfeCounts;
+  block: BlockKind;
+  /** The state after this block (stepStates only). */
+  x?: Float32Array;
 }
 
 export interface BlockPlanResult {
@@ -49,6 +70,35 @@ const scalar = (v: number) => new Tensor("float32", [], Float32Array.of(v));
 function dispose(values: readonly (RunValue | undefined)[], keep: readonly (RunValue | undefined)[]): void {
   for (const v of new Set(values)) if (v && isDeviceTensor(v) && !keep.includes(v)) v.dispose();
 }
+
+function abortError(signal: AbortSignalLike): unknown {
+  return signal.reason ?? Object.assign(new Error("aborted"), { name: "AbortError" });
+}
+
+/**
+ * A device tensor's host copy. An abort rejects at once: a GPU download waits for all the work queued
+ * before it, which can take long; the abandoned download finishes on its own.
+ */
+async function download(x: DeviceTensor, signal: SolverAbortSignal | undefined): Promise<Tensor> {
+  const s = signal as (AbortSignalLike & Partial<EventTarget>) | undefined;
+  const pending = x.download();
+  if (!s?.addEventListener) return pending;
+  pending.catch(() => undefined); // abandoned after an abort: its failure is nobody's
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError(s));
+    if (s.aborted) onAbort();
+    else s.addEventListener?.("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([pending, aborted]);
+  } finally {
+    s.removeEventListener?.("abort", onAbort);
+  }
+}
+
+const asFloat32 = (t: Tensor): Float32Array =>
+  t.dtype === "float32" ? (t.data as Float32Array) : t.toFloat32();
 
 /**
  * Runs a FlowTurbo plan with block sessions, with the semantics of sampleFlowTurbo (docs/FLOWTURBO.md
@@ -102,6 +152,8 @@ export async function runBlockPlan(
 
   let x: RunValue = new Tensor("float32", shape, x0);
   transfers.stateUploads++;
+  /** The host copy of the latest state (stepStates), then the result. */
+  let state: Float32Array | undefined;
   let cache: RunValue | undefined;
   let v: RunValue | undefined;
   try {
@@ -148,15 +200,29 @@ export async function runBlockPlan(
       cache = out.cache_next;
       v = graph === "R" ? out.v_next : out.cache_next;
       dispose(old, [x, cache, v]);
-      await opts.onStep?.({ step: k + 1, t: t1, nfe: { ...nfe }, block: kind });
+      const info: BlockStepInfo = { step: k + 1, t: t1, nfe: { ...nfe }, block: kind };
+      if (opts.stepStates) {
+        const last = k === plan.steps - 1;
+        if (isDeviceTensor(x)) {
+          const host = await download(x, opts.signal);
+          if (last) transfers.downloads++;
+          else transfers.stepDownloads++;
+          state = asFloat32(host);
+        } else state = asFloat32(x);
+        info.x = state;
+      }
+      await opts.onStep?.(info);
     }
-    let final: Tensor;
-    if (isDeviceTensor(x)) {
-      final = await x.download();
-      transfers.downloads++;
-    } else final = x;
+    if (!state) {
+      if (isDeviceTensor(x)) {
+        opts.beforeReadback?.({ step: plan.steps, t: grid[plan.steps], nfe: { ...nfe } });
+        throwIfAborted(opts.signal as AbortSignalLike | undefined);
+        state = asFloat32(await download(x, opts.signal));
+        transfers.downloads++;
+      } else state = asFloat32(x);
+    }
     return {
-      x: final.dtype === "float32" ? (final.data as Float32Array) : final.toFloat32(),
+      x: state,
       nfe,
       steps: plan.steps,
       transfers: Object.assign(transfers, { locations: [...locations] }),
@@ -206,6 +272,8 @@ export interface BlockBatchOptions {
   guidanceInterval?: readonly [number, number];
   signal?: SolverAbortSignal;
   onStep?: BlockPlanOptions["onStep"];
+  stepStates?: boolean;
+  beforeReadback?: BlockPlanOptions["beforeReadback"];
   transfers?: TransferCounts;
 }
 
@@ -247,6 +315,8 @@ export async function sampleBatchWithBlocks(
     guidance: guided ? { scale: opts.cfgScale, interval: opts.guidanceInterval } : undefined,
     signal: opts.signal,
     onStep: opts.onStep,
+    stepStates: opts.stepStates,
+    beforeReadback: opts.beforeReadback,
     transfers: opts.transfers,
   });
   return { x: r.x.slice(0, b * per), nfe: r.nfe, transfers: r.transfers };

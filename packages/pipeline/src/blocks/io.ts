@@ -36,8 +36,10 @@ export interface BlockSessions {
 export interface TransferCounts {
   /** Host-to-device uploads of the state (the initial x: one per batch). */
   stateUploads: number;
-  /** Device-to-host downloads the executor made (the final x: one per batch). */
+  /** Device-to-host downloads the executor made of the final x (one per batch). */
   downloads: number;
+  /** Downloads of the state after a block for previews (`stepStates`: one per block but the last). */
+  stepDownloads: number;
   /** State outputs of block runs (x, cache, v) that a backend returned as host tensors, i.e. copied to the host. */
   hostOutputs: number;
   /** Block session runs. */
@@ -47,7 +49,7 @@ export interface TransferCounts {
 }
 
 export function emptyTransferCounts(): TransferCounts {
-  return { stateUploads: 0, downloads: 0, hostOutputs: 0, runs: 0, locations: [] };
+  return { stateUploads: 0, downloads: 0, stepDownloads: 0, hostOutputs: 0, runs: 0, locations: [] };
 }
 
 /** The block kinds whose sessions a plan needs (H also for a P block without a cache: "P4R2"). */
