@@ -146,9 +146,10 @@ export function readForm(
       });
   }
   const count = Number.isInteger(n) && n >= 1 && n <= INTERACTIVE_LIMITS.samples ? n : 0;
+  // at least one label, so a bad class is reported even while the image count is invalid
   const labels = labelsFor(
     classId ?? 0,
-    count,
+    Math.max(count, 1),
     Number.isSafeInteger(seed) && seed >= 0 ? seed : 0,
     model.numClasses,
   );

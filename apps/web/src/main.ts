@@ -157,10 +157,14 @@ let pendingClass: string | undefined;
 
 const now = () => performance.timeOrigin + performance.now();
 
+/** URL parameters the page does not know: shown until the first Generate (a model load keeps them). */
+let urlNotice: string | undefined;
+
 function showError(message: string | undefined): void {
   state.error = message;
-  ui.error.hidden = !message;
-  ui.error.textContent = message ? `Error: ${message}` : "";
+  const text = message ?? urlNotice;
+  ui.error.hidden = !text;
+  ui.error.textContent = text ? `Error: ${text}` : "";
 }
 
 function setStatus(text: string): void {
@@ -483,6 +487,7 @@ function generate(): void {
     focusFirstProblem();
     return;
   }
+  urlNotice = undefined;
   showError(undefined);
   currentId = nextId++;
   started = performance.now();
@@ -709,7 +714,10 @@ function applyQuery(): void {
   if (q.cls !== undefined) pendingClass = q.cls;
   for (const p of q.problems) if (p.field === "preview") sticky.set(p.field, p.message);
   const page = q.problems.filter((p) => p.field === "page").map((p) => p.message);
-  if (page.length) showError(page.join("; "));
+  if (page.length) {
+    urlNotice = page.join("; ");
+    showError(undefined);
+  }
 }
 
 // ---- events ----

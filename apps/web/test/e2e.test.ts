@@ -100,11 +100,14 @@ async function waitFor(page: Page, what: "ready" | "error" | "idle"): Promise<vo
 async function generate(page: Page): Promise<{ run: RunLog; last?: Result }> {
   const before = (await state(page)).run?.id;
   await page.click("#generate");
+  // a run that ended, or fields the page refused (then no run starts: fail now, naming them)
   await page.waitForFunction((id) => {
-    const r = (globalThis as unknown as { flowturboApp: AppState }).flowturboApp.run;
-    return r !== undefined && r.id !== id && r.end !== undefined;
+    const s = (globalThis as unknown as { flowturboApp: AppState }).flowturboApp;
+    const r = s.run;
+    return (r !== undefined && r.id !== id && r.end !== undefined) || Object.keys(s.problems).length > 0;
   }, before);
   const s = await state(page);
+  if (Object.keys(s.problems).length) throw new Error(`the page refused: ${JSON.stringify(s.problems)}`);
   if (s.run!.end === "error") throw new Error(`the page reported: ${s.error}`);
   return { run: s.run!, last: s.last };
 }
@@ -355,6 +358,7 @@ describe.skipIf(skip)("web app in Chromium", () => {
     expect(download.suggestedFilename()).toBe("flowturbo-seed5-plan-H1P2.png");
     // one image: "1 image"
     await page.fill("#count", "1");
+    await page.click("#settings summary"); // Compile is among the folded settings
     await page.selectOption("#compile", "model");
     const one = await generate(page);
     expect(one.run.status.at(-1)).toMatch(/^Generated 1 image in /);
