@@ -7,12 +7,14 @@ import { basename, join } from "node:path";
 import type { Backend } from "@flowturbo/core";
 import {
   blockPlanOf,
+  isGuided,
   openSamplingModels,
   parseMethod,
   type SamplingMethod,
   type SamplingModels,
   sample,
 } from "@flowturbo/pipeline";
+import { readModelFile } from "@flowturbo/pipeline/node";
 import { EMOJI_GROUP_CATEGORY, floatToUint8Nhwc } from "@flowturbo/data";
 import {
   compareStats,
@@ -24,17 +26,10 @@ import {
   uint8Batches,
 } from "@flowturbo/metrics";
 import { loadEmojiClassifier, readEmojiStats, writeStatsFile } from "@flowturbo/metrics/node";
-import {
-  loadCheckpoint,
-  type ModelCheckpoint,
-  sincosPosEmbed,
-  type SiTConfig,
-  trainedWeights,
-} from "@flowturbo/sit";
+import { type ModelCheckpoint, sincosPosEmbed, type SiTConfig, trainedWeights } from "@flowturbo/sit";
 import { readTrainCheckpointFile } from "@flowturbo/sit/node";
 import type { Plan } from "@flowturbo/solvers";
 import { Tensor } from "@flowturbo/tensor";
-import { fileSource } from "@flowturbo/tensor/node";
 import { EMOJI_REFERENCE, referenceStats } from "../src/emojiEval";
 
 /** A SiT/refiner file, or a train-base/train-refiner checkpoint (its EMA weights, or the raw ones with ema: false). */
@@ -56,12 +51,7 @@ export async function loadModel(path: string, opts: { ema?: boolean } = {}): Pro
       metadata: { classes: ck.metadata.classes ?? "" },
     };
   }
-  const src = await fileSource(path);
-  try {
-    return await loadCheckpoint(src, { file: basename(path) });
-  } finally {
-    await src.close();
-  }
+  return await readModelFile(path, {});
 }
 
 /** The classifier and a built-in reference's statistics (shipped beside it, else computed and cached in cacheDir). */
@@ -161,6 +151,6 @@ export async function openForQuality(
     level: o.plans.length ? "block" : "model",
     perCall: true,
     providers: ["cpu"],
-    block: o.plans.length ? { batch: o.batch, guided: o.cfg !== 1, plans: o.plans } : undefined,
+    block: o.plans.length ? { batch: o.batch, guided: isGuided(o.cfg), plans: o.plans } : undefined,
   });
 }
