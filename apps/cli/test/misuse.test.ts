@@ -82,7 +82,7 @@ describe("3. a recorded architecture is checked against the tensors", () => {
       m.metadata["flowturbo.config"] = JSON.stringify(rec);
     });
     const fault =
-      /edited\.safetensors: metadata 'flowturbo\.config' does not match the weights: inputSize 400000 recorded, 32 in the tensors; depth 100000 recorded, 5 in the tensors; numClasses 1000000000 recorded, 9 in the tensors/;
+      /edited\.safetensors: metadata 'flowturbo\.config' does not match the weights: inputSize 400000 recorded, 32 in the tensors; depth 100000 recorded, 5 in the tensors; numClasses 1000000000 recorded, 24 in the tensors/;
     const verify = await cli("models", "verify", edited);
     expect(verify.code).toBe(EXIT.failure);
     expect(verify.err).toMatch(fault);

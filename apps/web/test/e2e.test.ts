@@ -448,7 +448,7 @@ describe.skipIf(skip)("web app in Chromium", () => {
     );
     expect(await message("count")).toBe("the number of samples must be in 1..64, got 500");
     expect(await message("plan")).toMatch(/plan H500P500R500 has 1500 steps; at most 1000/);
-    expect(await message("class")).toBe("class 99 is not a class of this model (0..8)");
+    expect(await message("class")).toBe("class 99 is not a class of this model (0..23)");
     expect(await message("seed")).toMatch(/^seed must be an integer in 0\.\.\d+, got -1/);
     expect(await message("preview")).toBe("?preview= must be 1 or 0, got 'maybe'");
     expect(await page.textContent("#error")).toMatch(/\?colour= is not a setting of this page/);

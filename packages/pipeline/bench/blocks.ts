@@ -104,7 +104,7 @@ async function modelSpec(id: string): Promise<ModelSpec> {
         weights: `${dir} (base + refiner files)`,
       };
     }
-    // the embedded model's architecture (models/emoji card): SiT 32x32x3, patch 4, width 128, depth 5, 2 heads, 9 classes
+    // the embedded model's architecture (models/emoji card): SiT 32x32x3, patch 4, width 128, depth 5, 2 heads, 24 classes
     const base: SiTConfig = {
       inputSize: 32,
       patchSize: 4,
@@ -114,7 +114,7 @@ async function modelSpec(id: string): Promise<ModelSpec> {
       hiddenSize: 128,
       depth: 5,
       numHeads: 2,
-      numClasses: 9,
+      numClasses: 24,
       mlpRatio: 4,
     };
     return {

@@ -145,7 +145,7 @@ export const sampleCommand: Command = {
     "  gets flowturbo-samples.json (complete: true) after its last image; samples are written batch by batch.",
   examples: [
     "flowturbo sample                                   # the embedded emoji model, 16 samples -> samples.png",
-    "flowturbo sample --class Flags,Symbols --n 8 --cfg 2 -o emoji.png",
+    "flowturbo sample --class flags,faces --n 8 --cfg 2 -o emoji.png",
     "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan fast --n 8 --class 207,360 --cfg 1.5 -o grid.png",
     "flowturbo sample --base sit-xl-2.onnx --refiner refiner.onnx --vae sd-vae-ft-ema/ --plan quality --n 50000 --batch 25 -o samples.npz",
     "flowturbo sample --base SiT-XL-2-256x256.pt --solver heun --steps 8 --n 4 --latents-out heun.safetensors",

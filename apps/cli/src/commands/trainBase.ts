@@ -55,7 +55,7 @@ export const trainBase: Command = {
     "flowturbo train-base --out DIR --steps N [--hidden D --depth L --heads H --patch P] [--batch B] [--lr LR]\n" +
     "  [--lr-schedule constant|cosine:H|linear:[S-]H[@MIN] --warmup W] [--t-sampling uniform|logit-normal]\n" +
     "  [--init MODEL (warm start: its weights; 9-category emoji models map onto the 24 groups; deeper is allowed)] [--resume]\n" +
-    "defaults (the embedded emoji model's recipe): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
+    "defaults (the embedded emoji model's size and optimizer; its full recipe: models/emoji/README.md): --hidden 128 --depth 5 --heads 2 --patch 4 --batch 32 --lr 2e-4\n" +
     "  --max-grad-norm 1 --ema 0.999 --seed 0 --checkpoint-every 100; data: the emoji dataset (9 categories; --data\n" +
     "  emoji:groups for its 24 groups), or --data FILE.npz\n" +
     "  (uint8 images NHWC or float latents NCHW, labels), --images DIR (one subfolder per class, --image-size 32),\n" +
