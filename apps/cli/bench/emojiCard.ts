@@ -15,20 +15,21 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import { encodePng, makeGrid } from "@flowturbo/data";
-import { blockPlanOf } from "@flowturbo/pipeline";
 import { SAMPLING_DEFAULTS_KEY, samplingDefaultsOf } from "@flowturbo/sit";
-import { readSafetensors, safetensorsChunks, Tensor, labelsForSamples } from "@flowturbo/tensor";
+import { labelsForSamples, readSafetensors, safetensorsChunks } from "@flowturbo/tensor";
 import { writeFileStreaming } from "@flowturbo/tensor/node";
+import { accelerationRatios, type BenchRow } from "../src/benchReport";
 import { embeddedClassifier } from "../src/emojiEval";
 import { plotSvg, type PlotSeries } from "../src/svgPlot";
 import {
+  classGridPng,
   loadModel,
   methodOf,
   openForQuality,
   openQuality,
+  plansOf,
   type QualityRow,
-  quality,
+  qualityRows,
   sampleUint8,
 } from "./emojiQuality";
 
@@ -116,49 +117,32 @@ const refiner = needModels ? await loadModel(join(dir, "refiner.safetensors")) :
 const recommended = base ? samplingDefaultsOf(base.metadata, base.file).cfg : undefined;
 const cfg = values.cfg !== undefined ? Number(values.cfg) : (recommended ?? 1);
 const methods = values.methods!.split(",");
-const plansOf = (names: string[]) => names.map(methodOf).flatMap((m) => blockPlanOf(m) ?? []);
-
-async function qualityRows(names: string[], scales: number[]): Promise<QualityRow[]> {
+/** Quality rows of the named methods at these CFG scales, against the built-in reference 'emoji'. */
+async function cardQualityRows(names: string[], scales: number[]): Promise<QualityRow[]> {
   const classifier = values.classifier ?? embeddedClassifier();
   if (!classifier) throw new Error("no classifier: pass --classifier FILE");
   const q = await openQuality(backend, classifier, values.cache);
-  const labels = Array.from(labelsForSamples(seed, 0, n, base!.config.numClasses));
-  const rows: QualityRow[] = [];
-  for (const scale of scales) {
-    const models = await openForQuality(backend, base!, refiner, {
-      batch,
-      cfg: scale,
-      plans: plansOf(names),
-    });
-    for (const name of names) {
-      const s = await sampleUint8(models, { method: methodOf(name), cfg: scale, labels, seed, batch });
-      const r = await quality(q.extractor, q.reference, s.images, labels, base!.config.numClasses);
-      const row: QualityRow = {
-        method: name,
-        cfg: scale,
-        n,
-        fd: r.fd,
-        agreement: r.agreement,
-        nfe: s.nfe,
-        msPerImage: s.ms / n,
-      };
-      rows.push(row);
+  const rows = await qualityRows(
+    backend,
+    q,
+    base!,
+    refiner,
+    { methods: names, scales, n, batch, seed },
+    (r) =>
       console.log(
-        `${name.padEnd(9)} cfg ${scale}: FD-emoji ${r.fd.toFixed(3)}, agreement ${(100 * r.agreement).toFixed(1)}%, NFE ${s.nfe.base / (n / batch)}+${s.nfe.refiner / (n / batch)}R`,
-      );
-    }
-    await models.release();
-  }
+        `${r.method.padEnd(9)} cfg ${r.cfg}: FD-emoji ${r.fd.toFixed(3)}, agreement ${(100 * r.agreement).toFixed(1)}%, NFE ${r.nfe.base / (n / batch)}+${r.nfe.refiner / (n / batch)}R`,
+      ),
+  );
   await q.extractor.release();
   return rows;
 }
 
 if (stages.has("cfg")) {
-  card.cfgSweep = await qualityRows([values.plan!], values["cfg-grid"]!.split(",").map(Number));
+  card.cfgSweep = await cardQualityRows([values.plan!], values["cfg-grid"]!.split(",").map(Number));
   await save();
 }
 if (stages.has("table")) {
-  card.table = await qualityRows(methods, [cfg]);
+  card.table = await cardQualityRows(methods, [cfg]);
   card.tableCfg = cfg;
   await save();
 }
@@ -196,10 +180,9 @@ if (stages.has("timing")) {
 
 // ------------------------------------------------------------------------------------------ grids
 if (stages.has("grids")) {
-  const k = base!.config.numClasses;
-  const labels = Array.from({ length: k * 8 }, (_, i) => Math.floor(i / 8));
+  const per = 8;
   const models = await openForQuality(backend, base!, refiner, {
-    batch: labels.length,
+    batch: base!.config.numClasses * per,
     cfg,
     plans: plansOf([values.plan!]),
   });
@@ -207,22 +190,10 @@ if (stages.has("grids")) {
     [values.plan!.toLowerCase(), methodOf(values.plan!)],
     ["dopri5", methodOf("dopri5")],
   ] as const) {
-    const s = await sampleUint8(models, { method, cfg, labels, seed, batch: labels.length });
-    const imgs = new Tensor("uint8", [labels.length, 32, 32, 3], s.images);
-    const grid = makeGrid(imgs, 8, { padding: 2, padValue: 255 });
-    // 2x nearest upscale for viewing
-    const up = new Uint8Array(grid.width * grid.height * 12);
-    for (let y = 0; y < 2 * grid.height; y++)
-      for (let x = 0; x < 2 * grid.width; x++) {
-        const src = ((y >> 1) * grid.width + (x >> 1)) * 3;
-        up.set(grid.data.subarray(src, src + 3), (y * 2 * grid.width + x) * 3);
-      }
+    const grid = await classGridPng(models, { method, cfg, seed, per });
     const file = `samples-${name}.png`;
-    await writeFile(
-      join(dir, file),
-      await encodePng({ width: 2 * grid.width, height: 2 * grid.height, data: up }),
-    );
-    console.log(`wrote ${file} (${labels.length} samples, cfg ${cfg}, NFE ${JSON.stringify(s.nfe)})`);
+    await writeFile(join(dir, file), grid.png);
+    console.log(`wrote ${file} (${grid.count} samples, cfg ${cfg}, NFE ${JSON.stringify(grid.nfe)})`);
   }
   await models.release();
 }
@@ -333,20 +304,30 @@ if (stages.has("report") && card.table && card.timing) {
     lines.push(
       `| ${r.method} | ${calls(r)} | ${ms.get(r.method)?.msPerImage.toFixed(2) ?? "-"} | ${r.fd.toFixed(2)} | ${(100 * r.agreement).toFixed(1)}% |`,
     );
-  const heun = card.table
+  // FD-emoji as the quality to match: the cheapest Heun run at least as good (flowturbo bench's rule)
+  const benchRows: BenchRow[] = card.table.map((r) => ({
+    method: r.method,
+    kind: /^H\d+P/.test(r.method) ? "flowturbo" : "baseline",
+    batch: ms.get(r.method)!.batch,
+    msPerImage: ms.get(r.method)!.msPerImage,
+    nfe: r.nfe,
+    error: r.fd,
+  }));
+  const heun = benchRows
     .filter((r) => r.method.startsWith("heun:"))
-    .map((r) => ({ method: r.method, fd: r.fd, ms: ms.get(r.method)!.msPerImage }));
+    .map((r) => ({ fd: r.error, ms: r.msPerImage }));
+  const byMethod = new Map(benchRows.map((r) => [r.method, r]));
   lines.push(
     "",
     "| plan | ms/image | FD-emoji | cheapest Heun at least as good | its ms/image | ratio | Heun's ms/image at the plan's FD (interpolated) | ratio |",
     "|---|---|---|---|---|---|---|---|",
   );
-  for (const r of card.table.filter((x) => /^H\d+P/.test(x.method))) {
-    const m = ms.get(r.method)!.msPerImage;
-    const match = heun.filter((h) => h.fd <= r.fd).sort((a, b) => a.ms - b.ms)[0];
-    const at = heunMsAt(heun, r.fd);
+  for (const a of accelerationRatios(benchRows)) {
+    const r = byMethod.get(a.plan)!;
+    const match = a.heun ? byMethod.get(a.heun) : undefined;
+    const at = heunMsAt(heun, r.error);
     lines.push(
-      `| ${r.method} | ${m.toFixed(2)} | ${r.fd.toFixed(2)} | ${match?.method ?? "none"} | ${match ? match.ms.toFixed(2) : "-"} | ${match ? `${(match.ms / m).toFixed(2)}x` : "-"} | ${at ? at.toFixed(2) : "-"} | ${at ? `${(at / m).toFixed(2)}x` : "-"} |`,
+      `| ${a.plan} | ${r.msPerImage.toFixed(2)} | ${r.error.toFixed(2)} | ${a.heun ?? "none"} | ${match ? match.msPerImage.toFixed(2) : "-"} | ${a.ratio ? `${a.ratio.toFixed(2)}x` : "-"} | ${at ? at.toFixed(2) : "-"} | ${at ? `${(at / r.msPerImage).toFixed(2)}x` : "-"} |`,
     );
   }
   console.log(lines.join("\n"));

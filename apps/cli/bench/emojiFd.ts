@@ -5,18 +5,8 @@
 //     --methods H1P5R3,heun:8,dopri5 --cfg 1,2,3 --n 480 [--refiner FILE] [--classifier FILE] [--threads 1]
 import { parseArgs } from "node:util";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import { blockPlanOf } from "@flowturbo/pipeline";
-import { labelsForSamples } from "@flowturbo/tensor";
 import { embeddedClassifier } from "../src/emojiEval";
-import {
-  loadModel,
-  methodOf,
-  openForQuality,
-  openQuality,
-  type QualityRow,
-  quality,
-  sampleUint8,
-} from "./emojiQuality";
+import { loadModel, openQuality, qualityRows } from "./emojiQuality";
 
 const { values } = parseArgs({
   options: {
@@ -46,22 +36,17 @@ const q = await openQuality(backend, classifier, values.cache, values.reference)
 const base = await loadModel(values.base, { ema: !values.raw });
 const refiner = values.refiner ? await loadModel(values.refiner, { ema: false }) : undefined;
 const methods = values.methods.split(",");
-const rows: QualityRow[] = [];
-for (const cfg of values.cfg.split(",").map(Number)) {
-  const plans = methods.map(methodOf).flatMap((m) => blockPlanOf(m) ?? []);
-  const models = await openForQuality(backend, base, refiner, { batch, cfg, plans });
-  const labels = Array.from(labelsForSamples(seed, 0, n, base.config.numClasses));
-  for (const name of methods) {
-    const s = await sampleUint8(models, { method: methodOf(name), cfg, labels, seed, batch });
-    const r = await quality(q.extractor, q.reference, s.images, labels, base.config.numClasses);
-    const row = { method: name, cfg, n, fd: r.fd, agreement: r.agreement, nfe: s.nfe, msPerImage: s.ms / n };
-    rows.push(row);
+const rows = await qualityRows(
+  backend,
+  q,
+  base,
+  refiner,
+  { methods, scales: values.cfg.split(",").map(Number), n, batch, seed },
+  (row) =>
     console.log(
-      `${base.file} ${name.padEnd(8)} cfg ${cfg}: FD-emoji ${r.fd.toFixed(3)}, class agreement ${(100 * r.agreement).toFixed(1)}%, ${row.msPerImage.toFixed(2)} ms/image`,
-    );
-  }
-  await models.release();
-}
+      `${base.file} ${row.method.padEnd(8)} cfg ${row.cfg}: FD-emoji ${row.fd.toFixed(3)}, class agreement ${(100 * row.agreement).toFixed(1)}%, ${row.msPerImage.toFixed(2)} ms/image`,
+    ),
+);
 await q.extractor.release();
 await backend.close();
 console.log(JSON.stringify({ base: base.file, classifier: q.model.sha256, seed, rows }));

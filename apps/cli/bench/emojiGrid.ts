@@ -4,10 +4,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { createNodeBackend } from "@flowturbo/backend-node";
-import { encodePng, makeGrid } from "@flowturbo/data";
-import { blockPlanOf } from "@flowturbo/pipeline";
-import { Tensor } from "@flowturbo/tensor";
-import { loadModel, methodOf, openForQuality, sampleUint8 } from "./emojiQuality";
+import { classGridPng, loadModel, methodOf, openForQuality, plansOf } from "./emojiQuality";
 
 const { values } = parseArgs({
   options: {
@@ -23,26 +20,15 @@ const { values } = parseArgs({
 const backend = createNodeBackend({ threads: 1 });
 const base = await loadModel(values.base!);
 const refiner = values.refiner ? await loadModel(values.refiner, { ema: false }) : undefined;
-const per = Number(values.per);
-const k = base.config.numClasses;
-const labels = Array.from({ length: k * per }, (_, i) => Math.floor(i / per));
 const method = methodOf(values.method!);
-const plan = blockPlanOf(method);
-const plans = plan ? [plan] : [];
 const cfg = Number(values.cfg);
-const models = await openForQuality(backend, base, refiner, { batch: labels.length, cfg, plans });
-const s = await sampleUint8(models, { method, cfg, labels, seed: Number(values.seed), batch: labels.length });
-const grid = makeGrid(new Tensor("uint8", [labels.length, 32, 32, 3], s.images), per, {
-  padding: 2,
-  padValue: 255,
+const models = await openForQuality(backend, base, refiner, {
+  batch: base.config.numClasses * Number(values.per),
+  cfg,
+  plans: plansOf([values.method!]),
 });
-const up = new Uint8Array(grid.width * grid.height * 12);
-for (let y = 0; y < 2 * grid.height; y++)
-  for (let x = 0; x < 2 * grid.width; x++) {
-    const src = ((y >> 1) * grid.width + (x >> 1)) * 3;
-    up.set(grid.data.subarray(src, src + 3), (y * 2 * grid.width + x) * 3);
-  }
-await writeFile(values.out!, await encodePng({ width: 2 * grid.width, height: 2 * grid.height, data: up }));
+const grid = await classGridPng(models, { method, cfg, seed: Number(values.seed), per: Number(values.per) });
+await writeFile(values.out!, grid.png);
 await models.release();
 await backend.close();
 console.log(`wrote ${values.out} (${base.file}, ${values.method}, cfg ${cfg})`);

@@ -15,7 +15,7 @@ import {
   sample,
 } from "@flowturbo/pipeline";
 import { readModelFile } from "@flowturbo/pipeline/node";
-import { EMOJI_GROUP_CATEGORY, floatToUint8Nhwc } from "@flowturbo/data";
+import { EMOJI_GROUP_CATEGORY, encodePng, floatToUint8Nhwc, makeGrid } from "@flowturbo/data";
 import {
   compareStats,
   type EmojiClassifierModel,
@@ -29,7 +29,7 @@ import { loadEmojiClassifier, readEmojiStats, writeStatsFile } from "@flowturbo/
 import { type ModelCheckpoint, sincosPosEmbed, type SiTConfig, trainedWeights } from "@flowturbo/sit";
 import { readTrainCheckpointFile } from "@flowturbo/sit/node";
 import type { Plan } from "@flowturbo/solvers";
-import { Tensor } from "@flowturbo/tensor";
+import { labelsForSamples, Tensor } from "@flowturbo/tensor";
 import { EMOJI_REFERENCE, referenceStats } from "../src/emojiEval";
 
 /** A SiT/refiner file, or a train-base/train-refiner checkpoint (its EMA weights, or the raw ones with ema: false). */
@@ -153,4 +153,76 @@ export async function openForQuality(
     providers: ["cpu"],
     block: o.plans.length ? { batch: o.batch, guided: isGuided(o.cfg), plans: o.plans } : undefined,
   });
+}
+
+/** The plans of the named methods that run as compiled blocks (what openForQuality compiles). */
+export function plansOf(names: readonly string[]): Plan[] {
+  return names.map(methodOf).flatMap((m) => blockPlanOf(m) ?? []);
+}
+
+/**
+ * FD-emoji and class agreement of every named method at every CFG scale: n samples (global indices
+ * [0, n), labels drawn as `flowturbo sample` draws them), one line per row through `log`.
+ */
+export async function qualityRows(
+  backend: Backend,
+  q: { extractor: EmojiFeatureExtractor; reference: StatsFile },
+  base: ModelCheckpoint,
+  refiner: ModelCheckpoint | undefined,
+  o: { methods: readonly string[]; scales: readonly number[]; n: number; batch: number; seed: number },
+  log: (row: QualityRow) => void,
+): Promise<QualityRow[]> {
+  const k = base.config.numClasses;
+  const labels = Array.from(labelsForSamples(o.seed, 0, o.n, k));
+  const rows: QualityRow[] = [];
+  for (const cfg of o.scales) {
+    const models = await openForQuality(backend, base, refiner, {
+      batch: o.batch,
+      cfg,
+      plans: plansOf(o.methods),
+    });
+    for (const name of o.methods) {
+      const s = await sampleUint8(models, {
+        method: methodOf(name),
+        cfg,
+        labels,
+        seed: o.seed,
+        batch: o.batch,
+      });
+      const r = await quality(q.extractor, q.reference, s.images, labels, k);
+      const row = {
+        method: name,
+        cfg,
+        n: o.n,
+        fd: r.fd,
+        agreement: r.agreement,
+        nfe: s.nfe,
+        msPerImage: s.ms / o.n,
+      };
+      rows.push(row);
+      log(row);
+    }
+    await models.release();
+  }
+  return rows;
+}
+
+/** `per` samples of every class, one row per class, as a PNG shown at 2x (nearest): for looking at a model. */
+export async function classGridPng(
+  models: SamplingModels,
+  o: { method: SamplingMethod; cfg: number; seed: number; per: number },
+): Promise<{ png: Uint8Array; count: number; nfe: { base: number; refiner: number } }> {
+  const c = models.config;
+  const labels = Array.from({ length: c.numClasses * o.per }, (_, i) => Math.floor(i / o.per));
+  const s = await sampleUint8(models, { ...o, labels, batch: labels.length });
+  const images = new Tensor("uint8", [labels.length, c.inputSize, c.inputSize, c.keepChannels], s.images);
+  const grid = makeGrid(images, o.per, { padding: 2, padValue: 255 });
+  const up = new Uint8Array(grid.width * grid.height * 12);
+  for (let y = 0; y < 2 * grid.height; y++)
+    for (let x = 0; x < 2 * grid.width; x++) {
+      const src = ((y >> 1) * grid.width + (x >> 1)) * 3;
+      up.set(grid.data.subarray(src, src + 3), (y * 2 * grid.width + x) * 3);
+    }
+  const png = await encodePng({ width: 2 * grid.width, height: 2 * grid.height, data: up });
+  return { png, count: labels.length, nfe: s.nfe };
 }

@@ -74,32 +74,9 @@ describe("flowturbo eval --features emoji, eval classes", () => {
     const s = await cli("sample", "--n", "6", "--plan", "H2", "--class", "0,8", "-o", `${a}/`);
     expect(s.code, s.err).toBe(EXIT.ok);
     // the embedded model's classes are the 24 groups (the classifier's own label space)
-    const fd = await cli(
-      "eval",
-      "fid",
-      a,
-      "emoji",
-      "--features",
-      "emoji",
-      "--classifier",
-      classifier,
-      "--limit",
-      "40",
-      "--json",
-    );
-    expect(fd.code, fd.err).toBe(EXIT.ok);
-    const report = JSON.parse(fd.out);
-    expect(report.features).toBe("emoji");
-    expect(report.fd).toBeGreaterThan(0);
-    expect(report.a).toMatchObject({ kind: "folder", n: 6 });
-    expect(report.a.classAgreement.n).toBe(6);
-    expect(report.a.classAgreement.perClass[0]).toMatchObject({ class: "faces", n: 3 });
-    expect(report.b).toMatchObject({ path: "emoji", kind: "builtin", n: 40 });
-    expect(report.classifier.sha256).toMatch(/^[0-9a-f]{64}$/);
-
-    // the other built-in references: balanced over the categories, or the raw dataset
-    for (const ref of ["emoji:categories", "emoji:raw"]) {
-      const r = await cli(
+    // FD-emoji of the folder against a built-in reference (its first 40 images)
+    const fdAgainst = (ref: string) =>
+      cli(
         "eval",
         "fid",
         a,
@@ -112,6 +89,20 @@ describe("flowturbo eval --features emoji, eval classes", () => {
         "40",
         "--json",
       );
+    const fd = await fdAgainst("emoji");
+    expect(fd.code, fd.err).toBe(EXIT.ok);
+    const report = JSON.parse(fd.out);
+    expect(report.features).toBe("emoji");
+    expect(report.fd).toBeGreaterThan(0);
+    expect(report.a).toMatchObject({ kind: "folder", n: 6 });
+    expect(report.a.classAgreement.n).toBe(6);
+    expect(report.a.classAgreement.perClass[0]).toMatchObject({ class: "faces", n: 3 });
+    expect(report.b).toMatchObject({ path: "emoji", kind: "builtin", n: 40 });
+    expect(report.classifier.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // the other built-in references: balanced over the categories, or the raw dataset
+    for (const ref of ["emoji:categories", "emoji:raw"]) {
+      const r = await fdAgainst(ref);
       expect(r.code, r.err).toBe(EXIT.ok);
       expect(JSON.parse(r.out).b).toMatchObject({ path: ref, kind: "builtin" });
     }
