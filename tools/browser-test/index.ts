@@ -5,7 +5,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname } from "node:path";
 import { FULL_TIER, FULL_TIER_ONLY, needs, skipWithout } from "@flowturbo/test-support";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
@@ -48,13 +48,34 @@ const WEBGPU_FLAGS = [
   "--enable-unsafe-swiftshader",
 ];
 
-/** Launches headless Chromium; `webgpu: false` leaves WebGPU disabled (navigator.gpu absent). */
+const chromiumArgs = (webgpu: boolean) =>
+  webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : [...BASE_FLAGS, "--disable-features=WebGPU"];
+
+/**
+ * Launches headless Chromium; `webgpu: false` leaves WebGPU disabled (navigator.gpu absent). Its
+ * contexts (`newContext()`) are incognito-like: nothing of a visit is kept on disk.
+ */
 export async function launchChromium(opts: { webgpu?: boolean } = {}): Promise<Browser> {
-  const webgpu = opts.webgpu ?? true;
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : [...BASE_FLAGS, "--disable-features=WebGPU"],
+    args: chromiumArgs(opts.webgpu ?? true),
+  });
+}
+
+/**
+ * Headless Chromium on a user profile in `userDataDir`, as a person's browser runs: what a visit leaves
+ * (HTTP cache, Cache Storage, and the compiled WebAssembly code Chromium caches per profile) is there for
+ * the next visit. Closing the context closes the browser.
+ */
+export async function launchChromiumProfile(
+  userDataDir: string,
+  opts: { webgpu?: boolean } = {},
+): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: chromiumArgs(opts.webgpu ?? true),
   });
 }
 

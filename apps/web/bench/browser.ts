@@ -1,18 +1,20 @@
 // Benchmark (not a test): the built web app in headless Chromium, as a returning user meets it. For each
-// backend (WASM, WebGPU): a first visit (the model is downloaded into Cache Storage), then a second visit
-// in the same browser profile (model cached, ORT's files in the HTTP cache): page open -> ready -> first
-// image with the default settings (9 images, H1P5R3, compile auto), then more Generate clicks with the
-// same settings (sessions reused). Prints a table and one JSON line; `flowturbo sample` on the same
-// images is the reference for "per image". WebGPU here is SwiftShader (a CPU renderer): its figures say
-// nothing about GPUs.
+// backend (WASM, WebGPU), in a fresh browser profile on disk: a first visit (the model is downloaded into
+// Cache Storage), then a second visit in the same profile (model cached, ORT's files in the HTTP cache,
+// ORT's compiled WebAssembly in Chromium's code cache): page open -> ready -> first image with the default
+// settings (9 images, H1P5R3, compile auto), then more Generate clicks with the same settings (sessions
+// reused). BENCH_INCOGNITO=1 runs both visits in an incognito-like context instead, which keeps no
+// compiled code between visits. Prints a table and one JSON line; `flowturbo sample` on the same images
+// is the reference for "per image". WebGPU here is SwiftShader (a CPU renderer): its figures say nothing
+// about GPUs.
 //   pnpm --filter @flowturbo/web bench     (BENCH_BACKENDS=wasm,webgpu  BENCH_GENERATES=3  BENCH_QUERY=...)
-import { existsSync, readFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { Writable } from "node:stream";
-import { launchChromium, serveFiles } from "@flowturbo/browser-test";
+import { launchChromium, launchChromiumProfile, serveFiles } from "@flowturbo/browser-test";
 import { COMMANDS, runCli } from "@flowturbo/cli";
-import type { Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
 import type { FromWorker } from "../src/protocol";
 
@@ -32,6 +34,7 @@ const GENERATES = Number(process.env.BENCH_GENERATES ?? 3);
 /** The app's default settings (index.html): 9 images, plan H1P5R3, compile auto, the model's cfg (1). */
 const SETTINGS = { n: 9, plan: "H1P5R3", seed: 0 };
 const QUERY = process.env.BENCH_QUERY ?? "";
+const INCOGNITO = process.env.BENCH_INCOGNITO === "1";
 const TIMEOUT_MS = 10 * 60_000;
 
 const load = () => loadavg()[0].toFixed(1);
@@ -122,11 +125,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-async function visit(
-  ctx: Awaited<ReturnType<Awaited<ReturnType<typeof launchChromium>>["newContext"]>>,
-  url: string,
-  generates: number,
-): Promise<Visit> {
+async function visit(ctx: BrowserContext, url: string, generates: number): Promise<Visit> {
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -181,28 +180,33 @@ async function main() {
           : "no-cache",
     },
   );
-  const browser = await launchChromium();
+  const browser = INCOGNITO ? await launchChromium() : undefined;
   const rows: { backend: string; cold: Visit; cached: Visit }[] = [];
   try {
     for (const backend of BACKENDS) {
-      const ctx = await browser.newContext();
-      const url = `${server.url}?backend=${backend}${QUERY ? `&${QUERY}` : ""}`;
-      progress(`${backend}: first visit (model downloaded)`);
-      const cold = await visit(ctx, url, 0);
-      progress(`${backend}: second visit (model cached)`);
-      const cached = await visit(ctx, url, GENERATES);
-      rows.push({ backend, cold, cached });
-      await ctx.close();
+      const profile = browser ? undefined : mkdtempSync(join(tmpdir(), "flowturbo-bench-profile-"));
+      const ctx = browser ? await browser.newContext() : await launchChromiumProfile(profile!);
+      try {
+        const url = `${server.url}?backend=${backend}${QUERY ? `&${QUERY}` : ""}`;
+        progress(`${backend}: first visit (model downloaded)`);
+        const cold = await visit(ctx, url, 0);
+        progress(`${backend}: second visit (model cached)`);
+        const cached = await visit(ctx, url, GENERATES);
+        rows.push({ backend, cold, cached });
+      } finally {
+        await ctx.close();
+        if (profile) rmSync(profile, { recursive: true, force: true });
+      }
     }
   } finally {
-    await browser.close();
+    await browser?.close();
     server.close();
   }
 
   const n = SETTINGS.n;
   const f = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
   console.log(
-    `\nWeb app in headless Chromium, ${n} images ${SETTINGS.plan} (compile auto), model cached (second visit).`,
+    `\nWeb app in headless Chromium, ${n} images ${SETTINGS.plan} (compile auto), model cached (second visit, ${INCOGNITO ? "incognito context" : "same browser profile"}).`,
   );
   console.log(
     `flowturbo sample (ORT CPU, native) on the same images: ${f(cli)} ms/image, ${f(cli * n)} ms for ${n}.`,
@@ -250,6 +254,7 @@ async function main() {
       bench: "web-browser",
       settings: SETTINGS,
       query: QUERY,
+      profile: INCOGNITO ? "incognito" : "persistent",
       cliMsPerImage: cli,
       rows,
     }),

@@ -18,7 +18,10 @@ export function wasmThreads(crossOriginIsolated: boolean, cores: number): number
  * - WASM: block graphs embed their weights (ORT prepacks them and folds their transposes once; fed as
  *   inputs, every run re-packs them: about 2x slower runs) and ORT's "basic" optimization level (the
  *   fused graph form needs no more; the higher levels run more of ORT's optimizer and bring in more
- *   kernels, which a fresh page compiles and runs cold: slower session creation and first image).
+ *   kernels, which a fresh page compiles and runs cold: slower session creation and first image), and no
+ *   H block graph (`heunAsP`: H blocks run as two runs of the P graph, the same samples): one large
+ *   session fewer to build and to run cold in the first Generate (page open -> first image about 1 s
+ *   sooner, docs/benchmarks.md), for one more session run per H block.
  * - WebGPU: one shared copy of the weights in GPU buffers (what large models need), ORT's default level,
  *   and the plain graph form: with the fused form (MultiHeadAttention, FastGelu) ORT-web's WebGPU EP in
  *   the app's worker gave images 1.1 away from the CLI's (SwiftShader, H1P2R2 x4 guided, block; the e2e
@@ -35,6 +38,6 @@ export function pipelineOptions(
   return {
     providers,
     keepSessions: parameters <= SMALL_MODEL_PARAMETERS ? 4 : 1,
-    ...(wasm ? { weightMode: "initializers", optimization: "basic" } : { form: "plain" }),
+    ...(wasm ? { weightMode: "initializers", optimization: "basic", heunAsP: true } : { form: "plain" }),
   };
 }

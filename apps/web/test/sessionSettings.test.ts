@@ -9,12 +9,13 @@ describe("sessionSettings", () => {
     expect(wasmThreads(false, 16)).toBe(1);
   });
 
-  test("WASM runs embedded weights at ORT's basic level; WebGPU keeps shared weights, the default level, the plain form", () => {
+  test("WASM runs embedded weights at ORT's basic level, H blocks on the P graph; WebGPU keeps shared weights, the default level, the plain form", () => {
     expect(pipelineOptions(["wasm"], 1.6e6)).toEqual({
       providers: ["wasm"],
       keepSessions: 4,
       weightMode: "initializers",
       optimization: "basic",
+      heunAsP: true,
     });
     expect(pipelineOptions(["webgpu", "wasm"], 1.6e6)).toEqual({
       providers: ["webgpu", "wasm"],

@@ -48,6 +48,8 @@ export interface PipelineOptions {
   weightMode?: "shared" | "initializers";
   /** ORT graph optimization of compiled sessions (levels model and block; default "all"; see OpenSamplingOptions). */
   optimization?: SessionOptions["optimization"];
+  /** Level block: no H graph, H blocks run as two P runs (one session fewer to compile; see OpenSamplingOptions). */
+  heunAsP?: boolean;
 }
 
 export interface GenerateParams {
@@ -278,7 +280,9 @@ export class FlowTurboPipeline {
     const batch = p.alignBatches ? this.batchSize(p) : Math.min(this.batchSize(p), p.labels.length);
     const guided = isGuided(p.cfg ?? 1);
     return {
-      key: plan ? `block/${blockKindsFor(plan).join("")}/${batch}/${guided}` : level,
+      key: plan
+        ? `block/${blockKindsFor(plan, { heunAsP: this.options.heunAsP }).join("")}/${batch}/${guided}`
+        : level,
       level,
       plan,
       batch,
@@ -323,6 +327,7 @@ export class FlowTurboPipeline {
       form: this.options.form,
       weightMode: this.options.weightMode,
       optimization: this.options.optimization,
+      heunAsP: this.options.heunAsP,
     });
     this.open.set(key, models);
     return models;

@@ -33,6 +33,12 @@ export interface OpenSamplingOptions {
    * speed, and less of ORT's optimizer code to compile and run on a cold page (faster session creation).
    */
   optimization?: SessionOptions["optimization"];
+  /**
+   * Level "block": build no H graph; H blocks run as two runs of the P graph (the first with t1 = t0 and a
+   * zero cache computes d = F(x, t0)). One session fewer to build, load and warm up (a fresh browser page
+   * waits for each), one session run more per H block; the same operations, so the same samples.
+   */
+  heunAsP?: boolean;
 }
 
 export interface SamplingModels {
@@ -103,6 +109,7 @@ export async function openSamplingModels(
         plans: opts.block.plans,
         form,
         weightMode: opts.weightMode,
+        heunAsP: opts.heunAsP,
         session: { providers: opts.providers, ...optimization("block") },
       });
       loaded.push(blocks);

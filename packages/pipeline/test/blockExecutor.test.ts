@@ -257,6 +257,10 @@ describe("runBlockPlan", () => {
     expect(blockKindsFor(parsePlan("P4R2"))).toEqual(["H", "P", "R"]);
     expect(blockKindsFor(parsePlan("P1"))).toEqual(["H"]);
     expect(blockKindsFor(parsePlan("H8"))).toEqual(["H"]);
+    // heunAsP: H blocks run on the P graph
+    expect(blockKindsFor(parsePlan("H1P5R3"), { heunAsP: true })).toEqual(["P", "R"]);
+    expect(blockKindsFor(parsePlan("P4R2"), { heunAsP: true })).toEqual(["P", "R"]);
+    expect(blockKindsFor(parsePlan("H8"), { heunAsP: true })).toEqual(["P"]);
   });
 });
 

@@ -65,8 +65,13 @@ async function blockCompiled(
   n: number,
   cfg: number,
   batch: number,
-  opts: { interval?: readonly [number, number]; weightMode?: "shared" | "initializers" } = {},
-): Promise<SampleResult> {
+  opts: {
+    interval?: readonly [number, number];
+    weightMode?: "shared" | "initializers";
+    heunAsP?: boolean;
+    method?: ReturnType<typeof parseMethod>;
+  } = {},
+): Promise<SampleResult & { kinds: string[] }> {
   const compiled = await compileBlocks(node, {
     base: TINY,
     refiner: REFINER,
@@ -75,20 +80,23 @@ async function blockCompiled(
     weights: blockWeights(sit, ref),
     plans: [parsePlan(plan)],
     weightMode: opts.weightMode,
+    heunAsP: opts.heunAsP,
   });
+  const kinds = (["H", "P", "R"] as const).filter((k) => compiled.sessions[k]);
   try {
     if (opts.weightMode !== "initializers") expect(compiled.weights.location).toBe("worker");
-    return await sample({
+    const result = await sample({
       compile: "block",
       blocks: compiled.sessions,
       shape: SHAPE,
       labels: Array.from({ length: n }, (_, i) => (7 * i + 3) % 1000),
       nullClass: 1000,
-      method: parseMethod({ plan }),
+      method: opts.method ?? parseMethod({ plan }),
       seed: 11,
       cfgScale: cfg,
       guidanceInterval: opts.interval,
     });
+    return { ...result, kinds };
   } finally {
     await compiled.release();
   }
@@ -141,6 +149,37 @@ describe("block-compiled sampling equals per-call sampling (ORT CPU, golden tiny
     expect(b.transfers).toMatchObject({ stateUploads: batches, downloads: batches, hostOutputs: 0 });
     expect(b.transfers!.locations).toEqual(["worker"]);
     expect(b.transfers!.runs).toBe(batches * plan.match(/\d+/g)!.reduce((s, k) => s + Number(k), 0));
+  });
+
+  // heunAsP: no H graph; an H block (or a first P block) is a P run with t1 = t0 and a zero cache, then a P run
+  test.each(cases)(
+    "heunAsP: %s at cfg %s, %s samples in batches of %s: the same samples, no H session, one run more per H block",
+    async (plan, cfg, n, batch) => {
+      const a = await blockCompiled(plan, n, cfg, batch);
+      const b = await blockCompiled(plan, n, cfg, batch, { heunAsP: true });
+      expect(a.kinds).toContain("H");
+      expect(b.kinds).not.toContain("H");
+      const diff = maxAbsDiff(b.latents.data as Float32Array, a.latents.data as Float32Array);
+      console.log(`${plan} cfg ${cfg}: max |heunAsP - H graph| = ${diff.toExponential(2)}`);
+      expect(diff).toBeLessThan(1e-5);
+      expect(b.nfe).toEqual(a.nfe);
+      const blocks = parsePlan(plan).blocks;
+      const heunBlocks = blocks.filter((k, i) => k === "H" || (k === "P" && i === 0)).length;
+      const batches = Math.ceil(n / batch);
+      expect(b.transfers!.runs).toBe(a.transfers!.runs + batches * heunBlocks);
+      expect(b.transfers).toMatchObject({ stateUploads: batches, downloads: batches, hostOutputs: 0 });
+    },
+  );
+
+  test("heunAsP serves Heun (plan H{steps}) with the P graph alone", async () => {
+    const a = await perCall("H3", 2, 1.5);
+    const b = await blockCompiled("H3", 2, 1.5, 2, {
+      heunAsP: true,
+      method: parseMethod({ solver: "heun", steps: 3 }),
+    });
+    expect(b.kinds).toEqual(["P"]);
+    expect(maxAbsDiff(b.latents.data as Float32Array, a.latents.data as Float32Array)).toBeLessThan(1e-5);
+    expect(b.nfe).toEqual({ base: 6, refiner: 0 });
   });
 
   test("guidance interval (scale fed per block) and weights as initializers", async () => {

@@ -1,7 +1,8 @@
 // The sampling graphs on onnxruntime-node's WebGPU provider (Dawn; SwiftShader here): every node of every
-// session (per-call SiT and refiner, H/P/R block graphs guided and not, weights shared or embedded, for the
-// embedded emoji model and the golden tiny SiT) is placed on WebGpuExecutionProvider, none falls back to
-// the CPU. Read from ORT's own verbose log ("Node placements"), printed per session.
+// session (per-call SiT and refiner, H/P/R block graphs guided and not, weights shared or embedded, graph
+// forms fused and plain, for the embedded emoji model and the golden tiny SiT) is placed on
+// WebGpuExecutionProvider, none falls back to the CPU. Read from ORT's own verbose log ("Node placements"),
+// printed per session.
 import { join } from "node:path";
 import { nodePlacements } from "@flowturbo/core";
 import { lastJson, needs, runTs, vulkanEnv, webgpuUnavailable } from "@flowturbo/test-support";

@@ -133,7 +133,8 @@ export async function runBlockPlan(
   if (x0.length !== shape.reduce((a, b) => a * b, 1))
     throw new Error(`x0 has ${x0.length} values, expected shape [${shape.join(", ")}]`);
   if (opts.labels.length !== rows) throw new Error(`${opts.labels.length} labels for ${rows} rows`);
-  for (const k of blockKindsFor(plan)) {
+  const heunAsP = !blocks.H && blocks.P !== undefined;
+  for (const k of blockKindsFor(plan, { heunAsP })) {
     if (!blocks[k]) throw new Error(`plan needs a compiled ${k} block session (blocks.${k})`);
   }
   const transfers = opts.transfers ?? emptyTransferCounts();
@@ -149,6 +150,26 @@ export async function runBlockPlan(
   };
   const weights = blocks.weights ?? {};
   const locations = new Set(transfers.locations);
+
+  /** Runs a block session (its weights fed), counting the run and where its outputs are. */
+  const run = async (graph: BlockKind, feeds: Record<string, RunValue>) => {
+    const session = blocks[graph]!;
+    for (const name of session.inputNames)
+      if (name in weights && !(name in feeds)) feeds[name] = weights[name];
+    const outputs = BLOCK_IO.outputs[graph];
+    const out = await session.run(feeds, outputs);
+    transfers.runs++;
+    for (const name of outputs) {
+      const o = out[name];
+      if (!o) throw new Error(`block ${graph}: session returned no '${name}'`);
+      if (isDeviceTensor(o)) locations.add(o.location);
+      else {
+        transfers.hostOutputs++;
+        locations.add("host");
+      }
+    }
+    return out;
+  };
 
   let x: RunValue = new Tensor("float32", shape, x0);
   transfers.stateUploads++;
@@ -167,6 +188,8 @@ export async function runBlockPlan(
         feeds.s1 = scalar(scaleAt(t1));
       }
       let graph: BlockKind;
+      /** A velocity of this block's own (H as two P runs) to release after the block. */
+      let fresh: RunValue | undefined;
       if (kind === "R") {
         if (!v) throw new Error("refiner block without an incoming velocity");
         feeds.v = v;
@@ -176,26 +199,25 @@ export async function runBlockPlan(
         feeds.cache = cache;
         graph = "P";
         nfe.base += 1;
-      } else {
+      } else if (blocks.H) {
         graph = "H";
         nfe.base += 2;
+      } else {
+        // H as two P runs: with t1 = t0 (dt = 0) and a zero cache, P's cache_next is d = F(x, t0)
+        const zero = new Tensor("float32", shape, new Float32Array(x0.length));
+        const first = await run("P", {
+          ...feeds,
+          t1: feeds.t0,
+          cache: zero,
+          ...(guided ? { s1: feeds.s0 } : {}),
+        });
+        dispose([first.x_next], []);
+        fresh = feeds.cache = first.cache_next;
+        graph = "P";
+        nfe.base += 2;
       }
-      const session = blocks[graph]!;
-      for (const name of session.inputNames)
-        if (name in weights && !(name in feeds)) feeds[name] = weights[name];
-      const outputs = BLOCK_IO.outputs[graph];
-      const out = await session.run(feeds, outputs);
-      transfers.runs++;
-      for (const name of outputs) {
-        const o = out[name];
-        if (!o) throw new Error(`block ${graph}: session returned no '${name}'`);
-        if (isDeviceTensor(o)) locations.add(o.location);
-        else {
-          transfers.hostOutputs++;
-          locations.add("host");
-        }
-      }
-      const old = [x, cache, v];
+      const out = await run(graph, feeds);
+      const old = [x, cache, v, fresh];
       x = out.x_next;
       cache = out.cache_next;
       v = graph === "R" ? out.v_next : out.cache_next;

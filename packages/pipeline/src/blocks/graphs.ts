@@ -211,6 +211,8 @@ export interface CompileBlocksOptions extends BlockGraphOptions {
   session?: SessionOptions;
   /** Run every block session once after loading (default false). */
   warmUp?: boolean;
+  /** With `plans`: compile P in place of H (H blocks then run as two P runs; blockKindsFor's `heunAsP`). */
+  heunAsP?: boolean;
 }
 
 export interface CompiledBlocks {
@@ -225,7 +227,7 @@ export interface CompiledBlocks {
 /** Builds, loads (and optionally warms up) the block sessions of a model for one batch size. */
 export async function compileBlocks(backend: Backend, opts: CompileBlocksOptions): Promise<CompiledBlocks> {
   const needed = opts.plans?.length
-    ? [...new Set(opts.plans.flatMap((p) => blockKindsFor(p)))]
+    ? [...new Set(opts.plans.flatMap((p) => blockKindsFor(p, { heunAsP: opts.heunAsP })))]
     : (opts.kinds ?? (opts.refiner ? ["H", "P", "R"] : ["H", "P"]));
   const kinds = (["H", "P", "R"] as const).filter((k) => needed.includes(k));
   const graphs = blockGraphs({ ...opts, kinds, form: opts.form ?? backend.graphForm });

@@ -21,7 +21,11 @@ export interface BlockSessions {
   batch: number;
   /** Guidance compiled into the graphs (the scale is an input); undefined: graphs without guidance (cfg 1). */
   guidance?: { channels: GuidedChannels };
-  /** H block (also runs a P block that has no cache yet, e.g. the first block of "P4R2"). */
+  /**
+   * H block (also runs a P block that has no cache yet, e.g. the first block of "P4R2"). Without it (and
+   * with P), an H block runs as two P runs: t1 = t0 and a zero cache give d = F(x, t0) as cache_next,
+   * then the P block from that cache is the Heun step (blockKindsFor's `heunAsP`).
+   */
   H?: Session;
   P?: Session;
   R?: Session;
@@ -52,12 +56,16 @@ export function emptyTransferCounts(): TransferCounts {
   return { stateUploads: 0, downloads: 0, stepDownloads: 0, hostOutputs: 0, runs: 0, locations: [] };
 }
 
-/** The block kinds whose sessions a plan needs (H also for a P block without a cache: "P4R2"). */
-export function blockKindsFor(p: Plan): BlockKind[] {
+/**
+ * The block kinds whose sessions a plan needs (H also for a P block without a cache: "P4R2"). With
+ * `heunAsP`, P stands in for H: an H block runs as two runs of the P graph (runBlockPlan).
+ */
+export function blockKindsFor(p: Plan, opts: { heunAsP?: boolean } = {}): BlockKind[] {
   const kinds = new Set<BlockKind>();
   let cache = false;
   for (const b of p.blocks) {
-    kinds.add(b === "P" && !cache ? "H" : b);
+    const k = b === "P" && !cache ? "H" : b;
+    kinds.add(k === "H" && opts.heunAsP ? "P" : k);
     cache = true;
   }
   return (["H", "P", "R"] as const).filter((k) => kinds.has(k));

@@ -1,5 +1,5 @@
 // Child process of webgpuPlacement.test.ts (Dawn reads the Vulkan ICD at process start): opens every
-// sampling session of the embedded emoji model and of the golden tiny SiT on onnxruntime-node's WebGPU
+// sampling session of the embedded emoji model and of the golden tiny SiT, in both graph forms, on onnxruntime-node's WebGPU
 // provider with ORT logging at "verbose", so that ORT writes each session's node placements to stderr
 // (placement happens at session creation: nothing is run). Prints one JSON line: the sessions opened, in order.
 import { readFile } from "node:fs/promises";
@@ -28,33 +28,42 @@ async function main() {
   };
   const sessions: string[] = [];
   for (const [name, [base, refiner]] of Object.entries(models)) {
-    // per call (levels none/model: one SiT and one refiner session)
-    const perCall = await openSamplingModels(backend, {
-      base,
-      refiner,
-      level: "model",
-      providers: ["webgpu"],
-    });
-    if (perCall.provider !== "webgpu")
-      throw new Error(`${name}: per-call sessions ran on ${perCall.provider}`);
-    sessions.push(`${name} model: SiT`, `${name} model: refiner`);
-    await perCall.release();
-    // block graphs of H1P5R3 (H, P, R), guided and not, weights shared (an upload session first) or embedded
-    for (const guided of [true, false]) {
-      for (const weightMode of ["shared", "initializers"] as const) {
-        const m = await openSamplingModels(backend, {
-          base,
-          refiner,
-          level: "block",
-          providers: ["webgpu"],
-          weightMode,
-          block: { batch: 2, guided, plans: [parsePlan("H1P5R3")] },
-        });
-        if (m.provider !== "webgpu") throw new Error(`${name}: block sessions ran on ${m.provider}`);
-        const what = `${name} block ${guided ? "guided" : "cfg 1"} ${weightMode}`;
-        if (weightMode === "shared") sessions.push(`${what}: weight upload`);
-        sessions.push(`${what}: H`, `${what}: P`, `${what}: R`);
-        await m.release();
+    // the fused form (what the ORT backends emit by default) and the plain form (what the web app runs on
+    // ORT-web's WebGPU: apps/web/src/sessionSettings.ts), with the settings each is used with
+    for (const form of ["fused", "plain"] as const) {
+      // per call (levels none/model: one SiT and one refiner session)
+      const perCall = await openSamplingModels(backend, {
+        base,
+        refiner,
+        level: "model",
+        providers: ["webgpu"],
+        form,
+      });
+      if (perCall.provider !== "webgpu")
+        throw new Error(`${name} ${form}: per-call sessions ran on ${perCall.provider}`);
+      sessions.push(`${name} ${form} model: SiT`, `${name} ${form} model: refiner`);
+      await perCall.release();
+      // block graphs of H1P5R3 (H, P, R), guided and not, weights shared (an upload session first) or
+      // embedded (fused only: the web app embeds them on WASM alone)
+      for (const guided of [true, false]) {
+        for (const weightMode of form === "fused"
+          ? (["shared", "initializers"] as const)
+          : (["shared"] as const)) {
+          const m = await openSamplingModels(backend, {
+            base,
+            refiner,
+            level: "block",
+            providers: ["webgpu"],
+            weightMode,
+            form,
+            block: { batch: 2, guided, plans: [parsePlan("H1P5R3")] },
+          });
+          if (m.provider !== "webgpu") throw new Error(`${name}: block sessions ran on ${m.provider}`);
+          const what = `${name} ${form} block ${guided ? "guided" : "cfg 1"} ${weightMode}`;
+          if (weightMode === "shared") sessions.push(`${what}: weight upload`);
+          sessions.push(`${what}: H`, `${what}: P`, `${what}: R`);
+          await m.release();
+        }
       }
     }
   }
