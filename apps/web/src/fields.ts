@@ -14,6 +14,7 @@ import {
   parseMethod,
   ruleInput,
 } from "@flowturbo/pipeline";
+import type { LogLevel } from "@flowturbo/core";
 import { labelsFor } from "./labels";
 import { modelUrlProblem } from "./modelFiles";
 import type { BackendChoice, GenerateRequest, ModelInfo } from "./protocol";
@@ -194,8 +195,12 @@ export interface QuerySettings {
   urls?: { base: string; refiner?: string; vae?: string; vaeConfig?: string };
   /** ?class=, resolved once the model's classes are known (resolveClass). */
   cls?: string;
+  /** ?ortLog=: ONNX Runtime's log level in the browser console (verbose: each session's node placements). */
+  ortLog?: LogLevel;
   problems: FieldProblem[];
 }
+
+const LOG_LEVELS: readonly LogLevel[] = ["verbose", "info", "warning", "error", "fatal"];
 
 const QUERY_FIELDS: Readonly<Record<string, keyof FormValues>> = {
   method: "method",
@@ -216,6 +221,7 @@ const QUERY_KEYS = [
   "heads",
   "class",
   "preview",
+  "ortLog",
   ...Object.keys(QUERY_FIELDS),
 ];
 
@@ -246,6 +252,15 @@ export function parseQuery(search: string): QuerySettings {
     if (["0", "1", "true", "false"].includes(preview))
       out.values.preview = preview === "1" || preview === "true";
     else out.problems.push({ field: "preview", message: `?preview= must be 1 or 0, got '${preview}'` });
+  }
+  const ortLog = q.get("ortLog");
+  if (ortLog !== null) {
+    if ((LOG_LEVELS as readonly string[]).includes(ortLog)) out.ortLog = ortLog as LogLevel;
+    else
+      out.problems.push({
+        field: "page",
+        message: `?ortLog= must be ${LOG_LEVELS.join(", ")}, got '${ortLog}'`,
+      });
   }
   const heads = q.get("heads");
   if (heads !== null) out.heads = heads;

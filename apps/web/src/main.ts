@@ -10,6 +10,7 @@ import {
   PLAN_PRESETS,
   parseMethod,
 } from "@flowturbo/pipeline";
+import type { LogLevel } from "@flowturbo/core";
 import embeddedBase from "../../../models/emoji/base.safetensors?url";
 import embeddedRefiner from "../../../models/emoji/refiner.safetensors?url";
 import { DEFAULTS } from "./defaults";
@@ -154,6 +155,8 @@ let lastProgress = -1;
 const sticky = new Map<Field, string>();
 /** ?class=, applied when the model's classes are known. */
 let pendingClass: string | undefined;
+/** ?ortLog=: ONNX Runtime's log level, sent with the loads. */
+let ortLog: LogLevel | undefined;
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -426,7 +429,7 @@ function loadModel(): void {
       ? "Loading the model (the current one stays until the new one is ready)..."
       : "Loading the model...",
   );
-  send({ type: "load", id: currentId, model, backend: ui.backend.value as BackendChoice });
+  send({ type: "load", id: currentId, model, backend: ui.backend.value as BackendChoice, ortLog });
 }
 
 function backendText(m: Extract<FromWorker, { type: "loaded" }>): string {
@@ -712,6 +715,7 @@ function applyQuery(): void {
     ui.vaeConfigUrl.value = q.urls.vaeConfig ?? "";
   }
   if (q.cls !== undefined) pendingClass = q.cls;
+  ortLog = q.ortLog;
   for (const p of q.problems) if (p.field === "preview") sticky.set(p.field, p.message);
   const page = q.problems.filter((p) => p.field === "page").map((p) => p.message);
   if (page.length) {

@@ -1,5 +1,6 @@
 // Messages between the page (main.ts) and the generation worker (worker.ts). Everything is structured-
 // clonable; image data travels as transferred Float32Arrays.
+import type { LogLevel } from "@flowturbo/core";
 import type {
   CompileLevel,
   MethodInput,
@@ -41,7 +42,14 @@ export interface GenerateRequest {
 
 /** Loads and generations have ids; a cancel names the one to stop (a download, a compile, a run). */
 export type ToWorker =
-  | { type: "load"; id: number; model: ModelChoice; backend: BackendChoice }
+  | {
+      type: "load";
+      id: number;
+      model: ModelChoice;
+      backend: BackendChoice;
+      /** ONNX Runtime's log level (?ortLog=), set when the worker starts ONNX Runtime (its first load). */
+      ortLog?: LogLevel;
+    }
   | { type: "generate"; id: number; request: GenerateRequest }
   | { type: "cancel"; id: number };
 

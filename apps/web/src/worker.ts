@@ -2,7 +2,7 @@
 // WASM fallback) and samples through @flowturbo/pipeline's FlowTurboPipeline off the main thread, posting
 // progress, previews and results.
 import { createWebBackend, type WebBackend } from "@flowturbo/backend-web";
-import type { ExecutionProvider } from "@flowturbo/core";
+import type { ExecutionProvider, LogLevel } from "@flowturbo/core";
 import {
   FlowTurboPipeline,
   INTERACTIVE_LIMITS,
@@ -65,6 +65,7 @@ async function load(
   model: ModelChoice,
   choice: BackendChoice,
   signal: AbortSignal,
+  ortLog?: LogLevel,
 ): Promise<void> {
   const gpu = await detectWebGpu(choice);
   const providers = providersFor(choice, gpu);
@@ -72,7 +73,7 @@ async function load(
     const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
     // threaded WASM needs SharedArrayBuffer, i.e. a cross-origin isolated page
     threads = { count: wasmThreads(isolated, navigator.hardwareConcurrency || 1), isolated };
-    backend = createWebBackend({ wasmPaths: WASM_PATHS, threads: threads.count });
+    backend = createWebBackend({ wasmPaths: WASM_PATHS, threads: threads.count, logLevel: ortLog });
   }
   // ONNX Runtime starts (WASM download, compile, threads; WebGPU device) while the model is read;
   // only the first provider's: the fallback's runtime starts if it is ever needed
@@ -234,7 +235,7 @@ async function handle(msg: Exclude<ToWorker, { type: "cancel" }>, signal: AbortS
   const stage = msg.type === "load" ? "load" : "generate";
   try {
     signal.throwIfAborted();
-    if (msg.type === "load") await load(msg.id, msg.model, msg.backend, signal);
+    if (msg.type === "load") await load(msg.id, msg.model, msg.backend, signal, msg.ortLog);
     else await generate(msg.id, msg.request, signal);
   } catch (err) {
     if (isAbort(err) || signal.aborted) post({ type: "cancelled", id: msg.id, stage });

@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { launchChromium, needsWebGpu, skipBrowserTests } from "@flowturbo/browser-test";
+import { nodePlacements } from "@flowturbo/core";
 import { SAFETY_TIMEOUT_MS } from "@flowturbo/test-support";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -70,17 +71,20 @@ async function open(
   b: Browser,
   query: string,
   options: { viewport?: { width: number; height: number }; isMobile?: boolean } = {},
-): Promise<{ page: Page; errors: string[]; failed: string[] }> {
+): Promise<{ page: Page; errors: string[]; failed: string[]; console: string[] }> {
   const page = await b.newPage({ viewport: options.viewport ?? DESKTOP, isMobile: options.isMobile });
   page.setDefaultTimeout(SAFETY_TIMEOUT_MS);
   const errors: string[] = [];
   const failed: string[] = [];
+  /** The page's and its workers' console messages. */
+  const console: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => console.push(m.text()));
   page.on("response", (r) => {
     if (r.status() >= 400) failed.push(`${r.status()} ${new URL(r.url()).pathname}`);
   });
   await page.goto(`${app!.server.url}?${query}`);
-  return { page, errors, failed };
+  return { page, errors, failed, console };
 }
 
 const state = (page: Page) =>
@@ -252,11 +256,13 @@ describe.skipIf(skip)("web app in Chromium", () => {
     await page.close();
   });
 
-  test("WebGPU (SwiftShader): the same images; the GPU wait is named; previews per block; Cancel within one block", async (ctx) => {
-    const { page, errors } = await open(
-      browser!,
-      `backend=webgpu&${SETTINGS.replace("preview=1", "preview=0")}`,
-    );
+  test("WebGPU (SwiftShader): the same images; no node on the CPU; the GPU wait is named; previews per block; Cancel within one block", async (ctx) => {
+    // ortLog=verbose: ORT-web logs each session's node placements to the console
+    const {
+      page,
+      errors,
+      console: log,
+    } = await open(browser!, `backend=webgpu&ortLog=verbose&${SETTINGS.replace("preview=1", "preview=0")}`);
     await waitFor(page, "ready");
     const s = await state(page);
     needsWebGpu(ctx, s.webgpu?.available ? undefined : `the page says: ${s.webgpu?.reason}`);
@@ -269,6 +275,13 @@ describe.skipIf(skip)("web app in Chromium", () => {
     // over the whole trajectory (measured 6.3e-4 with onnxruntime-node's Dawn on the same plan and model)
     expect(maxAbsDiff(r.images, node)).toBeLessThan(5e-3);
     expect(await page.textContent("#backend-line")).toMatch(/Ran on WebGPU \(compile block/);
+    // issue 17: every node of every session the app opened on ORT-web's WebGPU EP (ORT's start-up session,
+    // the weight upload, the H, P and R block graphs of the plain form) is on WebGPU, none on the CPU
+    const placements = nodePlacements(log.join("\n"));
+    console.log(`ORT-web WebGPU node placements: ${JSON.stringify(placements)}`);
+    expect(placements.length).toBeGreaterThanOrEqual(5);
+    for (const p of placements) expect(Object.keys(p)).toEqual(["WebGpuExecutionProvider"]);
+    expect(Math.max(...placements.map((p) => p.WebGpuExecutionProvider))).toBeGreaterThan(300);
     // the state stayed in GPU buffers between blocks: one upload and one download for the batch
     expect(r.transfers).toMatchObject({
       stateUploads: 1,

@@ -116,6 +116,15 @@ describe("parseQuery", () => {
     expect(parseQuery("?preview=0").values.preview).toBe(false);
   });
 
+  test("?ortLog= sets ONNX Runtime's log level; anything else is reported", () => {
+    expect(parseQuery("?ortLog=verbose")).toMatchObject({ ortLog: "verbose", problems: [] });
+    const bad = parseQuery("?ortLog=loud");
+    expect(bad.ortLog).toBeUndefined();
+    expect(bad.problems).toEqual([
+      { field: "page", message: "?ortLog= must be verbose, info, warning, error, fatal, got 'loud'" },
+    ]);
+  });
+
   test("model URLs: absolute http(s) or a path on this site", () => {
     expect(
       urlProblems({ base: "https://example.org/sit.safetensors", refiner: "/models/r.safetensors" }),
