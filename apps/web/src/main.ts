@@ -107,6 +107,8 @@ interface RunLog {
   previews: number;
   /** When Cancel was clicked (same clock as the events' `at`). */
   cancelAt?: number;
+  /** When the cancel reached the worker (the worker's clock, as the events' `at`). */
+  cancelSeenAt?: number;
   end?: "result" | "cancelled" | "error";
 }
 
@@ -619,7 +621,10 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case "cancelled":
       if (m.id !== currentId) break;
       state.cancelled = m.stage;
-      if (state.run && m.stage === "generate") state.run.end = "cancelled";
+      if (state.run && m.stage === "generate") {
+        state.run.end = "cancelled";
+        state.run.cancelSeenAt = m.cancelSeenAt;
+      }
       if (m.stage === "load") {
         if (state.loadedBackend) ui.backend.value = state.loadedBackend;
         setStatus(

@@ -129,7 +129,13 @@ export type FromWorker =
       seed: number;
       method: string;
     }
-  | { type: "cancelled"; id: number; stage: "load" | "generate" }
+  | {
+      type: "cancelled";
+      id: number;
+      stage: "load" | "generate";
+      /** When the cancel reached the worker (its clock, as progress `at`): it is read between model runs. */
+      cancelSeenAt?: number;
+    }
   | {
       type: "error";
       id: number;

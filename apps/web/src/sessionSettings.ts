@@ -20,7 +20,7 @@ export function wasmThreads(crossOriginIsolated: boolean, cores: number): number
  *   fused graph form needs no more; the higher levels run more of ORT's optimizer and bring in more
  *   kernels, which a fresh page compiles and runs cold: slower session creation and first image), and no
  *   H block graph (`heunAsP`: H blocks run as two runs of the P graph, the same samples): one large
- *   session fewer to build and to run cold in the first Generate (page open -> first image about 1 s
+ *   session fewer to build and to run cold in the first Generate (page open -> first image 0.5-0.8 s
  *   sooner, docs/benchmarks.md), for one more session run per H block.
  * - WebGPU: one shared copy of the weights in GPU buffers (what large models need), ORT's default level,
  *   and the plain graph form: with the fused form (MultiHeadAttention, FastGelu) ORT-web's WebGPU EP in

@@ -44,6 +44,8 @@ let current: string | undefined;
 let threads: WasmThreads = { count: 1, isolated: false };
 /** Loads and generations not finished yet (queued or running), by id: what a cancel aborts. */
 const running = new Map<number, AbortController>();
+/** When a cancel reached this worker, by id (its clock, as progress messages' `at`). */
+const cancelSeen = new Map<number, number>();
 /** Loads and generations run one at a time, in order. */
 let queue: Promise<void> = Promise.resolve();
 
@@ -221,13 +223,20 @@ function isAbort(e: unknown): boolean {
 scope.onmessage = (e) => {
   const msg = e.data;
   if (msg.type === "cancel") {
-    running.get(msg.id)?.abort();
+    const run = running.get(msg.id);
+    if (run && !run.signal.aborted) cancelSeen.set(msg.id, performance.timeOrigin + performance.now());
+    run?.abort();
     return;
   }
   // registered now, so that a cancel also stops a load or generation still waiting in the queue
   const abort = new AbortController();
   running.set(msg.id, abort);
-  queue = queue.then(() => handle(msg, abort.signal).finally(() => running.delete(msg.id)));
+  queue = queue.then(() =>
+    handle(msg, abort.signal).finally(() => {
+      running.delete(msg.id);
+      cancelSeen.delete(msg.id);
+    }),
+  );
 };
 
 /** Runs one load or generation; a cancel (AbortError) is answered with "cancelled", not an error. */
@@ -238,7 +247,8 @@ async function handle(msg: Exclude<ToWorker, { type: "cancel" }>, signal: AbortS
     if (msg.type === "load") await load(msg.id, msg.model, msg.backend, signal, msg.ortLog);
     else await generate(msg.id, msg.request, signal);
   } catch (err) {
-    if (isAbort(err) || signal.aborted) post({ type: "cancelled", id: msg.id, stage });
+    if (isAbort(err) || signal.aborted)
+      post({ type: "cancelled", id: msg.id, stage, cancelSeenAt: cancelSeen.get(msg.id) });
     else
       post({
         type: "error",
