@@ -23,10 +23,9 @@ export function wasmThreads(crossOriginIsolated: boolean, cores: number): number
  *   session fewer to build and to run cold in the first Generate (page open -> first image 0.5-0.8 s
  *   sooner, docs/benchmarks.md), for one more session run per H block.
  * - WebGPU: one shared copy of the weights in GPU buffers (what large models need), ORT's default level,
- *   and the plain graph form: with the fused form (MultiHeadAttention, FastGelu) ORT-web's WebGPU EP in
- *   the app's worker gave images 1.1 away from the CLI's (SwiftShader, H1P2R2 x4 guided, block; the e2e
- *   test), the plain form matches; ORT-web's WebGPU conformance cases of the fused ops pass, so the cause
- *   is not found yet.
+ *   and the plain graph form (the pipeline's graphFormFor chooses it on WebGPU too): ORT 1.30's WebGPU
+ *   MultiHeadAttention is off from 32 tokens on (the emoji SiT has 64: a forward 0.5 away from ORT CPU's,
+ *   images 1.1 away in the app), the plain form matches (2e-4).
  * - Small models keep the sessions of the last 4 settings (batch, guidance on/off, block kinds), so going
  *   back to earlier settings compiles nothing; large ones keep one set.
  */

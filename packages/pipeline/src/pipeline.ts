@@ -42,7 +42,7 @@ export interface PipelineOptions {
   providers?: readonly ExecutionProvider[];
   /** Sets of sessions (one per compile setting) kept open at once; the least recently used goes first. Default 1. */
   keepSessions?: number;
-  /** Graph form of the networks (default: the backend's graphForm: "fused" on ONNX Runtime). */
+  /** Graph form of the networks (default: graphFormFor(backend, providers): "fused" on ONNX Runtime, plain on WebGPU). */
   form?: GraphForm;
   /** How block sessions hold the weights (default "shared": one copy; "initializers": one per block graph, prepacked). */
   weightMode?: "shared" | "initializers";

@@ -1,7 +1,8 @@
 // Every rule of a sampling request, in one place: which compile levels a method can run at, when a
 // refiner is required, the guidance range and the channels it applies to, and the size limits.
 import type { GuidedChannels } from "@flowturbo/solvers";
-import type { SessionOptions } from "@flowturbo/core";
+import type { Backend, ExecutionProvider, SessionOptions } from "@flowturbo/core";
+import type { GraphForm } from "@flowturbo/tensor";
 import { blockPlanOf, methodLabel, methodName, type SamplingMethod, usesRefiner } from "./method";
 
 /**
@@ -20,6 +21,19 @@ export const COMPILE_LEVELS: readonly CompileLevel[] = ["none", "model", "block"
 /** Session options of a compile level (the ORT graph optimization level, see CompileLevel). */
 export function compileSessionOptions(level: CompileLevel): Pick<SessionOptions, "optimization"> {
   return { optimization: level === "none" ? "disabled" : "all" };
+}
+
+/**
+ * The graph form of networks run on these providers (the first one runs them): the backend's (fused on
+ * ONNX Runtime), but plain on WebGPU: ONNX Runtime 1.30's WebGPU MultiHeadAttention is off by ~1-2% of
+ * its output from 32 tokens on (its flash-attention path; exact below 32), so SiT's 64+ tokens would
+ * sample wrong images there; FastGelu is exact but the fused form is one choice for both ops.
+ */
+export function graphFormFor(
+  backend: Pick<Backend, "graphForm">,
+  providers: readonly ExecutionProvider[] | undefined,
+): GraphForm {
+  return providers?.[0] === "webgpu" ? "plain" : (backend.graphForm ?? "plain");
 }
 
 /** The default level of a method: "block" where its blocks can be compiled (plans, Heun), else "model". */

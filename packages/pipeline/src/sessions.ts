@@ -6,7 +6,7 @@ import type { Plan } from "@flowturbo/solvers";
 import type { GraphForm } from "@flowturbo/tensor";
 import { blockWeights, type CompiledBlocks, compileBlocks } from "./blocks/graphs";
 import { checkpointClassNames, ModelKindError, modelGraph } from "./models";
-import { type CompileLevel, compileSessionOptions, SIT_GUIDED_CHANNELS } from "./rules";
+import { type CompileLevel, compileSessionOptions, graphFormFor, SIT_GUIDED_CHANNELS } from "./rules";
 
 export interface OpenSamplingOptions {
   base: ModelCheckpoint;
@@ -23,7 +23,7 @@ export interface OpenSamplingOptions {
   perCall?: boolean;
   /** Level "block": samples per batch, guidance compiled in or not, and the plans to serve. */
   block?: { batch: number; guided: boolean; plans: readonly Plan[] };
-  /** Graph form of the networks built from checkpoints (default: the backend's graphForm, else "plain"). */
+  /** Graph form of the networks built from checkpoints (default: graphFormFor(backend, providers)). */
   form?: GraphForm;
   /** Level "block": how the block sessions hold the weights (CompileBlocksOptions.weightMode; default "shared"). */
   weightMode?: "shared" | "initializers";
@@ -79,7 +79,7 @@ export async function openSamplingModels(
       provider: "cpu",
       release,
     };
-    const form = opts.form ?? backend.graphForm ?? "plain";
+    const form = opts.form ?? graphFormFor(backend, opts.providers);
     const optimization = (l: CompileLevel) =>
       l === "none" ? compileSessionOptions(l) : { optimization: opts.optimization ?? "all" };
     if (level !== "block" || opts.perCall) {

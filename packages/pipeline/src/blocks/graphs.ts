@@ -13,6 +13,7 @@ import {
 import { type SiTConfig, sitNetwork } from "@flowturbo/sit";
 import { type GuidedChannels, type Plan, resolveChannels } from "@flowturbo/solvers";
 import { Graph, type GraphForm, op, Scope, Tensor, type Value } from "@flowturbo/tensor";
+import { graphFormFor } from "../rules";
 import { warmUpBlocks } from "./executor";
 import { BLOCK_IO, type BlockSessions, blockKindsFor } from "./io";
 
@@ -29,7 +30,7 @@ export interface BlockGraphOptions {
   guidance?: { channels: GuidedChannels };
   /** Which graphs to build (default: H and P, plus R when `refiner` is given). */
   kinds?: readonly ("H" | "P" | "R")[];
-  /** The networks' graph form (default "plain"; compileBlocks defaults to the backend's graphForm). */
+  /** The networks' graph form (default "plain"; compileBlocks defaults to graphFormFor(backend, providers)). */
   form?: GraphForm;
 }
 
@@ -230,7 +231,11 @@ export async function compileBlocks(backend: Backend, opts: CompileBlocksOptions
     ? [...new Set(opts.plans.flatMap((p) => blockKindsFor(p, { heunAsP: opts.heunAsP })))]
     : (opts.kinds ?? (opts.refiner ? ["H", "P", "R"] : ["H", "P"]));
   const kinds = (["H", "P", "R"] as const).filter((k) => needed.includes(k));
-  const graphs = blockGraphs({ ...opts, kinds, form: opts.form ?? backend.graphForm });
+  const graphs = blockGraphs({
+    ...opts,
+    kinds,
+    form: opts.form ?? graphFormFor(backend, opts.session?.providers),
+  });
   const mode = opts.weightMode ?? "shared";
   const sessionOptions: SessionOptions = { optimization: "all", ...opts.session };
   const loaded: Session[] = [];
