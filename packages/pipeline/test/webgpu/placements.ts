@@ -28,8 +28,8 @@ async function main() {
   };
   const sessions: string[] = [];
   for (const [name, [base, refiner]] of Object.entries(models)) {
-    // the fused form (what the ORT backends emit by default) and the plain form (what the web app runs on
-    // ORT-web's WebGPU: apps/web/src/sessionSettings.ts), with the settings each is used with
+    // the fused form (what the ORT backends emit on CPU and WASM) and the plain form (what the pipeline
+    // builds when WebGPU runs the networks: graphFormFor), with the settings each is used with
     for (const form of ["fused", "plain"] as const) {
       // per call (levels none/model: one SiT and one refiner session)
       const perCall = await openSamplingModels(backend, {
