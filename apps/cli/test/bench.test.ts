@@ -38,8 +38,12 @@ describe("bench report", () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 2])).toBe(2.5);
     const svg = errorLatencySvg(rows, "t<1>");
-    expect(svg.match(/<circle /g)?.length).toBe(5);
-    expect(svg).toContain("t&lt;1>");
+    // one marker per method (circles for Heun, diamonds for plans) plus one per series in the legend
+    expect(svg.match(/<circle /g)?.length).toBe(3 + 1);
+    expect(svg.match(/<path d=/g)?.length).toBe(2 + 1);
+    for (const r of rows) expect(svg).toContain(`>${r.method}</text>`);
+    expect(svg).toContain("t&lt;1&gt;");
+    expect(svg).toContain("latency, ms/image (log scale)");
   });
 });
 
