@@ -1,6 +1,7 @@
 import { Graph, nn, op, Scope, Tensor } from "@flowturbo/tensor";
 import { describe, expect, test } from "vitest";
 import { createReferenceBackend, type Session } from "@flowturbo/core";
+import { sinWeights } from "../../tensor/test/sinWeights";
 import { initialNoise, type MethodInput, parseMethod, type SampleProgress, sample } from "../src";
 
 /** A tiny class-conditional velocity model v = tanh(W x + emb(y)) * (1 + t), channels-first [N,4,2,2]. */
@@ -14,19 +15,7 @@ async function tinyModel(batch: number): Promise<Session> {
   const e = nn.embedding(s.child("emb"), y, 6, 16);
   const v = op.mul(op.tanh(op.add(h, e)), op.add(op.unsqueeze(t, [1]), 1));
   g.output("v", op.reshape(v, [0, 4, 2, 2]));
-  const weights = new Map<string, Tensor>();
-  for (const [k, p] of g.params) {
-    const n = p.value.shape.reduce((a, b) => a * b, 1);
-    weights.set(
-      k,
-      Tensor.from(
-        "float32",
-        p.value.shape,
-        Array.from({ length: n }, (_, i) => 0.3 * Math.sin(i * 1.7 + k.length)),
-      ),
-    );
-  }
-  return createReferenceBackend().load({ graph: g, weights });
+  return createReferenceBackend().load({ graph: g, weights: sinWeights(g, { scale: 0.3, freq: 1.7 }) });
 }
 
 const shape = [4, 2, 2];

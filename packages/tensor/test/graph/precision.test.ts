@@ -13,6 +13,7 @@ import {
   toHalfPrecision,
   toOnnx,
 } from "../../src";
+import { sinWeights } from "../sinWeights";
 
 function block(): { g: Graph; weights: Map<string, Tensor> } {
   const g = new Graph("block");
@@ -27,19 +28,7 @@ function block(): { g: Graph; weights: Map<string, Tensor> } {
     ),
     { 0: "batch" },
   );
-  const weights = new Map<string, Tensor>();
-  for (const [k, p] of g.params) {
-    const n = p.value.shape.reduce((a, b) => a * b, 1);
-    weights.set(
-      k,
-      Tensor.from(
-        "float32",
-        p.value.shape,
-        Array.from({ length: n }, (_, i) => 0.2 * Math.sin(3 * i + k.length)),
-      ),
-    );
-  }
-  return { g, weights };
+  return { g, weights: sinWeights(g, { scale: 0.2, freq: 3 }) };
 }
 
 describe("float16 emission", () => {

@@ -1,29 +1,13 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, test } from "vitest";
 import { decodeModel, F, Graph, interpret, nn, op, Scope, Tensor, toOnnx } from "../../src";
+import { sinWeights } from "../sinWeights";
 
 function ortFeeds(feeds: Record<string, Tensor>): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const [k, t] of Object.entries(feeds))
     out[k] = new ort.Tensor(t.dtype as "float32", t.data as Float32Array, [...t.shape]);
   return out;
-}
-
-/** Deterministic weights for every parameter of g: sin(i + name length) * scale. */
-function sinWeights(g: Graph, scale: number): Map<string, Tensor> {
-  const weights = new Map<string, Tensor>();
-  for (const [k, p] of g.params) {
-    const n = p.value.shape.reduce((a, b) => a * b, 1);
-    weights.set(
-      k,
-      Tensor.from(
-        "float32",
-        p.value.shape,
-        Array.from({ length: n }, (_, i) => Math.sin(i + k.length) * scale),
-      ),
-    );
-  }
-  return weights;
 }
 
 describe("ONNX emission", () => {
@@ -34,7 +18,7 @@ describe("ONNX emission", () => {
     g.output("y", nn.linear(s.child("fc2"), F.gelu(nn.linear(s.child("fc1"), x, 16), "tanh"), 4), {
       0: "batch",
     });
-    const weights = sinWeights(g, 0.3);
+    const weights = sinWeights(g, { scale: 0.3 });
     const bytes = toOnnx(g, { weights });
     const model = decodeModel(bytes);
     expect(model.graph.input[0].type?.tensorType?.shape?.dim[0].dimParam).toBe("batch");
@@ -69,7 +53,7 @@ describe("ONNX emission", () => {
     const a = nn.attention(s.child("attn"), x, 2, { form: "fused" });
     const h = op.fastGelu(nn.linear(s.child("fc"), a, 8, { bias: false }), s.param("fc.bias", [8]));
     g.output("y", h, { 0: "batch" });
-    const weights = sinWeights(g, 0.4);
+    const weights = sinWeights(g, { scale: 0.4 });
     const bytes = toOnnx(g, { weights });
     const model = decodeModel(bytes);
     expect(model.opsetImport).toEqual([
