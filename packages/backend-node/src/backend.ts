@@ -16,9 +16,10 @@ import {
   type LogLevel,
   modelSourceName,
   ORT_DTYPES,
+  ortGraphForm,
   shapeString,
 } from "@flowturbo/core";
-import { type DType, Tensor, type TypedArray } from "@flowturbo/tensor";
+import { type DType, type GraphForm, Tensor, type TypedArray } from "@flowturbo/tensor";
 import {
   freshCopy,
   type LoadResult,
@@ -197,8 +198,12 @@ class NodeSessionImpl implements NodeSession {
 
 class NodeBackendImpl implements NodeBackend {
   readonly name = "onnxruntime-node";
-  /** ONNX Runtime implements the contrib ops of the fused form on every provider used here. */
+  /** ONNX Runtime implements the contrib ops of the fused form on every provider used here... */
   readonly graphForm = "fused";
+  /** ...but its WebGPU MultiHeadAttention is wrong from 32 tokens on: plain there (ortGraphForm). */
+  graphFormOn(provider: ExecutionProvider): GraphForm {
+    return ortGraphForm(provider);
+  }
   readonly transport: Transport;
   private readonly sessions = new Set<NodeSessionImpl>();
 

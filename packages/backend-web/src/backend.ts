@@ -19,13 +19,22 @@ import {
   type LogLevel,
   loadWithFallback,
   modelSourceName,
+  ortGraphForm,
   ortSessionOptions,
   runFailed,
   shapeString,
   type ValueInfo,
   valueInfo,
 } from "@flowturbo/core";
-import { type DType, decodeModel, Graph, OnnxDataLocation, op, Tensor } from "@flowturbo/tensor";
+import {
+  type DType,
+  decodeModel,
+  Graph,
+  type GraphForm,
+  OnnxDataLocation,
+  op,
+  Tensor,
+} from "@flowturbo/tensor";
 import type * as OrtWeb from "onnxruntime-web/webgpu";
 
 /** An onnxruntime-web module: `onnxruntime-web/webgpu` by default; any build of the same version fits. */
@@ -270,8 +279,12 @@ function isModuleMap(o: WebBackendOptions["ort"]): o is OrtModules {
 
 class WebBackendImpl implements WebBackend {
   readonly name = "onnxruntime-web";
-  /** ONNX Runtime implements the contrib ops of the fused form on every provider used here. */
+  /** ONNX Runtime implements the contrib ops of the fused form on every provider used here... */
   readonly graphForm = "fused";
+  /** ...but its WebGPU MultiHeadAttention is wrong from 32 tokens on: plain there (ortGraphForm). */
+  graphFormOn(provider: ExecutionProvider): GraphForm {
+    return ortGraphForm(provider);
+  }
   private readonly modules = new Map<"webgpu" | "wasm", Promise<OrtModule>>();
   /** Each module configured once (the same module may serve both providers). */
   private readonly configured = new WeakMap<OrtModule, true>();

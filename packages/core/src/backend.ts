@@ -62,6 +62,11 @@ export interface Backend {
    * adapters take "fused" (contrib ops MultiHeadAttention, FastGelu), which the interpreter also runs.
    */
   readonly graphForm?: GraphForm;
+  /**
+   * The form to use when `provider` runs the graphs, where it differs from `graphForm` by provider (the
+   * ONNX Runtime adapters: plain on WebGPU, see ortGraphForm). Absent: `graphForm` on every provider.
+   */
+  graphFormOn?(provider: ExecutionProvider): GraphForm;
   /** Providers this runtime offers here (a listed provider may still fail to initialise: see Session.provider). */
   providers(): Promise<ExecutionProvider[]>;
   load(source: ModelSource, opts?: SessionOptions): Promise<Session>;

@@ -2,7 +2,7 @@
 // and log levels they map, session options, tensor data and value metadata conversion, keepOnDevice
 // checks, the provider fallback loop and error text. ORT is typed here structurally (the few fields read),
 // so that core imports neither onnxruntime-node nor onnxruntime-web and both packages' types fit.
-import { type DType, type TypedArray, toOnnx } from "@flowturbo/tensor";
+import { type DType, type GraphForm, type TypedArray, toOnnx } from "@flowturbo/tensor";
 import type { ExecutionProvider, GraphSource, ModelSource, Session, SessionOptions } from "./backend";
 import type { ValueInfo } from "./feeds";
 
@@ -19,6 +19,16 @@ export const ORT_DTYPES: ReadonlySet<string> = new Set<DType>([
 
 /** ONNX Runtime log level of sessions. */
 export type LogLevel = "verbose" | "info" | "warning" | "error" | "fatal";
+
+/**
+ * The graph form ONNX Runtime runs best, and right, on a provider: "fused" (its contrib ops
+ * MultiHeadAttention and FastGelu), but "plain" on WebGPU: ORT 1.30's WebGPU MultiHeadAttention is off by
+ * ~1-2% of its output from 32 tokens on (its flash-attention path; exact below 32), so SiT's 64+ tokens
+ * would sample wrong images there (FastGelu is exact, but the fused form is one choice for both ops).
+ */
+export function ortGraphForm(provider: ExecutionProvider): GraphForm {
+  return provider === "webgpu" ? "plain" : "fused";
+}
 
 /** ORT's `logSeverityLevel` for each log level. */
 export const ORT_LOG_SEVERITY: Readonly<Record<LogLevel, 0 | 1 | 2 | 3 | 4>> = {

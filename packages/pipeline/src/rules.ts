@@ -24,16 +24,16 @@ export function compileSessionOptions(level: CompileLevel): Pick<SessionOptions,
 }
 
 /**
- * The graph form of networks run on these providers (the first one runs them): the backend's (fused on
- * ONNX Runtime), but plain on WebGPU: ONNX Runtime 1.30's WebGPU MultiHeadAttention is off by ~1-2% of
- * its output from 32 tokens on (its flash-attention path; exact below 32), so SiT's 64+ tokens would
- * sample wrong images there; FastGelu is exact but the fused form is one choice for both ops.
+ * The graph form of networks run on these providers (the first one runs them), as the backend says: its
+ * form for that provider (the ONNX Runtime adapters: plain on WebGPU, core's ortGraphForm), else its
+ * graphForm, else plain.
  */
 export function graphFormFor(
-  backend: Pick<Backend, "graphForm">,
+  backend: Pick<Backend, "graphForm" | "graphFormOn">,
   providers: readonly ExecutionProvider[] | undefined,
 ): GraphForm {
-  return providers?.[0] === "webgpu" ? "plain" : (backend.graphForm ?? "plain");
+  const first = providers?.[0];
+  return (first && backend.graphFormOn?.(first)) ?? backend.graphForm ?? "plain";
 }
 
 /** The default level of a method: "block" where its blocks can be compiled (plans, Heun), else "model". */

@@ -6,7 +6,7 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import { loadCheckpoint, type ModelCheckpoint } from "@flowturbo/sit";
 import { parsePlan } from "@flowturbo/solvers";
 import { afterAll, describe, expect, test } from "vitest";
-import { checkpointClassNames, openSamplingModels, parseMethod, sample } from "../src";
+import { checkpointClassNames, graphFormFor, openSamplingModels, parseMethod, sample } from "../src";
 import { FIXTURES } from "../../sit/test/golden";
 
 const node = createNodeBackend({ threads: 1 });
@@ -47,6 +47,14 @@ async function run(level: "none" | "model" | "block", plan: string) {
 }
 
 describe("openSamplingModels", () => {
+  test("graph form: the backend's for the first provider (ONNX Runtime: plain on WebGPU), else its graphForm", () => {
+    expect(graphFormFor(node, ["cpu"])).toBe("fused");
+    expect(graphFormFor(node, ["webgpu", "cpu"])).toBe("plain");
+    expect(graphFormFor(node, undefined)).toBe("fused");
+    expect(graphFormFor({ graphForm: "fused" }, ["webgpu"])).toBe("fused");
+    expect(graphFormFor({}, ["cpu"])).toBe("plain");
+  });
+
   test("levels none, model and block sample the same latents", async () => {
     const plan = "H1P2R2";
     const ref = (await run("model", plan)).latents.toFloat32();
