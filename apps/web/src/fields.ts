@@ -14,7 +14,7 @@ import {
   parseMethod,
   ruleInput,
 } from "@flowturbo/pipeline";
-import type { LogLevel } from "@flowturbo/core";
+import { type LogLevel, ORT_LOG_SEVERITY } from "@flowturbo/core";
 import { labelsFor } from "./labels";
 import { modelUrlProblem } from "./modelFiles";
 import type { BackendChoice, GenerateRequest, ModelInfo } from "./protocol";
@@ -200,7 +200,7 @@ export interface QuerySettings {
   problems: FieldProblem[];
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ["verbose", "info", "warning", "error", "fatal"];
+const LOG_LEVELS = Object.keys(ORT_LOG_SEVERITY) as LogLevel[];
 
 const QUERY_FIELDS: Readonly<Record<string, keyof FormValues>> = {
   method: "method",

@@ -171,6 +171,9 @@ export async function runBlockPlan(
     return out;
   };
 
+  /** The zero cache of the first P run of an H block run as two (made once). */
+  let zero: Tensor | undefined;
+
   let x: RunValue = new Tensor("float32", shape, x0);
   transfers.stateUploads++;
   /** The host copy of the latest state (stepStates), then the result. */
@@ -204,7 +207,7 @@ export async function runBlockPlan(
         nfe.base += 2;
       } else {
         // H as two P runs: with t1 = t0 (dt = 0) and a zero cache, P's cache_next is d = F(x, t0)
-        const zero = new Tensor("float32", shape, new Float32Array(x0.length));
+        zero ??= new Tensor("float32", shape, new Float32Array(x0.length));
         const first = await run("P", {
           ...feeds,
           t1: feeds.t0,
