@@ -7,8 +7,7 @@ import { createNodeBackend } from "@flowturbo/backend-node";
 import type { ExecutionProvider, RunValue } from "@flowturbo/core";
 import { loadCheckpoint } from "@flowturbo/sit";
 import { REPO_ROOT } from "@flowturbo/test-support";
-import { Tensor } from "@flowturbo/tensor";
-import type { GraphForm } from "@flowturbo/tensor";
+import { type GraphForm, Tensor } from "@flowturbo/tensor";
 import { graphFormFor, openSamplingModels } from "../../src";
 
 async function main() {
