@@ -444,7 +444,7 @@ function backendText(m: Extract<FromWorker, { type: "loaded" }>): string {
   return `${gpu}. Providers: ${m.providers.join(" -> ")}. ${threads}.`;
 }
 
-// ---- compile time, remembered per provider and level ----
+// ---- compile time, remembered per model, provider and level ----
 
 const COMPILE_KEY = "flowturbo.compileMs";
 
@@ -456,9 +456,16 @@ function compileTimes(): Record<string, number> {
   }
 }
 
+/** The remembered time's key: a model of another size compiles in another time. */
+const compileKey = (provider: string | undefined, level: string) =>
+  `${state.model?.file}:${state.model?.parameters}/${provider}/${level}`;
+
 function rememberCompile(provider: string, level: string, ms: number): void {
   try {
-    localStorage.setItem(COMPILE_KEY, JSON.stringify({ ...compileTimes(), [`${provider}/${level}`]: ms }));
+    localStorage.setItem(
+      COMPILE_KEY,
+      JSON.stringify({ ...compileTimes(), [compileKey(provider, level)]: ms }),
+    );
   } catch {
     // storage off: no estimate next time
   }
@@ -475,7 +482,8 @@ function plannedLevel(): string {
 }
 
 function estimate(level = plannedLevel()): string {
-  return compileEstimate(compileTimes()[`${state.providers?.[0]}/${level}`]);
+  const last = compileTimes()[compileKey(state.providers?.[0], level)];
+  return compileEstimate(last, state.model?.parameters ?? Number.POSITIVE_INFINITY);
 }
 
 function showFirstRunNotice(): void {

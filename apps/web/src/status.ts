@@ -32,9 +32,19 @@ export function downloadText(m: Pick<DownloadMessage, "file" | "loaded" | "total
   return `${m.cached ? "Reading cached" : "Downloading"} ${m.file}: ${mb(m.loaded)}${m.total ? ` / ${mb(m.total)}` : ""} MB`;
 }
 
-/** How long compiling takes here: the last measured time on this provider and level, else a range. */
-export function compileEstimate(lastMs: number | undefined): string {
-  return lastMs === undefined ? "usually 10-60 s" : `about ${seconds(lastMs)} last time`;
+/**
+ * Below this many parameters a model's graphs compile in seconds: the embedded emoji model (1.6 M)
+ * takes 0.4-1.4 s on WASM and about 2 s on WebGPU (SwiftShader) in docs/benchmarks.md.
+ */
+export const SMALL_MODEL_PARAMETERS = 20e6;
+
+/**
+ * How long compiling takes here: the last measured time for this model, provider and level, else a
+ * guess from the model's size (a SiT-XL/2 has 675 M parameters).
+ */
+export function compileEstimate(lastMs: number | undefined, parameters: number): string {
+  if (lastMs !== undefined) return `about ${seconds(lastMs)} last time`;
+  return parameters < SMALL_MODEL_PARAMETERS ? "usually a few seconds" : "usually 10-60 s";
 }
 
 export interface StatusContext {

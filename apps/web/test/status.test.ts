@@ -40,8 +40,9 @@ describe("status texts", () => {
     expect(seconds(840)).toBe("0.8 s");
     expect(seconds(14_200)).toBe("14 s");
     expect(seconds(125_000)).toBe("2 min 5 s");
-    expect(compileEstimate(undefined)).toBe("usually 10-60 s");
-    expect(compileEstimate(21_000)).toBe("about 21 s last time");
+    expect(compileEstimate(undefined, 1.6e6)).toBe("usually a few seconds");
+    expect(compileEstimate(undefined, 675e6)).toBe("usually 10-60 s");
+    expect(compileEstimate(21_000, 675e6)).toBe("about 21 s last time");
   });
 
   test("every phase is named: compile, step k/n of which images, GPU wait, decode, done", () => {
