@@ -37,7 +37,14 @@ import type {
   WasmThreads,
 } from "./protocol";
 import { resultsView, saveBlob } from "./results";
-import { compileEstimate, downloadText, plural, progressText, seconds } from "./status";
+import {
+  compileEstimate,
+  downloadText,
+  plural,
+  progressText,
+  SMALL_MODEL_PARAMETERS,
+  seconds,
+} from "./status";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -131,6 +138,9 @@ interface AppState {
   problems: Partial<Record<Field, string>>;
   generations: number;
   loads: number;
+  /** Compiles ahead that finished (the worker's "prepared" messages), and the last one. */
+  prepared: number;
+  lastPrepared?: { ms: number; provider: string; compile: string };
   /** The last thing a Cancel stopped. */
   cancelled?: "load" | "generate";
   /** The guidance scale was set by the user (field or ?cfg=): a loaded model's recommendation does not replace it. */
@@ -142,6 +152,7 @@ const state: AppState = {
   activity: "idle",
   generations: 0,
   loads: 0,
+  prepared: 0,
   problems: {},
 };
 (globalThis as { flowturboApp?: AppState }).flowturboApp = state;
@@ -486,6 +497,16 @@ function estimate(level = plannedLevel()): string {
   return compileEstimate(last, state.model?.parameters ?? Number.POSITIVE_INFINITY);
 }
 
+/**
+ * A small model: the worker compiles the sessions of the settings shown while the page waits for the
+ * first click (0.4-1.4 s for the embedded model on WASM), so Generate with them starts sampling at once;
+ * a Generate with other settings drops that work. Large models compile on demand (memory, and a long
+ * compile the user may not want).
+ */
+function prepareAhead(model: ModelInfo, request: GenerateRequest): void {
+  if (model.parameters < SMALL_MODEL_PARAMETERS) send({ type: "prepare", request });
+}
+
 function showFirstRunNotice(): void {
   ui.notice.textContent = `The first run with new settings compiles the model for them (${estimate()}); runs with the same settings start at once.`;
 }
@@ -612,7 +633,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       if (!state.cfgChosen) ui.cfg.value = String(m.model.recommendedCfg ?? 1);
       ui.backendLine.textContent = backendText(m);
       setActivity("idle");
-      const problems = validate() === undefined;
+      const request = validate();
+      const problems = request === undefined;
+      if (request) prepareAhead(m.model, request);
       setStatus(
         `Ready: ${m.model.file} (${(m.model.parameters / 1e6).toFixed(2)} M parameters, ${m.model.numClasses} classes${m.model.hasRefiner ? ", refiner" : ""}) on ${m.providers[0] === "webgpu" ? "WebGPU" : "WASM"}.${problems ? " Fix the marked fields to generate." : ""}`,
       );
@@ -620,6 +643,11 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       void showCacheSize();
       break;
     }
+    case "prepared":
+      state.prepared++;
+      state.lastPrepared = { ms: m.ms, provider: m.provider, compile: m.compile };
+      rememberCompile(m.provider, m.compile, m.ms);
+      break;
     case "progress":
       onProgress(m);
       break;

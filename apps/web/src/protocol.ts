@@ -51,6 +51,11 @@ export type ToWorker =
       ortLog?: LogLevel;
     }
   | { type: "generate"; id: number; request: GenerateRequest }
+  /**
+   * Compile the sessions of these settings now, ahead of a Generate (queued like loads and generations;
+   * dropped when a later load or Generate needs other sessions). Answered by "prepared" when done.
+   */
+  | { type: "prepare"; request: GenerateRequest }
   | { type: "cancel"; id: number };
 
 export interface WebGpuStatus {
@@ -129,6 +134,8 @@ export type FromWorker =
       seed: number;
       method: string;
     }
+  /** A "prepare" compiled its sessions: a Generate with those settings starts sampling at once. */
+  | { type: "prepared"; ms: number; provider: string; compile: CompileLevel }
   | {
       type: "cancelled";
       id: number;

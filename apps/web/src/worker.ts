@@ -216,6 +216,50 @@ function yieldToEventLoop(): Promise<void> {
   });
 }
 
+/** The compile ahead queued or running (a "prepare"), with its request: what a later message may drop. */
+let ahead: { request: GenerateRequest; abort: AbortController } | undefined;
+
+/** The pipeline's session id of a request, or undefined when it is not a valid one. */
+function sessionsIdOf(pl: FlowTurboPipeline, request: GenerateRequest): string | undefined {
+  try {
+    return pl.sessionsId({ ...request, method: parseMethod(request.method) });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Drops the compile ahead unless `next` is a Generate on the same sessions (which then reuses it). */
+function dropAheadFor(next: Exclude<ToWorker, { type: "cancel" }>): void {
+  if (!ahead) return;
+  if (next.type === "generate" && pipeline) {
+    const id = sessionsIdOf(pipeline, next.request);
+    if (id !== undefined && id === sessionsIdOf(pipeline, ahead.request)) return;
+  }
+  ahead.abort.abort();
+  ahead = undefined;
+}
+
+/** Opens the sessions of a request's settings (nothing when they are open or the request is invalid). */
+async function prepare(request: GenerateRequest, signal: AbortSignal): Promise<void> {
+  const pl = pipeline;
+  if (!pl || signal.aborted) return;
+  const params = { ...request, method: parseMethod(request.method) };
+  if (pl.check(params, INTERACTIVE_LIMITS).length || pl.hasSessions(params)) return;
+  const t0 = performance.now();
+  try {
+    const models = await pl.sessions(params, { signal });
+    post({
+      type: "prepared",
+      ms: performance.now() - t0,
+      provider: models.provider,
+      compile: pl.compileLevel(params),
+    });
+  } catch (e) {
+    // dropped, or failing: a Generate with these settings compiles again and reports what fails
+    if (!isAbort(e) && !signal.aborted) console.warn("compiling ahead failed:", e);
+  }
+}
+
 function isAbort(e: unknown): boolean {
   return e instanceof Error && (e.name === "AbortError" || /abort/i.test(e.message));
 }
@@ -226,6 +270,18 @@ scope.onmessage = (e) => {
     const run = running.get(msg.id);
     if (run && !run.signal.aborted) cancelSeen.set(msg.id, performance.timeOrigin + performance.now());
     run?.abort();
+    return;
+  }
+  dropAheadFor(msg);
+  if (msg.type === "prepare") {
+    const abort = new AbortController();
+    const entry = { request: msg.request, abort };
+    ahead = entry;
+    queue = queue.then(() =>
+      prepare(msg.request, abort.signal).finally(() => {
+        if (ahead === entry) ahead = undefined;
+      }),
+    );
     return;
   }
   // registered now, so that a cancel also stops a load or generation still waiting in the queue
@@ -240,7 +296,10 @@ scope.onmessage = (e) => {
 };
 
 /** Runs one load or generation; a cancel (AbortError) is answered with "cancelled", not an error. */
-async function handle(msg: Exclude<ToWorker, { type: "cancel" }>, signal: AbortSignal): Promise<void> {
+async function handle(
+  msg: Exclude<ToWorker, { type: "cancel" | "prepare" }>,
+  signal: AbortSignal,
+): Promise<void> {
   const stage = msg.type === "load" ? "load" : "generate";
   try {
     signal.throwIfAborted();

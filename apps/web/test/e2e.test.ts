@@ -35,6 +35,7 @@ interface AppState {
   error?: string;
   generations: number;
   loads: number;
+  prepared: number;
   last?: Result;
   run?: RunLog;
   problems: Record<string, string>;
@@ -345,9 +346,19 @@ describe.skipIf(skip)("web app in Chromium", () => {
   test("progress and words: the bar strictly increases over a run of two batches, every phase is named; plurals, image ranges, file names from the result; no 404", async () => {
     const { page, errors, failed } = await open(
       browser!,
-      "backend=wasm&plan=H1P2&cfg=1&class=2&n=3&batch=2&seed=5",
+      "backend=wasm&plan=H1P2&cfg=1&class=2&n=3&batch=3&seed=5",
     );
     await waitFor(page, "ready");
+    // a small model: the worker compiles the settings shown at load before the first click
+    await page.waitForFunction(
+      () => (globalThis as unknown as { flowturboApp: AppState }).flowturboApp.prepared >= 1,
+    );
+    const ahead = await generate(page);
+    // nothing left to compile: no compile phase, the sessions are reused
+    expect(ahead.run.events.map((e) => e.phase)).toEqual(["sample", "sample", "sample", "done"]);
+    // other settings (batches of 2): compiled in the run, the status says so
+    await page.click("#settings summary"); // Batch (and Compile, below) are among the folded settings
+    await page.fill("#batch", "2");
     const { run, last } = await generate(page);
     // issue 18.2: the values the bar showed, one per event: compile, 3 steps and done per batch
     expect(run.progress[0]).toBe(0);
@@ -378,7 +389,6 @@ describe.skipIf(skip)("web app in Chromium", () => {
     expect(download.suggestedFilename()).toBe("flowturbo-seed5-plan-H1P2.png");
     // one image: "1 image"
     await page.fill("#count", "1");
-    await page.click("#settings summary"); // Compile is among the folded settings
     await page.selectOption("#compile", "model");
     const one = await generate(page);
     expect(one.run.status.at(-1)).toMatch(/^Generated 1 image in /);
@@ -432,7 +442,9 @@ describe.skipIf(skip)("web app in Chromium", () => {
       );
       await expect.poll(() => closed, { timeout: SAFETY_TIMEOUT_MS }).toBe(true);
 
-      // during the compile: stopped before the next session, no step ran
+      // during the compile: stopped before the next session, no step ran (H1P2R1: block graphs H, P
+      // and R, not the H and P compiled ahead for the settings at load)
+      await page.fill("#plan", "H1P2R1");
       await page.click("#generate");
       const compiling = await cancelWhen(page, `r.events.some((e) => e.phase === "compile")`);
       expect(compiling.end).toBe("cancelled");

@@ -295,6 +295,14 @@ export class FlowTurboPipeline {
   }
 
   /**
+   * Which sessions a request runs on: requests with the same id share them (an app compiling ahead of
+   * a request, see sessions(), can tell whether that work is still wanted).
+   */
+  sessionsId(p: GenerateParams): string {
+    return this.sessionKey(p).key;
+  }
+
+  /**
    * The sessions a request runs on, opened if needed: per-call base/refiner sessions (levels none and
    * model) or the block sessions of the method's plan (block). Reused while the settings match.
    * `hooks`: signal and beforeRun, checked before every session load.

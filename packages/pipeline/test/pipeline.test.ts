@@ -146,6 +146,24 @@ describe("FlowTurboPipeline", () => {
     expect(again.r.latents.toFloat32()).toEqual(first.r.latents.toFloat32());
   });
 
+  test("compiling ahead: sessions() opens what a later generate() reuses; sessionsId says which requests share them", async () => {
+    const p = params({ method: parseMethod({ plan: "H1P2R1" }), labels: [1, 2, 3], seed: 7 });
+    // other samples and another plan of the same block kinds (H, P, R graphs): the same sessions
+    const other = { ...p, labels: [4, 5, 6], seed: 8, method: parseMethod({ plan: "H1P3R2" }) };
+    expect(pipeline.sessionsId(other)).toBe(pipeline.sessionsId(p));
+    for (const change of [{ labels: [1, 2] }, { method: parseMethod({ plan: "H1P2" }) }, { cfg: 1 }])
+      expect(pipeline.sessionsId({ ...p, ...change }), Object.keys(change)[0]).not.toBe(
+        pipeline.sessionsId(p),
+      );
+    expect(pipeline.sessionsId({ ...p, compile: "model" })).toBe("model");
+    await pipeline.sessions(p);
+    const before = loads;
+    expect(pipeline.hasSessions(other)).toBe(true);
+    const r = await pipeline.generate(other);
+    expect(loads).toBe(before); // nothing compiled in the request
+    expect(r.nfe.base).toBeGreaterThan(0);
+  });
+
   test("a cancel while sessions open stops before the next session; nothing stays open", async () => {
     const p = params({ method: parseMethod({ plan: "H1P3" }), labels: [1, 2] });
     const abort = new AbortController();
