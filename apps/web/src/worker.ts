@@ -11,6 +11,7 @@ import {
   type SampleProgress,
 } from "@flowturbo/pipeline";
 import type { VaeDecoder } from "@flowturbo/vae";
+import { keepsAhead } from "./compileAhead";
 import { loadModels } from "./loadModels";
 import type {
   BackendChoice,
@@ -219,34 +220,24 @@ function yieldToEventLoop(): Promise<void> {
 /** The compile ahead queued or running (a "prepare"), with its request: what a later message may drop. */
 let ahead: { request: GenerateRequest; abort: AbortController } | undefined;
 
-/** The pipeline's session id of a request, or undefined when it is not a valid one. */
-function sessionsIdOf(pl: FlowTurboPipeline, request: GenerateRequest): string | undefined {
-  try {
-    return pl.sessionsId({ ...request, method: parseMethod(request.method) });
-  } catch {
-    return undefined;
-  }
-}
-
 /** Drops the compile ahead unless `next` is a Generate on the same sessions (which then reuses it). */
 function dropAheadFor(next: Exclude<ToWorker, { type: "cancel" }>): void {
-  if (!ahead) return;
-  if (next.type === "generate" && pipeline) {
-    const id = sessionsIdOf(pipeline, next.request);
-    if (id !== undefined && id === sessionsIdOf(pipeline, ahead.request)) return;
-  }
+  if (!ahead || keepsAhead(pipeline, ahead.request, next)) return;
   ahead.abort.abort();
   ahead = undefined;
 }
 
-/** Opens the sessions of a request's settings (nothing when they are open or the request is invalid). */
+/**
+ * Opens the sessions of a request's settings (nothing when they are open or the request is invalid).
+ * Never rejects: the queue of loads and generations goes on after it.
+ */
 async function prepare(request: GenerateRequest, signal: AbortSignal): Promise<void> {
   const pl = pipeline;
   if (!pl || signal.aborted) return;
-  const params = { ...request, method: parseMethod(request.method) };
-  if (pl.check(params, INTERACTIVE_LIMITS).length || pl.hasSessions(params)) return;
-  const t0 = performance.now();
   try {
+    const params = { ...request, method: parseMethod(request.method) };
+    if (pl.check(params, INTERACTIVE_LIMITS).length || pl.hasSessions(params)) return;
+    const t0 = performance.now();
     const models = await pl.sessions(params, { signal });
     post({
       type: "prepared",

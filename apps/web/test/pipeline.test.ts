@@ -3,6 +3,7 @@
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { keepsAhead } from "../src/compileAhead";
 import type { GenerateRequest } from "../src/protocol";
 import { cliSample, embeddedCheckpoint, maxAbsDiff } from "./embedded";
 
@@ -49,5 +50,35 @@ describe("the web app's pipeline", () => {
       method: parseMethod({ solver: "euler", steps: 2 }),
     });
     expect(euler.compile).toBe("model");
+  });
+
+  test("compile ahead: kept for a Generate on the same sessions, dropped by other settings, a load or another prepare", () => {
+    const ahead = request("block");
+    const generate = (r: Partial<GenerateRequest>) => ({
+      type: "generate" as const,
+      id: 2,
+      request: { ...ahead, ...r },
+    });
+    // other seed, classes, preview, or a plan of the same block kinds (H, P, R): the same sessions
+    for (const same of [
+      { seed: 8 },
+      { labels: [1, 2, 5] },
+      { preview: true },
+      { method: { plan: "H1P4R1" } },
+    ])
+      expect(keepsAhead(pipeline, ahead, generate(same)), JSON.stringify(same)).toBe(true);
+    for (const other of [
+      { labels: [3, 3] }, // batch of 2
+      { method: { plan: "H1P2" } }, // no R block
+      { cfg: 1 }, // unguided
+      { compile: "model" as const },
+      { method: { plan: "bogus" } }, // not a request the pipeline takes
+    ])
+      expect(keepsAhead(pipeline, ahead, generate(other)), JSON.stringify(other)).toBe(false);
+    expect(keepsAhead(pipeline, ahead, { type: "prepare", request: ahead })).toBe(false);
+    expect(
+      keepsAhead(pipeline, ahead, { type: "load", id: 3, model: { base: { url: "x" } }, backend: "wasm" }),
+    ).toBe(false);
+    expect(keepsAhead(undefined, ahead, generate({}))).toBe(false); // no model loaded
   });
 });
