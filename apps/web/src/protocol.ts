@@ -52,8 +52,9 @@ export type ToWorker =
     }
   | { type: "generate"; id: number; request: GenerateRequest }
   /**
-   * Compile the sessions of these settings now, ahead of a Generate (queued like loads and generations;
-   * dropped when a later load or Generate needs other sessions). Answered by "prepared" when done.
+   * Compile the sessions of these settings now, ahead of a Generate, and warm them up with one run of each
+   * block graph (queued like loads and generations; dropped when a later load or Generate needs other
+   * sessions). Answered by "prepared" once compiled.
    */
   | { type: "prepare"; request: GenerateRequest }
   | { type: "cancel"; id: number };

@@ -11,7 +11,7 @@ import {
   type SampleProgress,
 } from "@flowturbo/pipeline";
 import type { VaeDecoder } from "@flowturbo/vae";
-import { keepsAhead } from "./compileAhead";
+import { keepsAhead, warmUpRequest } from "./compileAhead";
 import { loadModels } from "./loadModels";
 import type {
   BackendChoice,
@@ -178,10 +178,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
   const g = await pl.generate(params, {
     signal,
     previews: request.preview,
-    beforeRun: async () => {
-      await yieldToEventLoop();
-      signal.throwIfAborted();
-    },
+    beforeRun: () => yieldAndCheck(signal),
     onProgress: (p) => postProgress(id, p, pl, request),
   });
   const images = (g.images ?? g.latents).toFloat32().slice();
@@ -203,6 +200,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     },
     [images.buffer],
   );
+}
+
+/** Before every model run: lets a cancel (or a message that drops a compile ahead) in, then stops if it did. */
+async function yieldAndCheck(signal: AbortSignal): Promise<void> {
+  await yieldToEventLoop();
+  signal.throwIfAborted();
 }
 
 /** Lets queued messages (a cancel) run: a MessageChannel task, without setTimeout's 4 ms clamp. */
@@ -228,8 +231,9 @@ function dropAheadFor(next: Exclude<ToWorker, { type: "cancel" }>): void {
 }
 
 /**
- * Opens the sessions of a request's settings (nothing when they are open or the request is invalid).
- * Never rejects: the queue of loads and generations goes on after it.
+ * Opens the sessions of a request's settings, then runs each of their block graphs once (warmUpRequest);
+ * nothing when they are open or the request is invalid. Never rejects: the queue of loads and generations
+ * goes on after it.
  */
 async function prepare(request: GenerateRequest, signal: AbortSignal): Promise<void> {
   const pl = pipeline;
@@ -245,6 +249,8 @@ async function prepare(request: GenerateRequest, signal: AbortSignal): Promise<v
       provider: models.provider,
       compile: pl.compileLevel(params),
     });
+    const warm = warmUpRequest(pl, params);
+    if (warm) await pl.generate(warm, { signal, beforeRun: () => yieldAndCheck(signal) });
   } catch (e) {
     // dropped, or failing: a Generate with these settings compiles again and reports what fails
     if (!isAbort(e) && !signal.aborted) console.warn("compiling ahead failed:", e);

@@ -3,7 +3,7 @@
 import { createNodeBackend } from "@flowturbo/backend-node";
 import { FlowTurboPipeline, parseMethod } from "@flowturbo/pipeline";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { keepsAhead } from "../src/compileAhead";
+import { keepsAhead, warmUpRequest } from "../src/compileAhead";
 import type { GenerateRequest } from "../src/protocol";
 import { cliSample, embeddedCheckpoint, maxAbsDiff } from "./embedded";
 
@@ -80,5 +80,24 @@ describe("the web app's pipeline", () => {
       keepsAhead(pipeline, ahead, { type: "load", id: 3, model: { base: { url: "x" } }, backend: "wasm" }),
     ).toBe(false);
     expect(keepsAhead(undefined, ahead, generate({}))).toBe(false); // no model loaded
+  });
+
+  test("the warm-up after compiling ahead: one block of each run, on the sessions compiled, no decode", async () => {
+    const params = { ...request("block"), method: parseMethod({ plan: "H1P5R3" }) };
+    const warm = warmUpRequest(pipeline, params)!;
+    expect(warm.method).toMatchObject({ kind: "plan", text: "H1P1R1" });
+    expect(warm.decode).toBe(false);
+    await pipeline.sessions(params);
+    expect(pipeline.hasSessions(warm)).toBe(true);
+    const r = await pipeline.generate(warm);
+    expect(r.nfe.base).toBeLessThan((await pipeline.generate(params)).nfe.base);
+    // Heun N runs as plan HN: one H block
+    const heun = warmUpRequest(pipeline, { ...params, method: parseMethod({ solver: "heun", steps: 6 }) });
+    expect(heun?.method).toMatchObject({ kind: "plan", text: "H1" });
+    // per-call levels have no block graphs to warm
+    expect(warmUpRequest(pipeline, { ...params, compile: "model" })).toBeUndefined();
+    expect(
+      warmUpRequest(pipeline, { ...params, method: parseMethod({ solver: "euler", steps: 4 }) }),
+    ).toBeUndefined();
   });
 });
