@@ -221,11 +221,26 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** The compile ahead queued or running (a "prepare"), with its request: what a later message may drop. */
-let ahead: { request: GenerateRequest; abort: AbortController } | undefined;
+interface Ahead {
+  request: GenerateRequest;
+  abort: AbortController;
+  /** Compiled; warming the sessions up. */
+  warming: boolean;
+  /** Warm up once compiled: not when a Generate on these sessions came meanwhile (it warms them itself). */
+  warmUp: boolean;
+}
+let ahead: Ahead | undefined;
 
-/** Drops the compile ahead unless `next` is a Generate on the same sessions (which then reuses it). */
+/**
+ * Drops the compile ahead unless `next` is a Generate on the same sessions, which then reuses them; its
+ * warm-up stops for any message (such a Generate warms the sessions itself, and should not wait).
+ */
 function dropAheadFor(next: Exclude<ToWorker, { type: "cancel" }>): void {
-  if (!ahead || keepsAhead(pipeline, ahead.request, next)) return;
+  if (!ahead) return;
+  if (!ahead.warming && keepsAhead(pipeline, ahead.request, next)) {
+    ahead.warmUp = false;
+    return;
+  }
   ahead.abort.abort();
   ahead = undefined;
 }
@@ -235,7 +250,9 @@ function dropAheadFor(next: Exclude<ToWorker, { type: "cancel" }>): void {
  * nothing when they are open or the request is invalid. Never rejects: the queue of loads and generations
  * goes on after it.
  */
-async function prepare(request: GenerateRequest, signal: AbortSignal): Promise<void> {
+async function prepare(entry: Ahead): Promise<void> {
+  const { request } = entry;
+  const signal = entry.abort.signal;
   const pl = pipeline;
   if (!pl || signal.aborted) return;
   try {
@@ -250,7 +267,8 @@ async function prepare(request: GenerateRequest, signal: AbortSignal): Promise<v
       compile: pl.compileLevel(params),
     });
     const warm = warmUpRequest(pl, params);
-    if (warm) await pl.generate(warm, { signal, beforeRun: () => yieldAndCheck(signal) });
+    entry.warming = true;
+    if (warm && entry.warmUp) await pl.generate(warm, { signal, beforeRun: () => yieldAndCheck(signal) });
   } catch (e) {
     // dropped, or failing: a Generate with these settings compiles again and reports what fails
     if (!isAbort(e) && !signal.aborted) console.warn("compiling ahead failed:", e);
@@ -271,11 +289,10 @@ scope.onmessage = (e) => {
   }
   dropAheadFor(msg);
   if (msg.type === "prepare") {
-    const abort = new AbortController();
-    const entry = { request: msg.request, abort };
+    const entry: Ahead = { request: msg.request, abort: new AbortController(), warming: false, warmUp: true };
     ahead = entry;
     queue = queue.then(() =>
-      prepare(msg.request, abort.signal).finally(() => {
+      prepare(entry).finally(() => {
         if (ahead === entry) ahead = undefined;
       }),
     );
